@@ -1,0 +1,37 @@
+# Plain targets that run the same commands the README shows.
+GO ?= go
+BIN := bin/autoreporter
+
+.PHONY: build test bench lint demo fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/autoreporter
+
+examples/geo/asn.mmdb examples/geo/country.mmdb: examples/geo/networks.txt
+	$(GO) run ./examples/geo/mkmmdb -src examples/geo/networks.txt -asn examples/geo/asn.mmdb -country examples/geo/country.mmdb
+
+# The demo: copy the demo feeds into the spool folders and run one full
+# cycle. Run it twice: the second run sends nothing new.
+demo: build examples/geo/asn.mmdb
+	mkdir -p var/spool/shadowserver var/spool/c2
+	cp examples/feeds/shadowserver/*.csv var/spool/shadowserver/
+	cp examples/feeds/c2/*.csv var/spool/c2/
+	./$(BIN) run --once --config config.example.yaml
+
+test:
+	$(GO) test ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	for t in FuzzShadowserver FuzzCSV; do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 10s ./reporter/feed/... || exit 1; \
+	done
+
+lint:
+	test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin var examples/geo/*.mmdb

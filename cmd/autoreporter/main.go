@@ -1,0 +1,444 @@
+// Command autoreporter tells each network owner in a CERT's constituency,
+// by mail, which of its addresses showed up in global threat feeds.
+//
+// This file only parses flags and calls reporter/daemon.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
+	"github.com/autoreporter/autoreporter/reporter/feed"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+const usage = `autoreporter: tell each network owner about its hosts in global threat feeds.
+
+Usage:
+  autoreporter run [--once]                 the daemon; --once does one full cycle and exits
+  autoreporter ingest --feed NAME FILE...   ingest files as that feed
+  autoreporter report [--dry-run]           build and send the pending reports now
+  autoreporter lookup IP...                 why an address would (not) be reported, and to whom
+  autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
+  autoreporter check-config                 validate the config and every file it names
+  autoreporter version
+
+Every command takes --config FILE (default ./config.yaml, or $AUTOREPORTER_CONFIG)
+and --log-level debug|info|warn|error (default info; logs go to stderr).
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+type env struct {
+	stdout, stderr io.Writer
+	configPath     string
+	logLevel       string
+}
+
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	def := os.Getenv("AUTOREPORTER_CONFIG")
+	if def == "" {
+		def = "config.yaml"
+	}
+	fs.StringVar(&e.configPath, "config", def, "config file")
+	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs
+}
+
+func (e *env) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(e.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		err = e.run(ctx, rest)
+	case "ingest":
+		err = e.ingest(ctx, rest)
+	case "report":
+		err = e.report(ctx, rest)
+	case "lookup":
+		err = e.lookup(ctx, rest)
+	case "history":
+		err = e.history(ctx, rest)
+	case "check-config":
+		err = e.checkConfig(ctx, rest)
+	case "version":
+		fmt.Fprintln(stdout, "autoreporter", buildVersion())
+	default:
+		fmt.Fprintf(stderr, "autoreporter: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "autoreporter %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if dirty {
+				rev += "-dirty"
+			}
+			return "dev-" + rev
+		}
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func (e *env) open(ctx context.Context) (*daemon.Daemon, error) {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return nil, err
+	}
+	return daemon.New(ctx, cfg, daemon.Options{Log: e.logger()})
+}
+
+func (e *env) run(ctx context.Context, args []string) error {
+	fs := e.flags("run")
+	once := fs.Bool("once", false, "ingest every feed, report, and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	opts := daemon.Options{Log: e.logger()}
+	if !*once {
+		// A file younger than this may still be being written into the spool.
+		opts.SpoolSettle = 5 * time.Second
+	}
+	d, err := daemon.New(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if !*once {
+		return d.Run(ctx)
+	}
+	s, err := d.RunOnce(ctx)
+	printSummary(e.stdout, s)
+	return err
+}
+
+func printSummary(w io.Writer, s daemon.Summary) {
+	failed := 0
+	for _, f := range s.Files {
+		if f.Err != nil {
+			failed++
+		}
+	}
+	in := s.Ingest
+	fmt.Fprintf(w, "files:   %d read, %d failed\n", len(s.Files), failed)
+	fmt.Fprintf(w, "rows:    %d read, %d kept (in the constituency), %d outside, %d rejected, %d without an address\n",
+		in.Rows, in.Kept, in.Outside, in.Rejected, in.NoAddress)
+	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
+	p := s.Report.Plan
+	fmt.Fprintf(w, "reports: %d created, %d events held back (already reported or duplicates)\n", len(p.Reports), len(p.Skipped))
+	dl := s.Report.Deliver
+	where := ""
+	if s.Outbox != "" {
+		where = " to " + s.Outbox
+	}
+	fmt.Fprintf(w, "mails:   %d written%s, %d failed (retried on the next run)\n", dl.Sent, where, dl.Failed)
+	for _, f := range s.Files {
+		if f.Err != nil {
+			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
+		}
+	}
+}
+
+func (e *env) ingest(ctx context.Context, args []string) error {
+	fs := e.flags("ingest")
+	name := fs.String("feed", "", "feed name from the config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" || fs.NArg() == 0 {
+		return errors.New("usage: autoreporter ingest --feed NAME FILE...")
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	var total reporter.IngestStats
+	var failed []string
+	for _, path := range fs.Args() {
+		r := d.IngestFile(ctx, *name, path)
+		total.Add(r.Stats)
+		if r.Err != nil {
+			failed = append(failed, r.Err.Error())
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s: %d rows, %d kept, %d new, %d rejected\n", filepath.Base(path), r.Stats.Rows, r.Stats.Kept, r.Stats.Stored, r.Stats.Rejected)
+	}
+	fmt.Fprintf(e.stdout, "total: %d rows, %d kept, %d new, %d rejected\n", total.Rows, total.Kept, total.Stored, total.Rejected)
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+func (e *env) report(ctx context.Context, args []string) error {
+	fs := e.flags("report")
+	dry := fs.Bool("dry-run", false, "show what would be sent; change and send nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := d.Report(ctx, *dry)
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	verb := "created"
+	if *dry {
+		verb = "would send"
+	}
+	for _, b := range res.Plan.Batches {
+		fmt.Fprintf(tw, "%s\t%s\t%d events\n", verb, b.Contact.Key(), len(b.Events))
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "%d report(s), %d event(s) held back", len(res.Plan.Batches), len(res.Plan.Skipped))
+	if !*dry {
+		fmt.Fprintf(e.stdout, "; %d sent, %d failed", res.Deliver.Sent, res.Deliver.Failed)
+	}
+	fmt.Fprintln(e.stdout)
+	return err
+}
+
+func (e *env) lookup(ctx context.Context, args []string) error {
+	fs := e.flags("lookup")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("usage: autoreporter lookup IP...")
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for i, s := range fs.Args() {
+		ip, err := feed.ParseAddr(s)
+		if err != nil {
+			return err
+		}
+		l, err := d.Lookup(ip)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "address\t%s\n", l.IP)
+		fmt.Fprintf(w, "asn\t%s\n", dash(asnString(l.Info.ASN, l.Info.ASOrg)))
+		fmt.Fprintf(w, "located in\t%s\n", dash(l.Info.Country))
+		fmt.Fprintf(w, "registered in\t%s\n", dash(l.Info.RegisteredCountry))
+		verdict := "no: not reported"
+		if l.Decision.In {
+			verdict = "yes: reported"
+		}
+		fmt.Fprintf(w, "constituency\t%s\n", verdict)
+		for _, r := range l.Decision.Reasons {
+			fmt.Fprintf(w, "\t- %s\n", r)
+		}
+		if l.InTable != l.Decision.In {
+			fmt.Fprintf(w, "warning\tthe compiled range table says %v; please report this as a bug\n", l.InTable)
+		}
+		fmt.Fprintf(w, "contact\t%s\n", dash(strings.Join(l.Contact.To, ", ")))
+		fmt.Fprintf(w, "contact source\t%s\n", l.Contact.Source)
+		if l.Contact.Language != "" {
+			fmt.Fprintf(w, "language\t%s\n", l.Contact.Language)
+		}
+		w.Flush()
+	}
+	return nil
+}
+
+func asnString(asn uint32, org string) string {
+	if asn == 0 {
+		return ""
+	}
+	return strings.TrimSpace(fmt.Sprintf("AS%d %s", asn, org))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (e *env) history(ctx context.Context, args []string) error {
+	fs := e.flags("history")
+	ip := fs.String("ip", "", "one address")
+	cidr := fs.String("cidr", "", "addresses in a CIDR")
+	asn := fs.String("asn", "", "AS number")
+	contact := fs.String("contact", "", "a recipient address")
+	feedName := fs.String("feed", "", "feed name")
+	since := fs.String("since", "", "reports since a date (2026-11-20), a time (RFC 3339) or a duration ago (7d)")
+	limit := fs.Int("limit", 1000, "at most this many rows")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := reporter.HistoryQuery{Contact: *contact, Feed: *feedName, Limit: *limit}
+	var err error
+	if *ip != "" {
+		if q.IP, err = feed.ParseAddr(*ip); err != nil {
+			return fmt.Errorf("--ip: %w", err)
+		}
+	}
+	if *cidr != "" {
+		if q.CIDR, err = config.ParsePrefix(*cidr); err != nil {
+			return fmt.Errorf("--cidr: %q is not a CIDR", *cidr)
+		}
+	}
+	if *asn != "" {
+		if q.ASN, err = config.ParseASN(*asn); err != nil {
+			return fmt.Errorf("--asn: %w", err)
+		}
+	}
+	if *since != "" {
+		if q.Since, err = parseSince(*since, time.Now()); err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	rows, err := d.History(ctx, q)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(historyJSON(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REPORT\tCREATED\tSTATE\tTO\tEVENT TIME\tIP\tPORT\tASN\tCLASSIFICATION\tIDENTIFIER\tFEED")
+	for _, r := range rows {
+		ev := r.Event
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Report.Ref, r.Report.Created.Format(time.RFC3339),
+			r.Report.State, r.Report.Contact.Key(), ev.Time.Format(time.RFC3339), ev.IP, ev.Port, ev.ASN,
+			ev.Classification, ev.Identifier, ev.Feed)
+	}
+	w.Flush()
+	if len(rows) == 0 {
+		fmt.Fprintln(e.stderr, "no reported events match")
+	}
+	return nil
+}
+
+func historyJSON(r reporter.HistoryRow) map[string]any {
+	ev := r.Event
+	return map[string]any{
+		"report": r.Report.Ref, "created": r.Report.Created, "state": r.Report.State, "to": r.Report.Contact.To,
+		"message_id": r.Report.MessageID, "sent": r.Report.Sent,
+		"time": ev.Time, "ip": ev.IP.String(), "port": ev.Port, "protocol": ev.Protocol, "asn": ev.ASN,
+		"as_org": ev.ASOrg, "country": ev.Country, "hostname": ev.Hostname, "classification": ev.Classification,
+		"identifier": ev.Identifier, "feed": ev.Feed, "source": ev.Source,
+	}
+}
+
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := config.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, l := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date, time or duration", s)
+}
+
+func (e *env) checkConfig(ctx context.Context, args []string) error {
+	fs := e.flags("check-config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	if errs := daemon.Check(ctx, cfg); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, err := range errs {
+			msgs[i] = "  " + err.Error()
+		}
+		return fmt.Errorf("config %s: %d problem(s):\n%s", cfg.Path, len(errs), strings.Join(msgs, "\n"))
+	}
+	fmt.Fprintf(e.stdout, "config %s is valid: %d feed(s), %d contact override(s)\n", cfg.Path, len(cfg.Feeds), len(cfg.Contacts))
+	return nil
+}

@@ -1,0 +1,159 @@
+package geo
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// CountrySource says which country of an address counts for the
+// constituency: where it is located, where its network is registered, or
+// either of the two. They differ more often than one would think: foreign
+// providers' networks are routinely geolocated into a country.
+type CountrySource string
+
+const (
+	Located    CountrySource = "located"
+	Registered CountrySource = "registered"
+	Either     CountrySource = "either"
+)
+
+// ConstituencySpec is what a CERT is responsible for.
+type ConstituencySpec struct {
+	Countries     []string // ISO 3166-1 alpha-2, upper case
+	CountrySource CountrySource
+	ASNs          []uint32
+	CIDRs         []netip.Prefix
+	Exclude       []netip.Prefix
+}
+
+// Constituency is a compiled ConstituencySpec: a range table for the hot path
+// plus the spec itself to explain single decisions.
+type Constituency struct {
+	spec   ConstituencySpec
+	ranges *RangeSet
+}
+
+// Compile turns the spec into a range table: every network of the listed
+// countries and ASNs found in the databases, plus the CIDRs, minus the
+// exclusions. It walks the databases once; lookups afterwards never touch
+// them.
+func Compile(db *DB, spec ConstituencySpec) (*Constituency, error) {
+	var b rangeBuilder
+	if len(spec.Countries) > 0 {
+		if db == nil || db.country == nil {
+			return nil, fmt.Errorf("constituency lists countries but no country database is configured")
+		}
+		want := map[string]bool{}
+		for _, c := range spec.Countries {
+			want[strings.ToUpper(c)] = true
+		}
+		for res := range db.country.Networks() {
+			var rec countryRecord
+			if err := res.Decode(&rec); err != nil {
+				return nil, fmt.Errorf("walk %s at %s: %w", db.countryPath, res.Prefix(), err)
+			}
+			if countryMatches(spec.CountrySource, rec.Country.ISOCode, rec.RegisteredCountry.ISOCode, want) {
+				b.Add(normPrefix(res.Prefix()))
+			}
+		}
+	}
+	if len(spec.ASNs) > 0 {
+		if db == nil || db.asn == nil {
+			return nil, fmt.Errorf("constituency lists ASNs but no ASN database is configured")
+		}
+		for res := range db.asn.Networks() {
+			var asn uint32
+			if err := res.DecodePath(&asn, "autonomous_system_number"); err != nil {
+				return nil, fmt.Errorf("walk %s at %s: %w", db.asnPath, res.Prefix(), err)
+			}
+			if slices.Contains(spec.ASNs, asn) {
+				b.Add(normPrefix(res.Prefix()))
+			}
+		}
+	}
+	for _, p := range spec.CIDRs {
+		b.Add(normPrefix(p))
+	}
+	for _, p := range spec.Exclude {
+		b.Remove(normPrefix(p))
+	}
+	return &Constituency{spec: spec, ranges: b.Build()}, nil
+}
+
+func normPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+func countryMatches(src CountrySource, located, registered string, want map[string]bool) bool {
+	switch src {
+	case Registered:
+		return want[registered]
+	case Either:
+		return want[located] || want[registered]
+	default:
+		return want[located]
+	}
+}
+
+// Contains is the hot-path test: one binary search.
+func (c *Constituency) Contains(a netip.Addr) bool { return c.ranges.Contains(a) }
+
+// Ranges is the number of disjoint ranges in the compiled table.
+func (c *Constituency) Ranges() int { return c.ranges.Len() }
+
+// Decision explains why an address is or is not in the constituency.
+type Decision struct {
+	In      bool
+	Reasons []string // every rule that matched, in the order they are applied
+}
+
+// Explain decides for one address from the spec and the lookup, rule by
+// rule, for people. It must agree with Contains; the tests hold it to that.
+func (c *Constituency) Explain(a netip.Addr, info Info) Decision {
+	a = a.Unmap()
+	var d Decision
+	want := map[string]bool{}
+	for _, cc := range c.spec.Countries {
+		want[strings.ToUpper(cc)] = true
+	}
+	if len(want) > 0 && countryMatches(c.spec.CountrySource, info.Country, info.RegisteredCountry, want) {
+		d.In = true
+		src := c.spec.CountrySource
+		if src == "" {
+			src = Located
+		}
+		d.Reasons = append(d.Reasons, fmt.Sprintf("country matches (%s: located %s, registered %s)", src, orDash(info.Country), orDash(info.RegisteredCountry)))
+	}
+	if info.ASN != 0 && slices.Contains(c.spec.ASNs, info.ASN) {
+		d.In = true
+		d.Reasons = append(d.Reasons, fmt.Sprintf("AS%d is listed", info.ASN))
+	}
+	for _, p := range c.spec.CIDRs {
+		if normPrefix(p).Contains(a) {
+			d.In = true
+			d.Reasons = append(d.Reasons, fmt.Sprintf("inside listed CIDR %s", p))
+		}
+	}
+	for _, p := range c.spec.Exclude {
+		if normPrefix(p).Contains(a) {
+			d.In = false
+			d.Reasons = append(d.Reasons, fmt.Sprintf("excluded by %s", p))
+		}
+	}
+	if len(d.Reasons) == 0 {
+		d.Reasons = append(d.Reasons, fmt.Sprintf("no rule matches (located %s, registered %s, AS%d)", orDash(info.Country), orDash(info.RegisteredCountry), info.ASN))
+	}
+	return d
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

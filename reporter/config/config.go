@@ -1,0 +1,665 @@
+// Package config loads autoreporter's YAML file: unknown keys are refused,
+// defaults applied, relative paths resolved against the file's folder,
+// secrets read from the environment or from files, and every mistake
+// reported with its key, not just the first one.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/geo"
+)
+
+// Config is the whole file.
+type Config struct {
+	Cert         Cert         `yaml:"cert"`
+	Constituency Constituency `yaml:"constituency"`
+	Geo          Geo          `yaml:"geo"`
+	Store        Store        `yaml:"store"`
+	Mail         Mail         `yaml:"mail"`
+	Report       Report       `yaml:"report"`
+	Feeds        []Feed       `yaml:"feeds"`
+	Contacts     []Contact    `yaml:"contacts"`
+	// Templates is a folder whose files override the embedded templates.
+	Templates string `yaml:"templates"`
+
+	// Path is the file the config was read from.
+	Path string `yaml:"-"`
+}
+
+// Cert says who is reporting.
+type Cert struct {
+	Name            string `yaml:"name"`
+	From            string `yaml:"from"`
+	FallbackContact List   `yaml:"fallback_contact"`
+	ReportPrefix    string `yaml:"report_prefix"`
+	// Language of reports to contacts that set none.
+	Language string `yaml:"language"`
+}
+
+// Constituency is the address space the CERT is responsible for.
+type Constituency struct {
+	Countries     []string `yaml:"countries"`
+	CountrySource string   `yaml:"country_source"`
+	ASNs          []string `yaml:"asns"`
+	CIDRs         []string `yaml:"cidrs"`
+	Exclude       []string `yaml:"exclude"`
+
+	spec geo.ConstituencySpec
+}
+
+// Geo names the .mmdb files.
+type Geo struct {
+	ASNDB     string `yaml:"asn_db"`
+	CountryDB string `yaml:"country_db"`
+}
+
+// Store selects the backend.
+type Store struct {
+	Driver string `yaml:"driver"`
+	DSN    Secret `yaml:"dsn"`
+}
+
+// Mail says how reports leave.
+type Mail struct {
+	Mode   string `yaml:"mode"`
+	Outbox string `yaml:"outbox"`
+	SMTP   SMTP   `yaml:"smtp"`
+}
+
+// SMTP is the relay reports are sent through.
+type SMTP struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS is starttls (required), tls (implicit, port 465) or none.
+	TLS     string `yaml:"tls"`
+	Timeout string `yaml:"timeout"`
+
+	TimeoutDuration time.Duration `yaml:"-"`
+}
+
+// Report tunes report runs and deliveries.
+type Report struct {
+	Schedule    string `yaml:"schedule"`
+	MaxAttempts int    `yaml:"max_attempts"`
+	Backoff     string `yaml:"backoff"`
+
+	BackoffDuration time.Duration `yaml:"-"`
+}
+
+// Feed is one configured source and its format.
+type Feed struct {
+	Name     string `yaml:"name"`
+	Format   string `yaml:"format"`
+	Source   Source `yaml:"source"`
+	Schedule string `yaml:"schedule"`
+	Repeat   string `yaml:"repeat"`
+	// ReportType forces the Shadowserver report type instead of taking it
+	// from each file name.
+	ReportType string     `yaml:"report_type"`
+	CSV        *CSVFormat `yaml:"csv"`
+
+	RepeatDuration time.Duration `yaml:"-"`
+}
+
+// Source is where a feed's bytes come from.
+type Source struct {
+	Spool string `yaml:"spool"`
+}
+
+// CSVFormat describes a generic delimited feed.
+type CSVFormat struct {
+	Delimiter      string            `yaml:"delimiter"`
+	Comment        string            `yaml:"comment"`
+	TimeFormat     string            `yaml:"time_format"`
+	Columns        map[string]string `yaml:"columns"`
+	Classification string            `yaml:"classification"`
+	Identifier     string            `yaml:"identifier"`
+}
+
+// Contact is an operator's override: where reports about a CIDR or an ASN go.
+type Contact struct {
+	ASN      string `yaml:"asn"`
+	CIDR     string `yaml:"cidr"`
+	To       List   `yaml:"to"`
+	Language string `yaml:"language"`
+
+	override abuse.Override
+}
+
+// Defaults.
+const (
+	DefaultRepeat         = 24 * time.Hour
+	DefaultFeedSchedule   = "@every 15m"
+	DefaultReportSchedule = "@hourly"
+)
+
+// FieldError is one mistake in the file.
+type FieldError struct {
+	Key  string // "constituency.cidrs[2]"
+	Line int    // 0 when unknown
+	Msg  string
+}
+
+func (e FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Key, e.Line, e.Msg)
+	}
+	return e.Key + ": " + e.Msg
+}
+
+// Errors is every mistake found in one file.
+type Errors struct {
+	Path string
+	List []FieldError
+}
+
+func (e *Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "config %s: %d problem(s):", e.Path, len(e.List))
+	for _, fe := range e.List {
+		b.WriteString("\n  ")
+		b.WriteString(fe.Error())
+	}
+	return b.String()
+}
+
+func (e *Errors) add(key string, line int, format string, args ...any) {
+	e.List = append(e.List, FieldError{Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Load reads, checks and completes the config at path. On mistakes it
+// returns *Errors listing all of them.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return Parse(data, abs, os.LookupEnv)
+}
+
+// Parse checks and completes a config read from path; env looks up
+// environment variables for ${VAR} secrets.
+func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, error) {
+	errs := &Errors{Path: path}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
+	}
+	var cfg Config
+	if len(root.Content) > 0 {
+		checkKeys(root.Content[0], typeOfConfig, "", errs)
+		if err := root.Content[0].Decode(&cfg); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				for _, m := range te.Errors {
+					errs.add("(type)", 0, "%s", m)
+				}
+			} else {
+				errs.add("(document)", 0, "%v", err)
+			}
+		}
+	}
+	cfg.Path = path
+	v := validator{cfg: &cfg, errs: errs, dir: filepath.Dir(path), env: env, lines: lineIndex(&root)}
+	v.validate()
+	if len(errs.List) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+type validator struct {
+	cfg   *Config
+	errs  *Errors
+	dir   string
+	env   func(string) (string, bool)
+	lines map[string]int
+}
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs.add(key, v.lines[key], format, args...)
+}
+
+func (v *validator) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.dir, p)
+}
+
+var (
+	prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+	langRE   = regexp.MustCompile(`^[a-z]{2}$`)
+	ccRE     = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+func (v *validator) validate() {
+	c := v.cfg
+	// cert
+	if c.Cert.Name == "" {
+		v.add("cert.name", "is required: the CERT's name as it signs reports")
+	}
+	if c.Cert.From == "" {
+		v.add("cert.from", "is required: the From address of reports")
+	} else if _, err := mail.ParseAddress(c.Cert.From); err != nil {
+		v.add("cert.from", "%q is not an email address", c.Cert.From)
+	}
+	if len(c.Cert.FallbackContact) == 0 {
+		v.add("cert.fallback_contact", "is required: where events with no known owner contact go")
+	}
+	for i, a := range c.Cert.FallbackContact {
+		if _, err := abuse.NormalizeAddresses([]string{a}); err != nil {
+			v.add(fmt.Sprintf("cert.fallback_contact[%d]", i), "%q is not an email address", a)
+		}
+	}
+	if c.Cert.ReportPrefix == "" {
+		c.Cert.ReportPrefix = strings.ReplaceAll(c.Cert.Name, " ", "-")
+	}
+	if c.Cert.ReportPrefix != "" && !prefixRE.MatchString(c.Cert.ReportPrefix) {
+		v.add("cert.report_prefix", "%q must be 1-32 letters, digits, '.', '_' or '-' (it goes into every subject)", c.Cert.ReportPrefix)
+	}
+	if c.Cert.Language == "" {
+		c.Cert.Language = "en"
+	} else if !langRE.MatchString(c.Cert.Language) {
+		v.add("cert.language", "%q is not a two-letter language code", c.Cert.Language)
+	}
+
+	v.constituency()
+
+	// geo
+	c.Geo.ASNDB, c.Geo.CountryDB = v.path(c.Geo.ASNDB), v.path(c.Geo.CountryDB)
+	if c.Geo.ASNDB == "" {
+		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
+	} else {
+		v.fileExists("geo.asn_db", c.Geo.ASNDB)
+	}
+	if c.Geo.CountryDB == "" && len(c.Constituency.Countries) > 0 {
+		v.add("geo.country_db", "is required when constituency.countries is set")
+	} else if c.Geo.CountryDB != "" {
+		v.fileExists("geo.country_db", c.Geo.CountryDB)
+	}
+
+	// store
+	switch c.Store.Driver {
+	case "":
+		c.Store.Driver = "sqlite"
+		fallthrough
+	case "sqlite":
+		dsn, ok := v.secret("store.dsn", c.Store.DSN)
+		if !ok {
+			break
+		}
+		if dsn == "" {
+			dsn = "var/autoreporter.db"
+		}
+		c.Store.DSN = Secret(v.path(dsn))
+	case "postgres":
+		v.add("store.driver", "postgres is not available in this version yet; use sqlite")
+	default:
+		v.add("store.driver", "%q is not a store driver; use sqlite or postgres", c.Store.Driver)
+	}
+
+	v.mail()
+	v.report()
+	v.feeds()
+	v.contacts()
+	if c.Templates != "" {
+		c.Templates = v.path(c.Templates)
+		if st, err := os.Stat(c.Templates); err != nil || !st.IsDir() {
+			v.add("templates", "%q is not a folder", c.Templates)
+		}
+	}
+}
+
+func (v *validator) fileExists(key, p string) {
+	if _, err := os.Stat(p); err != nil {
+		v.add(key, "%s: %v", p, errors.Unwrap(err))
+	}
+}
+
+func (v *validator) constituency() {
+	k := &v.cfg.Constituency
+	spec := &k.spec
+	for i, cc := range k.Countries {
+		up := strings.ToUpper(strings.TrimSpace(cc))
+		if !ccRE.MatchString(up) {
+			v.add(fmt.Sprintf("constituency.countries[%d]", i), "%q is not a two-letter ISO 3166 country code", cc)
+			continue
+		}
+		spec.Countries = append(spec.Countries, up)
+	}
+	switch k.CountrySource {
+	case "":
+		k.CountrySource = string(geo.Located)
+	case string(geo.Located), string(geo.Registered), string(geo.Either):
+	default:
+		v.add("constituency.country_source", "%q must be located, registered or either", k.CountrySource)
+	}
+	spec.CountrySource = geo.CountrySource(k.CountrySource)
+	for i, a := range k.ASNs {
+		n, err := ParseASN(a)
+		if err != nil {
+			v.add(fmt.Sprintf("constituency.asns[%d]", i), "%v", err)
+			continue
+		}
+		spec.ASNs = append(spec.ASNs, n)
+	}
+	spec.CIDRs = v.prefixes("constituency.cidrs", k.CIDRs)
+	spec.Exclude = v.prefixes("constituency.exclude", k.Exclude)
+	if len(k.Countries)+len(k.ASNs)+len(k.CIDRs) == 0 {
+		v.add("constituency", "lists no countries, asns or cidrs: nothing would ever be reported")
+	}
+}
+
+func (v *validator) prefixes(key string, in []string) []netip.Prefix {
+	var out []netip.Prefix
+	for i, s := range in {
+		p, err := ParsePrefix(s)
+		if err != nil {
+			v.add(fmt.Sprintf("%s[%d]", key, i), "%q is not a CIDR", s)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ParsePrefix parses a CIDR; a bare address is a host prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	return p.Masked(), nil
+}
+
+// ParseASN parses 64500 or AS64500.
+func ParseASN(s string) (uint32, error) {
+	t := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "AS")
+	n, err := strconv.ParseUint(t, 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not an AS number", s)
+	}
+	return uint32(n), nil
+}
+
+func (v *validator) mail() {
+	m := &v.cfg.Mail
+	switch m.Mode {
+	case "":
+		m.Mode = "outbox"
+		fallthrough
+	case "outbox":
+		if m.Outbox == "" {
+			m.Outbox = "var/outbox"
+		}
+		m.Outbox = v.path(m.Outbox)
+	case "smtp":
+		s := &m.SMTP
+		if s.Host == "" {
+			v.add("mail.smtp.host", "is required when mail.mode is smtp")
+		}
+		switch s.TLS {
+		case "":
+			s.TLS = "starttls"
+		case "starttls", "tls", "none":
+		default:
+			v.add("mail.smtp.tls", "%q must be starttls, tls or none", s.TLS)
+		}
+		if s.Port == 0 {
+			s.Port = map[string]int{"starttls": 587, "tls": 465, "none": 25}[s.TLS]
+		}
+		if s.Port < 0 || s.Port > 65535 {
+			v.add("mail.smtp.port", "%d is not a port", s.Port)
+		}
+		if s.Password != "" && s.PasswordFile != "" {
+			v.add("mail.smtp.password_file", "set password or password_file, not both")
+		}
+		if pw, ok := v.secret("mail.smtp.password", s.Password); ok {
+			s.Password = Secret(pw)
+		}
+		if s.PasswordFile != "" {
+			s.PasswordFile = v.path(s.PasswordFile)
+			b, err := os.ReadFile(s.PasswordFile)
+			if err != nil {
+				v.add("mail.smtp.password_file", "%v", err)
+			} else {
+				s.Password = Secret(strings.TrimRight(string(b), "\r\n"))
+			}
+		}
+		s.TimeoutDuration = 30 * time.Second
+		if s.Timeout != "" {
+			d, err := ParseDuration(s.Timeout)
+			if err != nil {
+				v.add("mail.smtp.timeout", "%v", err)
+			}
+			s.TimeoutDuration = d
+		}
+	default:
+		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)
+	}
+}
+
+func (v *validator) report() {
+	r := &v.cfg.Report
+	if r.Schedule == "" {
+		r.Schedule = DefaultReportSchedule
+	}
+	if err := checkSchedule(r.Schedule); err != nil {
+		v.add("report.schedule", "%v", err)
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 10
+	} else if r.MaxAttempts < 0 {
+		v.add("report.max_attempts", "must be positive")
+	}
+	r.BackoffDuration = 5 * time.Minute
+	if r.Backoff != "" {
+		d, err := ParseDuration(r.Backoff)
+		if err != nil {
+			v.add("report.backoff", "%v", err)
+		}
+		r.BackoffDuration = d
+	}
+}
+
+var scheduleParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// checkSchedule validates a cron spec. robfig/cron panics on some inputs
+// (a bare "TZ="), so the check recovers rather than trusting the parser.
+func checkSchedule(spec string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%q is not a valid schedule", spec)
+		}
+	}()
+	if _, err := scheduleParser.Parse(spec); err != nil {
+		return fmt.Errorf("%q is not a valid schedule: %v", spec, err)
+	}
+	return nil
+}
+
+// ScheduleParser is the parser schedules are validated with.
+func ScheduleParser() cron.ScheduleParser { return scheduleParser }
+
+func (v *validator) feeds() {
+	seen := map[string]bool{}
+	if len(v.cfg.Feeds) == 0 {
+		v.add("feeds", "is empty: configure at least one feed")
+	}
+	for i := range v.cfg.Feeds {
+		f := &v.cfg.Feeds[i]
+		key := fmt.Sprintf("feeds[%d]", i)
+		if f.Name == "" {
+			v.add(key+".name", "is required")
+		} else if !nameRE.MatchString(f.Name) {
+			v.add(key+".name", "%q must be lower-case letters, digits, '.', '_' or '-'", f.Name)
+		} else if seen[f.Name] {
+			v.add(key+".name", "%q is used by another feed", f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Format {
+		case "shadowserver":
+			if f.CSV != nil {
+				v.add(key+".csv", "is only for format csv")
+			}
+		case "csv":
+			v.csvFormat(key+".csv", f.CSV)
+		case "":
+			v.add(key+".format", "is required: shadowserver or csv")
+		default:
+			v.add(key+".format", "%q is not a format; use shadowserver or csv", f.Format)
+		}
+		if f.Source.Spool == "" {
+			v.add(key+".source.spool", "is required: the folder files are dropped into")
+		}
+		f.Source.Spool = v.path(f.Source.Spool)
+		f.RepeatDuration = DefaultRepeat
+		if f.Repeat != "" {
+			d, err := ParseDuration(f.Repeat)
+			if err != nil {
+				v.add(key+".repeat", "%v", err)
+			}
+			f.RepeatDuration = d
+		}
+		if f.Schedule == "" {
+			f.Schedule = DefaultFeedSchedule
+		}
+		if err := checkSchedule(f.Schedule); err != nil {
+			v.add(key+".schedule", "%v", err)
+		}
+	}
+}
+
+var csvFields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}
+
+func (v *validator) csvFormat(key string, c *CSVFormat) {
+	if c == nil {
+		v.add(key, "is required for format csv: at least columns.ip")
+		return
+	}
+	if c.Columns["ip"] == "" {
+		v.add(key+".columns.ip", "is required: the column that holds the address")
+	}
+	for f := range c.Columns {
+		if !slices.Contains(csvFields, f) {
+			v.add(key+".columns."+f, "is not an event field; use one of %s", strings.Join(csvFields, ", "))
+		}
+	}
+	for _, k := range []struct{ name, val string }{{"delimiter", c.Delimiter}, {"comment", c.Comment}} {
+		if len([]rune(k.val)) > 1 {
+			v.add(key+"."+k.name, "%q must be one character", k.val)
+		}
+	}
+}
+
+func (v *validator) contacts() {
+	for i := range v.cfg.Contacts {
+		c := &v.cfg.Contacts[i]
+		key := fmt.Sprintf("contacts[%d]", i)
+		o := abuse.Override{Language: c.Language}
+		switch {
+		case c.ASN != "" && c.CIDR != "":
+			v.add(key, "set asn or cidr, not both")
+		case c.ASN != "":
+			n, err := ParseASN(c.ASN)
+			if err != nil {
+				v.add(key+".asn", "%v", err)
+			}
+			o.ASN = n
+		case c.CIDR != "":
+			p, err := ParsePrefix(c.CIDR)
+			if err != nil {
+				v.add(key+".cidr", "%q is not a CIDR", c.CIDR)
+			}
+			o.CIDR = p
+		default:
+			v.add(key, "needs asn or cidr")
+		}
+		if len(c.To) == 0 {
+			v.add(key+".to", "is required: the addresses reports go to")
+		}
+		for j, a := range c.To {
+			if _, err := abuse.NormalizeAddresses([]string{a}); err != nil {
+				v.add(fmt.Sprintf("%s.to[%d]", key, j), "%q is not an email address", a)
+			}
+		}
+		o.To = c.To
+		if c.Language != "" && !langRE.MatchString(c.Language) {
+			v.add(key+".language", "%q is not a two-letter language code", c.Language)
+		}
+		c.override = o
+	}
+}
+
+// ParseDuration accepts Go durations plus days and weeks: "36h", "7d", "2w".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
+				return time.Duration(f * float64(unit)), nil
+			}
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (like 30m, 24h, 7d)", s)
+	}
+	return d, nil
+}
+
+// ConstituencySpec returns the checked constituency.
+func (c *Config) ConstituencySpec() geo.ConstituencySpec { return c.Constituency.spec }
+
+// Overrides returns the checked contact overrides.
+func (c *Config) Overrides() []abuse.Override {
+	out := make([]abuse.Override, len(c.Contacts))
+	for i, ct := range c.Contacts {
+		out[i] = ct.override
+	}
+	return out
+}
+
+// Feed returns the feed with the given name.
+func (c *Config) Feed(name string) (*Feed, bool) {
+	for i := range c.Feeds {
+		if c.Feeds[i].Name == name {
+			return &c.Feeds[i], true
+		}
+	}
+	return nil, false
+}

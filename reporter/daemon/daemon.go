@@ -1,0 +1,309 @@
+// Package daemon wires autoreporter together: config to geo, contacts,
+// store, parsers, mailer and schedules. It is the only package that imports
+// the adapters side by side; cmd/autoreporter only parses flags and calls it.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/geo"
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
+	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
+	"github.com/autoreporter/autoreporter/reporter/feed/spool"
+	"github.com/autoreporter/autoreporter/reporter/mail"
+	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
+	"github.com/autoreporter/autoreporter/templates"
+)
+
+// Options are what the caller decides beyond the config.
+type Options struct {
+	Log *slog.Logger
+	Now func() time.Time
+	// SpoolSettle is how long a spool file must be left alone before it is
+	// taken. Zero takes files at once (for run --once and tests).
+	SpoolSettle time.Duration
+}
+
+// Daemon is a wired autoreporter.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	settle   time.Duration
+	geo      *geo.DB
+	cons     *geo.Constituency
+	contacts *abuse.Resolver
+	store    *sqlite.Store
+	builder  *mail.Builder
+	parsers  map[string]reporter.Parser
+	ingester *reporter.Ingester
+	reporter *reporter.Reporter
+}
+
+// New opens everything the config names. Any problem is an error that
+// names the file or key at fault.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.SpoolSettle}
+	var err error
+	if d.geo, err = geo.Open(cfg.Geo.ASNDB, cfg.Geo.CountryDB); err != nil {
+		return nil, err
+	}
+	if d.cons, err = geo.Compile(d.geo, cfg.ConstituencySpec()); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("constituency: %w", err)
+	}
+	if d.contacts, err = abuse.NewResolver(cfg.Overrides(), cfg.Cert.FallbackContact, cfg.Cert.Language); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	repeat := d.repeatWindow
+	if d.builder, err = mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, repeat); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.store, err = sqlite.Open(ctx, cfg.Store.DSN.Reveal()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.parsers = map[string]reporter.Parser{}
+	for _, f := range cfg.Feeds {
+		d.parsers[f.Name] = newParser(f, d.log)
+	}
+	d.ingester = &reporter.Ingester{
+		Geo: d.geo, Constituency: d.cons, Contacts: d.contacts, Store: d.store,
+		Log: d.log, Now: d.now, LoggedRejects: 10,
+	}
+	var transport mail.Transport
+	switch cfg.Mail.Mode {
+	case "smtp":
+		s := cfg.Mail.SMTP
+		transport = &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
+			TLS: s.TLS, Timeout: s.TimeoutDuration, From: cfg.Cert.From}
+	default:
+		transport = &mail.Outbox{Dir: cfg.Mail.Outbox}
+	}
+	d.reporter = &reporter.Reporter{
+		Store: d.store, Mailer: &mail.Mailer{Builder: d.builder, Transport: transport},
+		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		RepeatWindow: repeat, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
+	}
+	d.log.Debug("ready", "constituency_ranges", d.cons.Ranges(), "feeds", len(cfg.Feeds))
+	return d, nil
+}
+
+func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
+	if f.Format == "csv" && f.CSV != nil {
+		p := &csvfeed.Parser{Columns: f.CSV.Columns, Classification: f.CSV.Classification,
+			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat}
+		if r := []rune(f.CSV.Delimiter); len(r) == 1 {
+			p.Delimiter = r[0]
+		}
+		if r := []rune(f.CSV.Comment); len(r) == 1 {
+			p.Comment = r[0]
+		}
+		return p
+	}
+	return &shadowserver.Parser{ReportType: f.ReportType, Log: log}
+}
+
+func domainOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == '@' {
+			d := addr[i+1:]
+			if n := len(d); n > 0 && d[n-1] == '>' {
+				d = d[:n-1]
+			}
+			return d
+		}
+	}
+	return ""
+}
+
+func (d *Daemon) repeatWindow(feed string) time.Duration {
+	if f, ok := d.cfg.Feed(feed); ok {
+		return f.RepeatDuration
+	}
+	return config.DefaultRepeat
+}
+
+// Close releases the databases.
+func (d *Daemon) Close() error {
+	var errs []error
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	if d.geo != nil {
+		errs = append(errs, d.geo.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Store is the daemon's store, for history and tests.
+func (d *Daemon) Store() *sqlite.Store { return d.store }
+
+// FileResult is what happened to one ingested file.
+type FileResult struct {
+	Feed  string
+	File  string
+	Stats reporter.IngestStats
+	Err   error
+}
+
+// IngestFile ingests one file as the named feed.
+func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
+	res := FileResult{Feed: feed, File: path}
+	p, ok := d.parsers[feed]
+	if !ok {
+		res.Err = fmt.Errorf("no feed named %q in %s", feed, d.cfg.Path)
+		return res
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer f.Close()
+	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, f, path)
+	return res
+}
+
+// IngestSpool ingests every waiting file of a feed's spool folder.
+func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResult, error) {
+	sp := &spool.Spool{Dir: feed.Source.Spool, Settle: d.settle, Now: d.now}
+	files, err := sp.Claim(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: %w", feed.Name, err)
+	}
+	log := d.log.With("feed", feed.Name)
+	var out []FileResult
+	for _, f := range files {
+		res := FileResult{Feed: feed.Name, File: f.Name}
+		rc, err := f.Open()
+		if err == nil {
+			res.Stats, err = d.ingester.Ingest(ctx, feed.Name, d.parsers[feed.Name], rc, f.Name)
+			rc.Close()
+		}
+		res.Err = err
+		if ctx.Err() != nil {
+			// Interrupted: leave it in processing/ for the next pass.
+			return out, ctx.Err()
+		}
+		if err != nil {
+			log.Error("file failed", "file", f.Name, slog.Any("err", err))
+			if merr := f.Fail(err); merr != nil {
+				return out, merr
+			}
+		} else {
+			log.Info("file ingested", "file", f.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
+				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
+			if merr := f.Done(); merr != nil {
+				return out, merr
+			}
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// IngestAll ingests every feed's spool.
+func (d *Daemon) IngestAll(ctx context.Context) ([]FileResult, error) {
+	var out []FileResult
+	for _, f := range d.cfg.Feeds {
+		res, err := d.IngestSpool(ctx, f)
+		out = append(out, res...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// ReportResult is what one report pass did.
+type ReportResult struct {
+	Plan    reporter.PlanResult
+	Deliver reporter.DeliverStats
+}
+
+// Report plans new reports and delivers every pending one. With dryRun it
+// only plans, and writes and sends nothing.
+func (d *Daemon) Report(ctx context.Context, dryRun bool) (ReportResult, error) {
+	var res ReportResult
+	plan, err := d.reporter.Plan(ctx, dryRun)
+	res.Plan = plan
+	if err != nil || dryRun {
+		return res, err
+	}
+	res.Deliver, err = d.reporter.Deliver(ctx)
+	return res, err
+}
+
+// Summary is what one full cycle did.
+type Summary struct {
+	Files    []FileResult
+	Ingest   reporter.IngestStats
+	Report   ReportResult
+	Outbox   string // where mails were written, in outbox mode
+	Duration time.Duration
+}
+
+// RunOnce ingests every feed, then reports.
+func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
+	start := d.now()
+	var s Summary
+	files, err := d.IngestAll(ctx)
+	s.Files = files
+	for _, f := range files {
+		s.Ingest.Add(f.Stats)
+	}
+	if err != nil {
+		return s, err
+	}
+	s.Report, err = d.Report(ctx, false)
+	if d.cfg.Mail.Mode == "outbox" {
+		s.Outbox = d.cfg.Mail.Outbox
+	}
+	s.Duration = d.now().Sub(start)
+	return s, err
+}
+
+// Lookup explains what autoreporter would do with an address.
+type Lookup struct {
+	IP       netip.Addr
+	Info     geo.Info
+	Decision geo.Decision
+	InTable  bool // the compiled range table's answer; must equal Decision.In
+	Contact  reporter.Contact
+}
+
+// Lookup answers for one address.
+func (d *Daemon) Lookup(ip netip.Addr) (Lookup, error) {
+	info, err := d.geo.Lookup(ip)
+	if err != nil {
+		return Lookup{}, err
+	}
+	return Lookup{IP: ip, Info: info, Decision: d.cons.Explain(ip, info), InTable: d.cons.Contains(ip),
+		Contact: d.contacts.Resolve(ip, info.ASN)}, nil
+}
+
+// History queries what was reported.
+func (d *Daemon) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
+	return d.store.History(ctx, q)
+}
+
+// Config is the daemon's config.
+func (d *Daemon) Config() *config.Config { return d.cfg }

@@ -1,0 +1,126 @@
+// Package csvfeed parses any delimited feed with a header row, given a
+// mapping from event fields to column names and constants for what the feed
+// does not say (most blocklists carry no classification).
+package csvfeed
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/feed"
+)
+
+// Fields that a column mapping may name.
+var Fields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}
+
+// Parser is a reporter.Parser for delimited files.
+type Parser struct {
+	Delimiter rune              // default ','
+	Comment   rune              // 0 for none
+	Columns   map[string]string // event field -> column name; "ip" is required
+	// Classification and Identifier are used when no column gives them.
+	Classification string
+	Identifier     string
+	// TimeFormat is a Go time layout; empty tries the usual shapes and epochs.
+	TimeFormat string
+}
+
+// Parse implements reporter.Parser.
+func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink reporter.Sink) error {
+	var (
+		names []string
+		idx   = map[string]int{}
+		extra []int
+	)
+	header := func(cols []string) error {
+		names = append([]string(nil), cols...)
+		c := feed.NewColumns(names)
+		used := map[int]bool{}
+		for _, f := range Fields {
+			idx[f] = -1
+			col, ok := p.Columns[f]
+			if !ok {
+				continue
+			}
+			i := c.First(strings.ToLower(col))
+			if i < 0 {
+				return fmt.Errorf("column %q (for %s) is not in the header %v", col, f, names)
+			}
+			idx[f] = i
+			used[i] = true
+		}
+		if idx["ip"] < 0 {
+			return fmt.Errorf("no column is mapped to ip")
+		}
+		for i := range names {
+			if !used[i] {
+				extra = append(extra, i)
+			}
+		}
+		return nil
+	}
+	base := filepath.Base(file)
+	row := func(row feed.Row) error {
+		rec := row.Fields
+		raw := feed.Get(rec, idx["ip"])
+		if raw == "" {
+			sink.NoAddress(row.Line)
+			return nil
+		}
+		ip, err := feed.ParseAddr(raw)
+		if err != nil {
+			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, string(p.delim())))
+			return nil
+		}
+		if !sink.Keep(ip) {
+			return nil
+		}
+		e := reporter.Event{IP: ip, Source: fmt.Sprintf("%s:%d", base, row.Line)}
+		if i := idx["time"]; i >= 0 {
+			if e.Time, err = feed.ParseTime(feed.Get(rec, i), p.TimeFormat); err != nil {
+				sink.Reject(row.Line, "time: "+err.Error(), strings.Join(rec, string(p.delim())))
+				return nil
+			}
+		}
+		if e.Port, err = feed.ParsePort(feed.Get(rec, idx["port"])); err != nil {
+			sink.Reject(row.Line, err.Error(), strings.Join(rec, string(p.delim())))
+			return nil
+		}
+		e.Protocol = strings.ToLower(feed.Clean(feed.Get(rec, idx["protocol"]), 16))
+		e.Hostname = feed.Clean(feed.Get(rec, idx["hostname"]), 255)
+		e.Classification = orDefault(strings.ToLower(feed.Clean(feed.Get(rec, idx["classification"]), 64)), p.Classification)
+		e.Identifier = orDefault(strings.ToLower(feed.Clean(feed.Get(rec, idx["identifier"]), 64)), p.Identifier)
+		if e.Classification == "" {
+			e.Classification = reporter.Undetermined
+		}
+		for _, c := range extra {
+			if v := feed.Get(rec, c); v != "" {
+				e.Extra = append(e.Extra, reporter.Field{Key: names[c], Value: feed.Clean(v, 1024)})
+			}
+		}
+		return sink.Event(&e)
+	}
+	t := feed.Table{Delimiter: p.delim(), Comment: p.Comment}
+	if err := t.Read(ctx, r, header, row, sink.Reject); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	return nil
+}
+
+func (p *Parser) delim() rune {
+	if p.Delimiter == 0 {
+		return ','
+	}
+	return p.Delimiter
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}

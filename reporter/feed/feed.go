@@ -1,0 +1,236 @@
+// Package feed holds what every feed format shares: a streaming table
+// reader that survives broken rows, and the parsing of the values feeds
+// disagree on (addresses, timestamps). Each format is a sub-package.
+package feed
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrNoHeader is returned for a file with no header row.
+var ErrNoHeader = errors.New("no header row")
+
+// Table reads a delimited file with a header row, one record at a time.
+type Table struct {
+	Delimiter rune // default ','
+	Comment   rune // lines starting with it are skipped; 0 for none
+}
+
+// Row is one record; Line is where it starts in the file (1-based).
+type Row struct {
+	Line   int
+	Fields []string // reused between calls: copy what you keep
+}
+
+// Read streams r: header is called once with the column names, then row for
+// every record. A record the CSV reader cannot make sense of goes to bad with
+// its line and reason, and reading goes on. Read stops on a read error, on an
+// error from row, or when ctx is done.
+func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string) error, row func(Row) error, bad func(line int, reason, raw string)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	// A UTF-8 byte order mark would otherwise stick to the first column name.
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	if t.Delimiter != 0 {
+		cr.Comma = t.Delimiter
+	}
+	cr.Comment = t.Comment
+	cr.FieldsPerRecord = -1 // ragged rows are judged by the parser, not refused here
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	cols, err := cr.Read()
+	if err == io.EOF {
+		return ErrNoHeader
+	}
+	if err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = strings.ToLower(strings.TrimSpace(c))
+	}
+	if err := header(names); err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				bad(pe.StartLine, pe.Err.Error(), strings.Join(rec, string(cr.Comma)))
+				continue
+			}
+			return err
+		}
+		line, _ := cr.FieldPos(0)
+		if err := row(Row{Line: line, Fields: rec}); err != nil {
+			return err
+		}
+	}
+}
+
+// Columns finds column indexes by name.
+type Columns map[string]int
+
+// NewColumns indexes a header.
+func NewColumns(names []string) Columns {
+	c := make(Columns, len(names))
+	for i, n := range names {
+		if _, dup := c[n]; !dup {
+			c[n] = i
+		}
+	}
+	return c
+}
+
+// First returns the index of the first of the names present, or -1.
+func (c Columns) First(names ...string) int {
+	for _, n := range names {
+		if i, ok := c[n]; ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get returns field i of rec, or "" when the row is too short or i is -1.
+func Get(rec []string, i int) string {
+	if i < 0 || i >= len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[i])
+}
+
+// ParseAddr parses an address as feeds write it: surrounding space, an
+// IPv6 zone, IPv4 in IPv6 (::ffff:a.b.c.d), all tolerated. Leading zeros in
+// IPv4 are refused: 010.1.1.1 is octal to some tools and decimal to others,
+// and a wrong guess reports the wrong customer.
+func ParseAddr(s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("not an IP address: %q", Clip(s, 64))
+	}
+	return a.Unmap(), nil
+}
+
+// timeLayouts are the timestamp shapes seen in real feeds, tried in order.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05Z0700",
+	"2006-01-02 15:04:05 MST",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+// ParseTime parses a timestamp. With an empty layout it tries the common
+// shapes and Unix epoch seconds (or milliseconds); times without a zone
+// are UTC, as every feed we know means them.
+func ParseTime(s, layout string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errors.New("empty timestamp")
+	}
+	if layout != "" {
+		t, err := time.ParseInLocation(layout, s, time.UTC)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("timestamp %q does not match %q", Clip(s, 40), layout)
+		}
+		return t.UTC(), nil
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
+		if n > 1e11 { // milliseconds
+			return time.UnixMilli(int64(n)).UTC(), nil
+		}
+		sec := int64(n)
+		return time.Unix(sec, int64((n-float64(sec))*1e9)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is in no known format", Clip(s, 40))
+}
+
+// ParsePort parses a port; empty is 0.
+func ParsePort(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("port %q is not a number from 0 to 65535", Clip(s, 20))
+	}
+	return p, nil
+}
+
+// Clean makes a feed value safe to carry: invalid UTF-8 (latin-1 bytes) is
+// decoded as latin-1, control characters become spaces, and the result is cut
+// at max bytes.
+func Clean(s string, max int) string {
+	if !utf8.ValidString(s) {
+		rs := make([]rune, 0, len(s))
+		for i := 0; i < len(s); i++ {
+			rs = append(rs, rune(s[i]))
+		}
+		s = string(rs)
+	}
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return Clip(s, max)
+}
+
+// Clip cuts s at max bytes without splitting a UTF-8 sequence.
+func Clip(s string, max int) string {
+	if max <= 0 || len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
+}

@@ -1,0 +1,144 @@
+// Package shadowserver parses Shadowserver's CSV reports. All ~100 report
+// types share column conventions (timestamp; ip for scans, src_ip for
+// events; port, protocol, hostname, tag, infection...), so one table-driven
+// parser covers them; the report type, taken from the file name, decides the
+// classification.
+package shadowserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/feed"
+)
+
+// reportName matches Shadowserver's file names: 2024-05-01-scan_rdp-finland-geo.csv.
+var reportName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-([^-]+)-.+\.csv$`)
+
+// ReportType returns the report type of a file name: the second field of a
+// dated name, or the bare name of "<type>.csv".
+func ReportType(file string) string {
+	base := strings.ToLower(filepath.Base(file))
+	if m := reportName.FindStringSubmatch(base); m != nil {
+		return m[1]
+	}
+	base = strings.TrimSuffix(base, ".gz")
+	return strings.TrimSuffix(base, ".csv")
+}
+
+// Parser is a reporter.Parser for Shadowserver CSV reports.
+type Parser struct {
+	// ReportType forces the report type; empty takes it from the file name.
+	ReportType string
+	Log        *slog.Logger
+}
+
+// Columns that the event carries in its own fields, or that say what the
+// feed believes about geography and ownership: our databases answer those.
+var consumed = map[string]bool{
+	"timestamp": true, "ip": true, "src_ip": true, "port": true, "src_port": true,
+	"protocol": true, "hostname": true, "src_hostname": true,
+	"asn": true, "geo": true, "region": true, "city": true, "naics": true, "sic": true, "sector": true,
+	"src_asn": true, "src_geo": true, "src_region": true, "src_city": true, "src_naics": true, "src_sector": true,
+	"dst_asn": true, "dst_geo": true, "dst_region": true, "dst_city": true, "dst_naics": true, "dst_sector": true,
+}
+
+const maxValue = 1024
+
+// Parse implements reporter.Parser.
+func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink reporter.Sink) error {
+	rtype := p.ReportType
+	if rtype == "" {
+		rtype = ReportType(file)
+	}
+	k, known := lookupKind(rtype)
+	if !known && p.Log != nil {
+		p.Log.Warn("unknown Shadowserver report type; ingesting as undetermined", "file", file, "report_type", rtype)
+	}
+	var (
+		names                                    []string
+		ipCol, tsCol, portCol, protoCol, hostCol int
+		infCol, famCol, tagCol                   int
+		extraCols                                []int
+	)
+	header := func(cols []string) error {
+		names = append([]string(nil), cols...)
+		c := feed.NewColumns(names)
+		ipCol = c.First("ip", "src_ip")
+		tsCol = c.First("timestamp")
+		portCol = c.First("port", "src_port")
+		protoCol = c.First("protocol")
+		hostCol = c.First("hostname", "src_hostname")
+		infCol, famCol, tagCol = c.First("infection"), c.First("family"), c.First("tag")
+		if tsCol < 0 {
+			return fmt.Errorf("report type %s: no timestamp column in the header", rtype)
+		}
+		for i, n := range names {
+			if !consumed[n] {
+				extraCols = append(extraCols, i)
+			}
+		}
+		return nil
+	}
+	row := func(row feed.Row) error {
+		rec := row.Fields
+		raw := feed.Get(rec, ipCol)
+		if ipCol < 0 || raw == "" {
+			sink.NoAddress(row.Line)
+			return nil
+		}
+		ip, err := feed.ParseAddr(raw)
+		if err != nil {
+			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, ","))
+			return nil
+		}
+		if !sink.Keep(ip) {
+			return nil
+		}
+		// Only rows inside the constituency pay for the rest.
+		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line)}
+		if e.Time, err = feed.ParseTime(feed.Get(rec, tsCol), ""); err != nil {
+			sink.Reject(row.Line, "timestamp: "+err.Error(), strings.Join(rec, ","))
+			return nil
+		}
+		if e.Port, err = feed.ParsePort(feed.Get(rec, portCol)); err != nil {
+			sink.Reject(row.Line, err.Error(), strings.Join(rec, ","))
+			return nil
+		}
+		e.Protocol = strings.ToLower(feed.Clean(feed.Get(rec, protoCol), 16))
+		e.Hostname = feed.Clean(feed.Get(rec, hostCol), 255)
+		e.Identifier = k.Identifier
+		if e.Identifier == "" {
+			for _, c := range []int{infCol, famCol, tagCol} {
+				if v := feed.Get(rec, c); v != "" {
+					e.Identifier = strings.ToLower(feed.Clean(v, 64))
+					break
+				}
+			}
+		}
+		if e.Identifier == "" {
+			e.Identifier = rtype
+		}
+		for _, c := range extraCols {
+			if v := feed.Get(rec, c); v != "" {
+				e.Extra = append(e.Extra, reporter.Field{Key: names[c], Value: feed.Clean(v, maxValue)})
+			}
+		}
+		return sink.Event(&e)
+	}
+	err := feed.Table{}.Read(ctx, r, header, row, sink.Reject)
+	if errors.Is(err, feed.ErrNoHeader) {
+		return nil // Shadowserver does send empty reports; nothing to do
+	}
+	if err != nil {
+		return fmt.Errorf("shadowserver %s: %w", rtype, err)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+// Package spool is the folder source: files dropped into a feed's folder are
+// claimed by an atomic rename, read, and moved to done/ or failed/ (with a
+// sidecar that says why). A crash leaves claimed files in processing/, and
+// the next pass takes them again; ingest is idempotent, so nothing doubles.
+package spool
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Subfolders of a spool folder.
+const (
+	Processing = "processing"
+	Done       = "done"
+	Failed     = "failed"
+)
+
+// Spool is one feed's folder.
+type Spool struct {
+	Dir string
+	// Settle is how long a file must be left unmodified before it is taken,
+	// so that a file still being copied in is not read half-way.
+	Settle time.Duration
+	Now    func() time.Time
+}
+
+// File is a claimed file.
+type File struct {
+	Name string // the name it was dropped with
+	Path string // where it is now, inside processing/
+	s    *Spool
+}
+
+// Claim takes every settled file in the folder, oldest first, and files a
+// crash left in processing/.
+func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
+	proc := filepath.Join(s.Dir, Processing)
+	if err := os.MkdirAll(proc, 0o750); err != nil {
+		return nil, fmt.Errorf("spool %s: %w", s.Dir, err)
+	}
+	var out []*File
+	left, err := os.ReadDir(proc)
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", s.Dir, err)
+	}
+	for _, e := range left {
+		if e.Type().IsRegular() {
+			out = append(out, &File{Name: e.Name(), Path: filepath.Join(proc, e.Name()), s: s})
+		}
+	}
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", s.Dir, err)
+	}
+	type cand struct {
+		name string
+		mod  time.Time
+	}
+	var cands []cand
+	now := s.now()
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if s.Settle > 0 && now.Sub(info.ModTime()) < s.Settle {
+			continue
+		}
+		cands = append(cands, cand{name, info.ModTime()})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if !cands[i].mod.Equal(cands[j].mod) {
+			return cands[i].mod.Before(cands[j].mod)
+		}
+		return cands[i].name < cands[j].name
+	})
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		dst := filepath.Join(proc, c.name)
+		// rename is atomic: of two instances claiming one file, one wins.
+		if err := os.Rename(filepath.Join(s.Dir, c.name), dst); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return out, fmt.Errorf("spool %s: claim %s: %w", s.Dir, c.name, err)
+		}
+		out = append(out, &File{Name: c.name, Path: dst, s: s})
+	}
+	return out, nil
+}
+
+func (s *Spool) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// Open opens the file for reading, decompressing .gz on the fly.
+func (f *File) Open() (io.ReadCloser, error) {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(strings.ToLower(f.Name), ".gz") {
+		return fh, nil
+	}
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{zr, fh}, nil
+}
+
+// Done moves the file to done/.
+func (f *File) Done() error { return f.finish(Done, "") }
+
+// Fail moves the file to failed/ and writes why beside it.
+func (f *File) Fail(cause error) error { return f.finish(Failed, cause.Error()) }
+
+func (f *File) finish(sub, why string) error {
+	dir := filepath.Join(f.s.Dir, sub)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("spool %s: %w", f.s.Dir, err)
+	}
+	dst := filepath.Join(dir, f.Name)
+	if _, err := os.Stat(dst); err == nil {
+		// The same name came twice; keep both.
+		ext := filepath.Ext(f.Name)
+		dst = filepath.Join(dir, fmt.Sprintf("%s.%s%s", strings.TrimSuffix(f.Name, ext), f.s.now().UTC().Format("20060102T150405.000000000"), ext))
+	}
+	if why != "" {
+		if err := os.WriteFile(dst+".error.txt", []byte(why+"\n"), 0o640); err != nil {
+			return fmt.Errorf("spool %s: %w", f.s.Dir, err)
+		}
+	}
+	if err := os.Rename(f.Path, dst); err != nil {
+		return fmt.Errorf("spool %s: move %s to %s: %w", f.s.Dir, f.Name, sub, err)
+	}
+	f.Path = dst
+	return nil
+}

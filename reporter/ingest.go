@@ -1,0 +1,180 @@
+package reporter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/autoreporter/autoreporter/geo"
+)
+
+// Sink receives what a parser reads. Keep is asked with the address before
+// the rest of the row is decoded, so that a global feed costs little more
+// than a scan for the rows outside the constituency.
+type Sink interface {
+	Keep(ip netip.Addr) bool
+	Event(e *Event) error
+	Reject(line int, reason, raw string)
+	// NoAddress counts a row that has no address to report (for example a
+	// compromised account); it is not an error.
+	NoAddress(line int)
+}
+
+// Parser reads one file of a feed format.
+type Parser interface {
+	Parse(ctx context.Context, r io.Reader, file string, sink Sink) error
+}
+
+// Enricher answers geo questions.
+type Enricher interface {
+	Lookup(ip netip.Addr) (geo.Info, error)
+}
+
+// Membership is the compiled constituency test.
+type Membership interface {
+	Contains(ip netip.Addr) bool
+}
+
+// ContactResolver finds where an owner's reports go.
+type ContactResolver interface {
+	Resolve(ip netip.Addr, asn uint32) Contact
+}
+
+// IngestStats counts what happened to the rows of one file.
+type IngestStats struct {
+	Rows      int // data rows read
+	Kept      int // inside the constituency
+	Outside   int
+	NoAddress int
+	Rejected  int
+	Stored    int // new in the store (Kept minus rows already stored)
+}
+
+// Add sums stats.
+func (s *IngestStats) Add(o IngestStats) {
+	s.Rows += o.Rows
+	s.Kept += o.Kept
+	s.Outside += o.Outside
+	s.NoAddress += o.NoAddress
+	s.Rejected += o.Rejected
+	s.Stored += o.Stored
+}
+
+// Ingester runs parse -> enrich -> keep? -> contact -> store.
+type Ingester struct {
+	Geo          Enricher
+	Constituency Membership
+	Contacts     ContactResolver
+	Store        Store
+	Log          *slog.Logger
+	Now          func() time.Time
+	// BatchSize is how many events go to the store at once.
+	BatchSize int
+	// LoggedRejects caps how many rejected rows of one file are logged one
+	// by one; the rest are counted and kept in the store.
+	LoggedRejects int
+}
+
+type ingestSink struct {
+	in      *Ingester
+	ctx     context.Context
+	feed    string
+	file    string
+	now     time.Time
+	log     *slog.Logger
+	stats   IngestStats
+	batch   []Event
+	rejects []Reject
+	err     error
+}
+
+func (s *ingestSink) Keep(ip netip.Addr) bool {
+	s.stats.Rows++
+	if s.in.Constituency.Contains(ip) {
+		return true
+	}
+	s.stats.Outside++
+	return false
+}
+
+func (s *ingestSink) NoAddress(line int) {
+	s.stats.Rows++
+	s.stats.NoAddress++
+}
+
+func (s *ingestSink) Reject(line int, reason, raw string) {
+	s.stats.Rows++
+	s.stats.Rejected++
+	if s.stats.Rejected <= s.in.LoggedRejects {
+		s.log.Warn("row rejected", "file", s.file, "line", line, "reason", reason)
+	} else if s.stats.Rejected == s.in.LoggedRejects+1 {
+		s.log.Warn("more rows rejected; counting them without logging each", "file", s.file)
+	}
+	const maxRaw = 2048
+	if len(raw) > maxRaw {
+		raw = raw[:maxRaw]
+	}
+	s.rejects = append(s.rejects, Reject{Feed: s.feed, File: s.file, Line: line, Reason: reason, Raw: raw})
+}
+
+func (s *ingestSink) Event(e *Event) error {
+	info, err := s.in.Geo.Lookup(e.IP)
+	if err != nil {
+		return err
+	}
+	// Our databases win over whatever the feed said.
+	e.ASN, e.ASOrg, e.Country = info.ASN, info.ASOrg, info.Country
+	e.Feed = s.feed
+	if e.Time.IsZero() {
+		e.Time = s.now // the feed gave no time: it was seen now
+	}
+	e.Contact = s.in.Contacts.Resolve(e.IP, e.ASN)
+	e.Ingested = s.now
+	s.stats.Kept++
+	s.batch = append(s.batch, *e)
+	if len(s.batch) >= s.in.BatchSize {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *ingestSink) flush() error {
+	if len(s.rejects) > 0 {
+		if err := s.in.Store.AddRejects(s.ctx, s.rejects); err != nil {
+			return fmt.Errorf("store rejects: %w", err)
+		}
+		s.rejects = s.rejects[:0]
+	}
+	if len(s.batch) == 0 {
+		return nil
+	}
+	n, err := s.in.Store.InsertEvents(s.ctx, s.batch)
+	if err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	s.stats.Stored += n
+	s.batch = s.batch[:0]
+	return nil
+}
+
+// Ingest reads one file of a feed and stores the events inside the
+// constituency. Bad rows are counted, logged (up to a cap) and kept; they
+// never stop the file. The error is for what stops the whole file: an
+// unreadable format, a failing store, a cancelled context.
+func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Reader, file string) (IngestStats, error) {
+	if in.BatchSize <= 0 {
+		in.BatchSize = 1000
+	}
+	s := &ingestSink{in: in, ctx: ctx, feed: feed, file: file, now: in.Now().UTC(), log: in.Log.With("feed", feed)}
+	err := p.Parse(ctx, r, file, s)
+	if ferr := s.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return s.stats, fmt.Errorf("feed %s: %s: %w", feed, file, err)
+	}
+	return s.stats, nil
+}

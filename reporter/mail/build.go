@@ -1,0 +1,262 @@
+// Package mail turns a report into a mail and sends it. Building (bytes,
+// golden-tested) is separate from sending (an outbox folder or SMTP), and a
+// mail is a function of its report and events alone: a resend after a crash
+// is the same mail with the same Message-ID.
+package mail
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/templates"
+)
+
+// Builder renders reports.
+type Builder struct {
+	CERT     string // the CERT's name, as it signs
+	From     string // From address
+	Language string // default language
+	// Repeat gives a feed's repeat window, quoted in the body.
+	Repeat func(feed string) time.Duration
+	tmpl   map[string]*template.Template // by language
+}
+
+// NewBuilder parses every report template in fsys. A broken template is an
+// error here, at start, and not at the first report.
+func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Duration) (*Builder, error) {
+	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat, tmpl: map[string]*template.Template{}}
+	names, err := fs.Glob(fsys, "report.*.txt.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		lang := strings.TrimSuffix(strings.TrimPrefix(n, "report."), ".txt.tmpl")
+		src, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		t, err := template.New(n).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		b.tmpl[lang] = t
+	}
+	if _, ok := b.tmpl[lang]; !ok {
+		return nil, fmt.Errorf("no template for the default language %q (want %s)", lang, templates.ReportName(lang))
+	}
+	return b, nil
+}
+
+// Languages lists the languages there are templates for.
+func (b *Builder) Languages() []string {
+	var out []string
+	for l := range b.tmpl {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Data is what a report template sees.
+type Data struct {
+	CERT        string
+	Ref         string
+	First, Last string // "2026-11-22 06:00"
+	Total       int
+	Classes     []Class
+	Attachment  string
+	// The shortest repeat window among the report's feeds: events told
+	// inside it are never repeated. Whole days when it is one, else hours.
+	RepeatDays, RepeatHours int
+	Contact     string
+}
+
+// Class is one classification's line in the summary.
+type Class struct {
+	Name        string
+	Count       int
+	Identifiers string // "andromeda (9), mirai (3)"
+}
+
+// Message is a built mail.
+type Message struct {
+	Subject string
+	To      []string
+	Raw     []byte
+}
+
+// AttachmentName is the file name of the events attachment.
+const AttachmentName = "events.csv"
+
+// Build renders one report.
+func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message, error) {
+	if len(rep.Contact.To) == 0 {
+		return nil, fmt.Errorf("report %s has no recipient", rep.Ref)
+	}
+	data := b.data(rep, events)
+	subject := Subject(rep, events)
+
+	t := b.tmpl[rep.Contact.Language]
+	if t == nil {
+		t = b.tmpl[b.Language]
+	}
+	var body bytes.Buffer
+	if err := t.Execute(&body, data); err != nil {
+		return nil, fmt.Errorf("report %s: render %s: %w", rep.Ref, t.Name(), err)
+	}
+	var att bytes.Buffer
+	if err := WriteCSV(&att, events); err != nil {
+		return nil, fmt.Errorf("report %s: attachment: %w", rep.Ref, err)
+	}
+
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := m.FromFormat(b.CERT, b.From); err != nil {
+		return nil, fmt.Errorf("from %q: %w", b.From, err)
+	}
+	if err := m.To(rep.Contact.To...); err != nil {
+		return nil, fmt.Errorf("report %s: to %v: %w", rep.Ref, rep.Contact.To, err)
+	}
+	m.Subject(subject)
+	m.SetDateWithValue(rep.Created)
+	m.SetMessageIDWithValue(strings.Trim(rep.MessageID, "<>"))
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
+	m.SetGenHeader("X-Autoreporter-Report", rep.Ref)
+	// A boundary derived from the Message-ID keeps the bytes of a resend
+	// identical to the first attempt.
+	sum := sha256.Sum256([]byte(rep.MessageID))
+	m.SetBoundary("ar-" + hex.EncodeToString(sum[:12]))
+	m.SetBodyString(gomail.TypeTextPlain, body.String())
+	if err := m.AttachReader(AttachmentName, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
+		return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+	}
+	var raw bytes.Buffer
+	if _, err := m.WriteTo(&raw); err != nil {
+		return nil, fmt.Errorf("report %s: write: %w", rep.Ref, err)
+	}
+	return &Message{Subject: subject, To: rep.Contact.To, Raw: raw.Bytes()}, nil
+}
+
+func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
+	d := Data{CERT: b.CERT, Ref: rep.Ref, Total: len(events), Attachment: AttachmentName, Contact: rep.Contact.Key()}
+	var first, last time.Time
+	byClass := map[string]map[string]int{}
+	var window time.Duration
+	for _, e := range events {
+		if first.IsZero() || e.Time.Before(first) {
+			first = e.Time
+		}
+		if e.Time.After(last) {
+			last = e.Time
+		}
+		if byClass[e.Classification] == nil {
+			byClass[e.Classification] = map[string]int{}
+		}
+		byClass[e.Classification][e.Identifier]++
+		if b.Repeat != nil {
+			if w := b.Repeat(e.Feed); window == 0 || w < window {
+				window = w
+			}
+		}
+	}
+	const layout = "2006-01-02 15:04"
+	d.First, d.Last = first.UTC().Format(layout), last.UTC().Format(layout)
+	for _, name := range sortedKeys(byClass) {
+		c := Class{Name: name}
+		var ids []string
+		for _, id := range sortedByCount(byClass[name]) {
+			n := byClass[name][id]
+			c.Count += n
+			ids = append(ids, fmt.Sprintf("%s (%d)", id, n))
+		}
+		if len(ids) > 6 {
+			ids = append(ids[:6], fmt.Sprintf("and %d more", len(ids)-6))
+		}
+		c.Identifiers = strings.Join(ids, ", ")
+		d.Classes = append(d.Classes, c)
+	}
+	if window >= 48*time.Hour && window%(24*time.Hour) == 0 {
+		d.RepeatDays = int(window / (24 * time.Hour))
+	}
+	d.RepeatHours = int(window / time.Hour)
+	return d
+}
+
+// Subject is stable so that ISPs can filter on it:
+// "[CERT-XX#20261123-0042] AS64500 Example ISP: 17 events (infected-system 12, vulnerable-system 5)".
+func Subject(rep reporter.Report, events []reporter.Event) string {
+	counts := map[string]int{}
+	asns := map[uint32]string{}
+	for _, e := range events {
+		counts[e.Classification]++
+		if e.ASN != 0 {
+			asns[e.ASN] = e.ASOrg
+		}
+	}
+	var parts []string
+	for _, c := range sortedKeys(counts) {
+		parts = append(parts, fmt.Sprintf("%s %d", c, counts[c]))
+	}
+	owner := rep.Contact.Key()
+	switch len(asns) {
+	case 0:
+	case 1:
+		for asn, org := range asns {
+			owner = strings.TrimSpace(fmt.Sprintf("AS%d %s", asn, org))
+		}
+	default:
+		var list []uint32
+		for a := range asns {
+			list = append(list, a)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+		owner = fmt.Sprintf("AS%d and %d more networks", list[0], len(list)-1)
+	}
+	noun := "events"
+	if len(events) == 1 {
+		noun = "event"
+	}
+	s := fmt.Sprintf("[%s] %s: %d %s (%s)", rep.Ref, owner, len(events), noun, strings.Join(parts, ", "))
+	return headerSafe(s, 250)
+}
+
+// headerSafe removes anything that could end a header line early. The AS
+// organisation comes from a database, the identifiers from feeds: neither
+// may inject a header.
+func headerSafe(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedByCount(m map[string]int) []string {
+	out := sortedKeys(m)
+	sort.SliceStable(out, func(i, j int) bool { return m[out[i]] > m[out[j]] })
+	return out
+}

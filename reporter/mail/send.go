@@ -1,0 +1,136 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/autoreporter/autoreporter/reporter"
+)
+
+// Transport delivers a built message.
+type Transport interface {
+	Deliver(ctx context.Context, ref string, msg *Message) error
+}
+
+// Mailer is a reporter.Mailer: build, then deliver.
+type Mailer struct {
+	Builder   *Builder
+	Transport Transport
+}
+
+var _ reporter.Mailer = (*Mailer)(nil)
+
+// Send implements reporter.Mailer.
+func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporter.Event) (string, error) {
+	msg, err := m.Builder.Build(rep, events)
+	if err != nil {
+		return "", err
+	}
+	if err := m.Transport.Deliver(ctx, rep.Ref, msg); err != nil {
+		return msg.Subject, err
+	}
+	return msg.Subject, nil
+}
+
+// Outbox writes each mail as an .eml file into a folder, for a first run,
+// for review before going live, or for another program to send.
+type Outbox struct {
+	Dir string
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// FileName is the outbox file of a report ref.
+func FileName(ref string) string { return unsafeName.ReplaceAllString(ref, "_") + ".eml" }
+
+// Deliver implements Transport. The file appears whole or not at all (write
+// then rename); a resend of the same report replaces it with the same bytes.
+func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) error {
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	path := filepath.Join(o.Dir, FileName(ref))
+	tmp, err := os.CreateTemp(o.Dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	if _, err := tmp.Write(msg.Raw); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("outbox %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("outbox %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("outbox %s: %w", path, err)
+	}
+	return nil
+}
+
+// SMTP sends through a relay.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	TLS      string // starttls, tls or none
+	Timeout  time.Duration
+	From     string // envelope sender
+}
+
+// Deliver implements Transport.
+func (s *SMTP) Deliver(ctx context.Context, ref string, msg *Message) error {
+	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(s.Timeout)}
+	switch s.TLS {
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	if s.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
+	}
+	c, err := gomail.NewClient(s.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", s.Host, err)
+	}
+	// The raw bytes go out exactly as built (and as written to history or
+	// signed), so the message is not handed back to go-mail's builder.
+	sc, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("smtp %s:%d: %w", s.Host, s.Port, err)
+	}
+	defer c.CloseWithSMTPClient(sc)
+	if err := sc.Mail(s.From); err != nil {
+		return fmt.Errorf("smtp %s: MAIL FROM: %w", ref, err)
+	}
+	for _, to := range msg.To {
+		if err := sc.Rcpt(to); err != nil {
+			return fmt.Errorf("smtp %s: RCPT TO %s: %w", ref, to, err)
+		}
+	}
+	w, err := sc.Data()
+	if err != nil {
+		return fmt.Errorf("smtp %s: DATA: %w", ref, err)
+	}
+	if _, err := w.Write(msg.Raw); err != nil {
+		w.Close()
+		return fmt.Errorf("smtp %s: DATA: %w", ref, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp %s: end of DATA: %w", ref, err)
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package reporter
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// ErrConflict is returned when the store's state moved under a write, for
+// example when another instance already reported an event this one planned.
+// The caller plans again.
+var ErrConflict = errors.New("store changed concurrently")
+
+// Report states.
+const (
+	ReportPending = "pending" // created; its mail may or may not have left
+	ReportSent    = "sent"
+	ReportFailed  = "failed" // gave up after too many attempts; stays in history
+)
+
+// Report is one mail to one contact.
+type Report struct {
+	ID         int64
+	Ref        string // "CERT-XX#20261123-0001", shown in the subject
+	Contact    Contact
+	Created    time.Time
+	MessageID  string // fixed at creation so that a resend after a crash keeps it
+	Subject    string
+	State      string
+	Attempts   int
+	LastError  string
+	NextTry    time.Time
+	Sent       time.Time
+	EventCount int
+}
+
+// NewReport is a planned report before the store gives it an id and a ref.
+type NewReport struct {
+	Batch     Batch
+	MessageID string
+}
+
+// Reject is a row that could not be read, kept so that staff can see it.
+type Reject struct {
+	Feed   string
+	File   string
+	Line   int
+	Reason string
+	Raw    string
+}
+
+// HistoryQuery filters history. Zero fields do not filter.
+type HistoryQuery struct {
+	IP      netip.Addr
+	CIDR    netip.Prefix
+	ASN     uint32
+	Contact string // an address, matched within the contact's list
+	Feed    string
+	Since   time.Time
+	Limit   int
+}
+
+// HistoryRow is one event as reported in one report.
+type HistoryRow struct {
+	Report Report
+	Event  Event
+}
+
+// Store is the contract every store backend meets; the shared conformance
+// suite in reporter/store/storetest holds each backend to it.
+type Store interface {
+	// InsertEvents stores events, ignoring ones already stored (same feed,
+	// dedup key and time), and returns how many were new.
+	InsertEvents(ctx context.Context, events []Event) (int, error)
+	// NewEvents returns up to limit events not yet reported or suppressed.
+	NewEvents(ctx context.Context, limit int) ([]Event, error)
+	// LastReported returns, for each given dedup key, when it was last
+	// reported to the contact.
+	LastReported(ctx context.Context, contactKey string, keys []string) (map[string]time.Time, error)
+	// CreateReports, in one transaction, allocates refs, inserts the
+	// reports as pending, links their events and closes the skipped ones. If
+	// any of the events is no longer new it changes nothing and returns
+	// ErrConflict.
+	CreateReports(ctx context.Context, prefix string, now time.Time, reports []NewReport, skipped []Decision) ([]Report, error)
+	// PendingReports returns reports not yet sent whose next try is due.
+	PendingReports(ctx context.Context, now time.Time) ([]Report, error)
+	// ReportEvents returns the events of a report in report order.
+	ReportEvents(ctx context.Context, reportID int64) ([]Event, error)
+	// MarkSent records a delivery.
+	MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error
+	// MarkAttempt records a failed delivery attempt and when to try again;
+	// a zero next gives up and marks the report failed.
+	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error
+	// AddRejects keeps rows that could not be read.
+	AddRejects(ctx context.Context, rejects []Reject) error
+	// History returns reported events, newest report first.
+	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
+	Close() error
+}

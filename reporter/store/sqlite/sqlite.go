@@ -1,0 +1,543 @@
+// Package sqlite is the embedded store: one file, no server, pure Go
+// (modernc.org/sqlite). It is the default for a first run and small teams
+// and passes the same conformance suite as the PostgreSQL store.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/autoreporter/autoreporter/reporter"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a reporter.Store on an SQLite file.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+var _ reporter.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	// SQLite has one writer; one connection makes that explicit and keeps
+	// transactions from waiting on each other.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)`, v, time.Now().UnixMicro()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func us(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromUS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func ipBytes(a netip.Addr) []byte {
+	b := a.Unmap().As16()
+	if a.Unmap().Is4() {
+		b = netip.AddrFrom4(a.Unmap().As4()).As16()
+	}
+	return b[:]
+}
+
+// InsertEvents implements reporter.Store.
+func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO events (feed, dedup_key, time, classification, identifier, ip, ip_bytes, port, protocol,
+		                    asn, as_org, country, hostname, extra, contact, contact_language, contact_source,
+		                    source, ingested)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		ON CONFLICT (feed, dedup_key, time) DO NOTHING`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for i := range events {
+		e := &events[i]
+		extra, err := json.Marshal(e.Extra)
+		if err != nil {
+			return 0, err
+		}
+		if e.Extra == nil {
+			extra = []byte("[]")
+		}
+		res, err := stmt.ExecContext(ctx, e.Feed, e.Key(), us(e.Time), e.Classification, e.Identifier,
+			e.IP.Unmap().String(), ipBytes(e.IP), e.Port, e.Protocol, int64(e.ASN), e.ASOrg, e.Country, e.Hostname,
+			string(extra), e.Contact.Key(), e.Contact.Language, e.Contact.Source, e.Source, us(e.Ingested))
+		if err != nil {
+			return 0, fmt.Errorf("insert event %s: %w", e.Source, err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, tx.Commit()
+}
+
+const eventColumns = `e.id, e.feed, e.time, e.classification, e.identifier, e.ip, e.port, e.protocol, e.asn,
+	e.as_org, e.country, e.hostname, e.extra, e.contact, e.contact_language, e.contact_source, e.source, e.ingested`
+
+type scanner interface{ Scan(...any) error }
+
+func scanEvent(row scanner, extraDest ...any) (reporter.Event, error) {
+	var (
+		e              reporter.Event
+		tm, ingested   int64
+		ip, extra, cks string
+		asn            int64
+		lang, csrc     string
+	)
+	dest := append([]any{&e.ID, &e.Feed, &tm, &e.Classification, &e.Identifier, &ip, &e.Port, &e.Protocol, &asn,
+		&e.ASOrg, &e.Country, &e.Hostname, &extra, &cks, &lang, &csrc, &e.Source, &ingested}, extraDest...)
+	if err := row.Scan(dest...); err != nil {
+		return e, err
+	}
+	e.Time, e.Ingested = fromUS(tm), fromUS(ingested)
+	e.ASN = uint32(asn)
+	var err error
+	if e.IP, err = netip.ParseAddr(ip); err != nil {
+		return e, fmt.Errorf("event %d: address %q: %w", e.ID, ip, err)
+	}
+	if err := json.Unmarshal([]byte(extra), &e.Extra); err != nil {
+		return e, fmt.Errorf("event %d: extra: %w", e.ID, err)
+	}
+	e.Contact = contactFrom(cks, lang, csrc)
+	return e, nil
+}
+
+func contactFrom(key, lang, src string) reporter.Contact {
+	c := reporter.Contact{Language: lang, Source: src}
+	if key != "" {
+		c.To = strings.Split(key, ",")
+	}
+	return c
+}
+
+// NewEvents implements reporter.Store. Uses the partial index events_new.
+func (s *Store) NewEvents(ctx context.Context, limit int) ([]reporter.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.state = 'new' ORDER BY e.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LastReported implements reporter.Store. Uses report_events_repeat.
+func (s *Store) LastReported(ctx context.Context, contactKey string, keys []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	const chunk = 500
+	for len(keys) > 0 {
+		part := keys[:min(chunk, len(keys))]
+		keys = keys[len(part):]
+		args := []any{contactKey}
+		ph := make([]string, len(part))
+		for i, k := range part {
+			args = append(args, k)
+			ph[i] = "$" + strconv.Itoa(i+2)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT dedup_key, max(reported) FROM report_events
+			WHERE contact = $1 AND dedup_key IN (`+strings.Join(ph, ",")+`) GROUP BY dedup_key`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var t int64
+			if err := rows.Scan(&k, &t); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = fromUS(t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CreateReports implements reporter.Store.
+func (s *Store) CreateReports(ctx context.Context, prefix string, now time.Time, reports []reporter.NewReport, skipped []reporter.Decision) ([]reporter.Report, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	now = now.UTC()
+	day := now.Format("20060102")
+	var seq int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM reports WHERE day = $1`, day).Scan(&seq); err != nil {
+		return nil, err
+	}
+	var out []reporter.Report
+	for _, nr := range reports {
+		seq++
+		rep := reporter.Report{
+			Ref:        fmt.Sprintf("%s#%s-%04d", prefix, day, seq),
+			Contact:    nr.Batch.Contact,
+			Created:    now,
+			MessageID:  nr.MessageID,
+			State:      reporter.ReportPending,
+			NextTry:    now,
+			EventCount: len(nr.Batch.Events),
+		}
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO reports (ref, day, seq, contact, contact_language, contact_source, created, message_id, state, next_try, event_count)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			rep.Ref, day, seq, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Source, us(now), rep.MessageID,
+			rep.State, us(now), rep.EventCount).Scan(&rep.ID)
+		if err != nil {
+			return nil, fmt.Errorf("insert report %s: %w", rep.Ref, err)
+		}
+		for _, e := range nr.Batch.Events {
+			if err := closeEvent(ctx, tx, e.ID, "reported", "", rep.ID); err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO report_events (report_id, event_id, contact, dedup_key, reported) VALUES ($1, $2, $3, $4, $5)`,
+				rep.ID, e.ID, rep.Contact.Key(), e.Key(), us(now)); err != nil {
+				return nil, fmt.Errorf("link event %d to %s: %w", e.ID, rep.Ref, err)
+			}
+		}
+		out = append(out, rep)
+	}
+	for _, d := range skipped {
+		if err := closeEvent(ctx, tx, d.Event.ID, "skipped", d.Reason.String(), 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// closeEvent moves an event out of state new, and fails with ErrConflict
+// when it is no longer new: someone else planned it first.
+func closeEvent(ctx context.Context, tx *sql.Tx, id int64, state, reason string, reportID int64) error {
+	var rid any
+	if reportID != 0 {
+		rid = reportID
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE events SET state = $1, skip_reason = $2, report_id = $3 WHERE id = $4 AND state = 'new'`,
+		state, reason, rid, id)
+	if err != nil {
+		return fmt.Errorf("close event %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("event %d: %w", id, reporter.ErrConflict)
+	}
+	return nil
+}
+
+const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
+	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count`
+
+func scanReport(row scanner, extra ...any) (reporter.Report, error) {
+	var (
+		r                        reporter.Report
+		ck, lang, src            string
+		created, nextTry, sentAt int64
+	)
+	dest := append([]any{&r.ID, &r.Ref, &ck, &lang, &src, &created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
+		&r.LastError, &nextTry, &sentAt, &r.EventCount}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return r, err
+	}
+	r.Contact = contactFrom(ck, lang, src)
+	r.Created, r.NextTry, r.Sent = fromUS(created), fromUS(nextTry), fromUS(sentAt)
+	return r, nil
+}
+
+// PendingReports implements reporter.Store. Uses reports_pending.
+func (s *Store) PendingReports(ctx context.Context, now time.Time) ([]reporter.Report, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+reportColumns+` FROM reports r WHERE r.state = 'pending' AND r.next_try <= $1 ORDER BY r.id`, us(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.Report
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ReportEvents implements reporter.Store.
+func (s *Store) ReportEvents(ctx context.Context, reportID int64) ([]reporter.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM report_events re JOIN events e ON e.id = re.event_id WHERE re.report_id = $1`, reportID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	reporter.SortEvents(out)
+	return out, nil
+}
+
+// MarkSent implements reporter.Store.
+func (s *Store) MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, attempts = attempts + 1, last_error = '' WHERE id = $3`,
+		subject, us(at), reportID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("report %d: %w", reportID, errNotFound)
+	}
+	return nil
+}
+
+var errNotFound = errors.New("not found")
+
+// MarkAttempt implements reporter.Store.
+func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error {
+	state := reporter.ReportPending
+	if next.IsZero() {
+		state = reporter.ReportFailed
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3 WHERE id = $4`,
+		cause, us(next), state, reportID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("report %d: %w", reportID, errNotFound)
+	}
+	return nil
+}
+
+// AddRejects implements reporter.Store.
+func (s *Store) AddRejects(ctx context.Context, rejects []reporter.Reject) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	at := us(s.now())
+	for _, r := range rejects {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (feed, file, line, reason, raw, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			r.Feed, r.File, r.Line, r.Reason, r.Raw, at); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Rejects returns the kept rejected rows of a feed, oldest first.
+func (s *Store) Rejects(ctx context.Context, feed string, limit int) ([]reporter.Reject, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT feed, file, line, reason, raw FROM rejects WHERE feed = $1 ORDER BY id LIMIT $2`, feed, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.Reject
+	for rows.Next() {
+		var r reporter.Reject
+		if err := rows.Scan(&r.Feed, &r.File, &r.Line, &r.Reason, &r.Raw); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// History implements reporter.Store.
+func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.IP.IsValid() {
+		where = append(where, "e.ip_bytes = "+arg(ipBytes(q.IP)))
+	}
+	if q.CIDR.IsValid() {
+		lo, hi := prefixBounds(q.CIDR)
+		where = append(where, "e.ip_bytes BETWEEN "+arg(lo)+" AND "+arg(hi))
+	}
+	if q.ASN != 0 {
+		where = append(where, "e.asn = "+arg(int64(q.ASN)))
+	}
+	if q.Contact != "" {
+		where = append(where, "instr(',' || r.contact || ',', ',' || "+arg(strings.ToLower(q.Contact))+" || ',') > 0")
+	}
+	if q.Feed != "" {
+		where = append(where, "e.feed = "+arg(q.Feed))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "r.created >= "+arg(us(q.Since)))
+	}
+	sqlText := `SELECT ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
+		JOIN reports r ON r.id = re.report_id JOIN events e ON e.id = re.event_id`
+	if len(where) > 0 {
+		sqlText += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlText += " ORDER BY r.created DESC, r.id DESC, e.classification, e.time, e.ip"
+	if q.Limit > 0 {
+		sqlText += " LIMIT " + arg(q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.HistoryRow
+	for rows.Next() {
+		var (
+			h                        reporter.HistoryRow
+			ck, lang, src            string
+			created, nextTry, sentAt int64
+		)
+		// The event columns follow the report columns in one row.
+		r := &h.Report
+		e, err := scanEvent(scanFunc(func(dest ...any) error {
+			return rows.Scan(append([]any{&r.ID, &r.Ref, &ck, &lang, &src, &created, &r.MessageID, &r.Subject, &r.State,
+				&r.Attempts, &r.LastError, &nextTry, &sentAt, &r.EventCount}, dest...)...)
+		}))
+		if err != nil {
+			return nil, err
+		}
+		r.Contact = contactFrom(ck, lang, src)
+		r.Created, r.NextTry, r.Sent = fromUS(created), fromUS(nextTry), fromUS(sentAt)
+		h.Event = e
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+func prefixBounds(p netip.Prefix) (lo, hi []byte) {
+	p = p.Masked()
+	lo = ipBytes(p.Addr())
+	hi = append([]byte(nil), lo...)
+	bits := p.Bits()
+	if p.Addr().Is4() {
+		bits += 96
+	}
+	for i := bits; i < 128; i++ {
+		hi[i/8] |= 1 << (7 - uint(i%8))
+	}
+	return lo, hi
+}
