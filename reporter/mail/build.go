@@ -79,7 +79,7 @@ type Data struct {
 	// The shortest repeat window among the report's feeds: events told
 	// inside it are never repeated. Whole days when it is one, else hours.
 	RepeatDays, RepeatHours int
-	Contact     string
+	Contact                 string
 }
 
 // Class is one classification's line in the summary.

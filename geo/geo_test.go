@@ -1,0 +1,210 @@
+package geo_test
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autoreporter/autoreporter/geo"
+	"github.com/autoreporter/autoreporter/geo/mmdbgen"
+)
+
+// testNets is the fixture world: located and registered differ on purpose.
+var testNets = []mmdbgen.Network{
+	{Prefix: netip.MustParsePrefix("192.0.2.0/24"), ASN: 64500, Org: "ISP One", Country: "FI", Registered: "FI"},
+	{Prefix: netip.MustParsePrefix("198.51.100.0/24"), ASN: 64501, Org: "Hosting", Country: "SE", Registered: "SE"},
+	{Prefix: netip.MustParsePrefix("203.0.113.0/25"), ASN: 64502, Org: "ISP Three", Country: "FI", Registered: "DE"},
+	{Prefix: netip.MustParsePrefix("203.0.113.128/25"), ASN: 64503, Org: "Carrier", Country: "DE", Registered: "FI"},
+	{Prefix: netip.MustParsePrefix("100.64.0.0/16"), ASN: 64510, Org: "Elsewhere", Country: "US", Registered: "US"},
+	{Prefix: netip.MustParsePrefix("2001:db8:1::/48"), ASN: 64500, Org: "ISP One", Country: "FI", Registered: "FI"},
+	{Prefix: netip.MustParsePrefix("2001:db8:9::/48"), ASN: 64510, Org: "Elsewhere", Country: "US", Registered: "US"},
+}
+
+func openTestDB(t testing.TB) *geo.DB {
+	t.Helper()
+	dir := t.TempDir()
+	asn, country := filepath.Join(dir, "asn.mmdb"), filepath.Join(dir, "country.mmdb")
+	if err := mmdbgen.WriteASN(asn, testNets); err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteCountry(country, testNets); err != nil {
+		t.Fatal(err)
+	}
+	db, err := geo.Open(asn, country)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestLookup(t *testing.T) {
+	db := openTestDB(t)
+	tests := []struct {
+		ip   string
+		want geo.Info
+	}{
+		{"192.0.2.77", geo.Info{ASN: 64500, ASOrg: "ISP One", Country: "FI", RegisteredCountry: "FI"}},
+		{"203.0.113.5", geo.Info{ASN: 64502, ASOrg: "ISP Three", Country: "FI", RegisteredCountry: "DE"}},
+		{"::ffff:203.0.113.200", geo.Info{ASN: 64503, ASOrg: "Carrier", Country: "DE", RegisteredCountry: "FI"}},
+		{"2001:db8:1::42", geo.Info{ASN: 64500, ASOrg: "ISP One", Country: "FI", RegisteredCountry: "FI"}},
+		{"8.8.8.8", geo.Info{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ip, func(t *testing.T) {
+			got, err := db.Lookup(netip.MustParseAddr(tt.ip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("Lookup(%s) = %+v, want %+v", tt.ip, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConstituency(t *testing.T) {
+	db := openTestDB(t)
+	pfx := func(s ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range s {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		spec geo.ConstituencySpec
+		in   []string
+		out  []string
+	}{
+		{
+			name: "located",
+			spec: geo.ConstituencySpec{Countries: []string{"FI"}, CountrySource: geo.Located},
+			in:   []string{"192.0.2.1", "203.0.113.1", "2001:db8:1::1"},
+			out:  []string{"203.0.113.200", "198.51.100.1", "100.64.1.1", "2001:db8:9::1", "8.8.8.8"},
+		},
+		{
+			name: "registered",
+			spec: geo.ConstituencySpec{Countries: []string{"FI"}, CountrySource: geo.Registered},
+			in:   []string{"192.0.2.1", "203.0.113.200"},
+			out:  []string{"203.0.113.1", "198.51.100.1"},
+		},
+		{
+			name: "either",
+			spec: geo.ConstituencySpec{Countries: []string{"FI"}, CountrySource: geo.Either},
+			in:   []string{"192.0.2.1", "203.0.113.1", "203.0.113.200"},
+			out:  []string{"198.51.100.1", "100.64.0.1"},
+		},
+		{
+			name: "asn, cidr and exclusions",
+			spec: geo.ConstituencySpec{ASNs: []uint32{64510}, CIDRs: pfx("198.51.100.0/24"), Exclude: pfx("198.51.100.7/32", "100.64.128.0/17")},
+			in:   []string{"100.64.0.1", "100.64.127.255", "198.51.100.6", "198.51.100.8", "2001:db8:9::1"},
+			out:  []string{"100.64.128.0", "100.64.255.255", "198.51.100.7", "192.0.2.1"},
+		},
+		{
+			name: "exclusion splits a country",
+			spec: geo.ConstituencySpec{Countries: []string{"fi"}, Exclude: pfx("192.0.2.64/26", "2001:db8:1:8000::/49")},
+			in:   []string{"192.0.2.63", "192.0.2.128", "2001:db8:1::1"},
+			out:  []string{"192.0.2.64", "192.0.2.127", "2001:db8:1:8000::1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := geo.Compile(db, tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(ip string, want bool) {
+				a := netip.MustParseAddr(ip)
+				if got := c.Contains(a); got != want {
+					t.Errorf("Contains(%s) = %v, want %v", ip, got, want)
+				}
+				info, err := db.Lookup(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := c.Explain(a, info); d.In != want {
+					t.Errorf("Explain(%s).In = %v (%v), want %v", ip, d.In, d.Reasons, want)
+				}
+			}
+			for _, ip := range tt.in {
+				check(ip, true)
+			}
+			for _, ip := range tt.out {
+				check(ip, false)
+			}
+		})
+	}
+}
+
+func TestOpenBroken(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "truncated.mmdb")
+	if err := mmdbgen.WriteASN(bad, testNets); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(bad)
+	os.WriteFile(bad, b[:len(b)/2], 0o644)
+	for _, p := range []string{bad, filepath.Join(dir, "missing.mmdb")} {
+		_, err := geo.Open(p, "")
+		if err == nil {
+			t.Fatalf("Open(%s) succeeded", p)
+		}
+		if !containsStr(err.Error(), p) {
+			t.Errorf("error %q does not name the file", err)
+		}
+	}
+}
+
+// The public MaxMind test databases, where the shared samples are present.
+func TestMaxMindSamples(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "samples", "mmdb")
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("MaxMind test databases not found at %s", dir)
+		}
+		t.Skipf("MaxMind test databases not found at %s; put ../shared/samples beside the project to run this", dir)
+	}
+	db, err := geo.Open(filepath.Join(dir, "GeoLite2-ASN-Test.mmdb"), filepath.Join(dir, "GeoLite2-Country-Test.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for ip, want := range map[string]geo.Info{
+		"89.160.20.120": {ASN: 29518, ASOrg: "Bredband2 AB", Country: "SE", RegisteredCountry: "DE"},
+		"81.2.69.142":   {Country: "GB", RegisteredCountry: "US"},
+		"216.160.83.60": {ASN: 209, Country: "US", RegisteredCountry: "GB"},
+	} {
+		got, err := db.Lookup(netip.MustParseAddr(ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: got %+v, want %+v", ip, got, want)
+		}
+	}
+	for _, broken := range []string{"MaxMind-DB-test-broken-pointers-24.mmdb", "MaxMind-DB-test-broken-search-tree-24.mmdb", "GeoIP2-City-Test-Invalid-Node-Count.mmdb"} {
+		p := filepath.Join(dir, broken)
+		if _, err := geo.Open(p, ""); err == nil {
+			t.Errorf("Open(%s) accepted a broken database", broken)
+		} else if !containsStr(err.Error(), broken) {
+			t.Errorf("error %q does not name %s", err, broken)
+		}
+	}
+}
+
+func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
+
+func BenchmarkLookup(b *testing.B) {
+	db := openTestDB(b)
+	a := netip.MustParseAddr("192.0.2.77")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := db.Lookup(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
