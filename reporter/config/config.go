@@ -161,7 +161,7 @@ type FieldError struct {
 
 func (e FieldError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s (line %d): %s", e.Key, e.Line, e.Msg)
+		return fmt.Sprintf("%s: %s (line %d)", e.Key, e.Msg, e.Line)
 	}
 	return e.Key + ": " + e.Msg
 }

@@ -1,0 +1,203 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeTree makes a config folder with the files a valid config names.
+func writeTree(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"examples/geo/asn.mmdb", "examples/geo/country.mmdb", "secret.txt"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("s3cret\n"), 0o600)
+	}
+	return dir
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+// The config from the issue, verbatim.
+const issueConfig = `
+cert: {name: CERT-XX, from: autoreporter@cert.example, fallback_contact: soc@cert.example, report_prefix: CERT-XX}
+constituency: {countries: [FI], country_source: located, asns: [64500], cidrs: [198.51.100.0/24], exclude: [198.51.100.7/32]}
+geo: {asn_db: examples/geo/asn.mmdb, country_db: examples/geo/country.mmdb}
+store: {driver: sqlite, dsn: var/autoreporter.db}
+mail: {mode: outbox, outbox: var/outbox}
+feeds:
+  - {name: shadowserver, format: shadowserver, source: {spool: var/spool/shadowserver}, repeat: 24h}
+contacts:
+  - {asn: 64500, to: [abuse@isp-one.example], language: fi}
+  - {cidr: 198.51.100.0/24, to: [noc@isp-two.example]}
+`
+
+func TestIssueConfigIsValid(t *testing.T) {
+	dir := writeTree(t)
+	cfg, err := Parse([]byte(issueConfig), filepath.Join(dir, "config.yaml"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Geo.ASNDB; got != filepath.Join(dir, "examples/geo/asn.mmdb") {
+		t.Errorf("asn_db not resolved against the config folder: %s", got)
+	}
+	if got := cfg.Store.DSN.Reveal(); got != filepath.Join(dir, "var/autoreporter.db") {
+		t.Errorf("dsn = %s", got)
+	}
+	if cfg.Feeds[0].RepeatDuration != 24*time.Hour || cfg.Feeds[0].Schedule != DefaultFeedSchedule {
+		t.Errorf("feed defaults: %+v", cfg.Feeds[0])
+	}
+	spec := cfg.ConstituencySpec()
+	if len(spec.ASNs) != 1 || spec.ASNs[0] != 64500 || len(spec.CIDRs) != 1 || len(spec.Exclude) != 1 || spec.Countries[0] != "FI" {
+		t.Errorf("constituency spec: %+v", spec)
+	}
+	ov := cfg.Overrides()
+	if ov[0].ASN != 64500 || ov[0].Language != "fi" || !ov[1].CIDR.IsValid() {
+		t.Errorf("overrides: %+v", ov)
+	}
+	if len(cfg.Cert.FallbackContact) != 1 || cfg.Cert.FallbackContact[0] != "soc@cert.example" {
+		t.Errorf("fallback contact: %v", cfg.Cert.FallbackContact)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace [2]string // applied to issueConfig
+		want    []string  // each must appear in the error
+	}{
+		{"bad cidr", [2]string{"cidrs: [198.51.100.0/24]", "cidrs: [192.0.2.0/24, 10.0.0.0/8, 10.0.0.0/33]"}, []string{`constituency.cidrs[2]: "10.0.0.0/33" is not a CIDR`}},
+		{"unknown key", [2]string{"mail: {mode: outbox", "mail: {mdoe: smtp, mode: outbox"}, []string{"mail.mdoe: unknown key"}},
+		{"bad country", [2]string{"countries: [FI]", "countries: [FIN]"}, []string{`constituency.countries[0]: "FIN" is not a two-letter`}},
+		{"bad source", [2]string{"country_source: located", "country_source: geo"}, []string{"constituency.country_source"}},
+		{"bad asn", [2]string{"asns: [64500]", "asns: [AS-x]"}, []string{`constituency.asns[0]: "AS-x" is not an AS number`}},
+		{"bad repeat", [2]string{"repeat: 24h", "repeat: often"}, []string{`feeds[0].repeat: "often" is not a duration`}},
+		{"bad format", [2]string{"format: shadowserver", "format: xml"}, []string{`feeds[0].format: "xml" is not a format`}},
+		{"no spool", [2]string{"source: {spool: var/spool/shadowserver}", "source: {}"}, []string{"feeds[0].source.spool: is required"}},
+		{"bad from", [2]string{"from: autoreporter@cert.example", "from: nobody"}, []string{`cert.from: "nobody" is not an email address`}},
+		{"injected prefix", [2]string{"report_prefix: CERT-XX", `report_prefix: "X\r\nBcc: a@b"`}, []string{"cert.report_prefix"}},
+		{"contact both", [2]string{"{cidr: 198.51.100.0/24,", "{asn: 1, cidr: 198.51.100.0/24,"}, []string{"contacts[1]: set asn or cidr, not both"}},
+		{"contact bad to", [2]string{"to: [noc@isp-two.example]", "to: [not an address]"}, []string{`contacts[1].to[0]: "not an address" is not an email address`}},
+		{"bad driver", [2]string{"driver: sqlite", "driver: mysql"}, []string{`store.driver: "mysql" is not a store driver`}},
+		{"missing mmdb", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: nowhere.mmdb"}, []string{"geo.asn_db", "nowhere.mmdb"}},
+		{"list where map", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: [outbox]"}, []string{"mail: expected a mapping, found a list (line 6)"}},
+		{"bad schedule", [2]string{"repeat: 24h}", "repeat: 24h, schedule: \"TZ=\"}"}, []string{"feeds[0].schedule"}},
+		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			if src == issueConfig {
+				t.Fatalf("replacement %q not found", tt.replace[0])
+			}
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestThreeMistakesAllNamed(t *testing.T) {
+	dir := writeTree(t)
+	src := strings.NewReplacer(
+		"cidrs: [198.51.100.0/24]", "cidrs: [198.51.100.0/33]",
+		"repeat: 24h", "repeat: soon",
+		"mail: {mode: outbox", "mail: {mode: pigeon",
+	).Replace(issueConfig)
+	_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+	var errs *Errors
+	if err == nil || !asErrors(err, &errs) {
+		t.Fatalf("want *Errors, got %v", err)
+	}
+	if len(errs.List) != 3 {
+		t.Fatalf("want 3 problems, got %d:\n%v", len(errs.List), err)
+	}
+	for _, key := range []string{"constituency.cidrs[0]", "feeds[0].repeat", "mail.mode"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("%q not named in:\n%v", key, err)
+		}
+	}
+}
+
+func asErrors(err error, target **Errors) bool {
+	e, ok := err.(*Errors)
+	*target = e
+	return ok
+}
+
+func TestSecrets(t *testing.T) {
+	dir := writeTree(t)
+	src := strings.Replace(issueConfig, "mail: {mode: outbox, outbox: var/outbox}",
+		"mail: {mode: smtp, smtp: {host: smtp.example, username: u, password: \"${SMTP_PW}\"}}", 1)
+	env := func(k string) (string, bool) {
+		if k == "SMTP_PW" {
+			return "hunter2", true
+		}
+		return "", false
+	}
+	cfg, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Mail.SMTP
+	if s.Password.Reveal() != "hunter2" || s.Port != 587 || s.TLS != "starttls" {
+		t.Errorf("smtp: %+v", s)
+	}
+	for _, f := range []string{"%v", "%s", "%+v", "%#v"} {
+		if out := sprintf(f, s); strings.Contains(out, "hunter2") {
+			t.Errorf("%s prints the password: %s", f, out)
+		}
+	}
+	// And from a file.
+	src = strings.Replace(src, `password: "${SMTP_PW}"`, "password_file: secret.txt", 1)
+	cfg, err = Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Mail.SMTP.Password.Reveal(); got != "s3cret" {
+		t.Errorf("password_file gave %q", got)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "90m": 90 * time.Minute, "1.5d": 36 * time.Hour} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-1h", "soon"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	// The shipped example must stay valid; its .mmdb files are built by
+	// `make demo`, so only their absence may be reported.
+	_, err := Load(filepath.Join("..", "..", "config.example.yaml"))
+	if err == nil {
+		return
+	}
+	errs, ok := err.(*Errors)
+	if !ok {
+		t.Fatal(err)
+	}
+	for _, e := range errs.List {
+		if !strings.HasPrefix(e.Key, "geo.") {
+			t.Errorf("config.example.yaml: %v", e)
+		}
+	}
+}
