@@ -139,6 +139,29 @@ func ParseAddr(s string) (netip.Addr, error) {
 	return a.Unmap(), nil
 }
 
+// ParseAddrOrNetwork parses an address, or a CIDR as blocklists write
+// them. For a CIDR it returns the network's first address, which decides
+// ownership and constituency, and the network itself.
+func ParseAddrOrNetwork(s string) (netip.Addr, netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := ParseAddr(s)
+		return a, netip.Prefix{}, err
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("not an IP address or CIDR: %q", Clip(s, 64))
+	}
+	p = p.Masked()
+	if p.Addr().Is4In6() {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("IPv4-mapped CIDR %q is ambiguous", Clip(s, 64))
+	}
+	if p.IsSingleIP() {
+		return p.Addr(), netip.Prefix{}, nil
+	}
+	return p.Addr(), p, nil
+}
+
 // timeLayouts are the timestamp shapes seen in real feeds, tried in order.
 var timeLayouts = []string{
 	"2006-01-02 15:04:05",

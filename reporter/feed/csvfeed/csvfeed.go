@@ -71,7 +71,7 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 			sink.NoAddress(row.Line)
 			return nil
 		}
-		ip, err := feed.ParseAddr(raw)
+		ip, network, err := feed.ParseAddrOrNetwork(raw)
 		if err != nil {
 			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, string(p.delim())))
 			return nil
@@ -79,7 +79,11 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if !sink.Keep(ip) {
 			return nil
 		}
-		e := reporter.Event{IP: ip, Source: fmt.Sprintf("%s:%d", base, row.Line)}
+		var extraNet []reporter.Field
+		if network.IsValid() {
+			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
+		}
+		e := reporter.Event{IP: ip, Source: fmt.Sprintf("%s:%d", base, row.Line), Extra: extraNet}
 		if i := idx["time"]; i >= 0 {
 			if e.Time, err = feed.ParseTime(feed.Get(rec, i), p.TimeFormat); err != nil {
 				sink.Reject(row.Line, "time: "+err.Error(), strings.Join(rec, string(p.delim())))

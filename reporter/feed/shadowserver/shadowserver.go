@@ -94,7 +94,7 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 			sink.NoAddress(row.Line)
 			return nil
 		}
-		ip, err := feed.ParseAddr(raw)
+		ip, network, err := feed.ParseAddrOrNetwork(raw)
 		if err != nil {
 			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, ","))
 			return nil
@@ -102,8 +102,12 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if !sink.Keep(ip) {
 			return nil
 		}
+		var extraNet []reporter.Field
+		if network.IsValid() {
+			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
+		}
 		// Only rows inside the constituency pay for the rest.
-		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line)}
+		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
 		if e.Time, err = feed.ParseTime(feed.Get(rec, tsCol), ""); err != nil {
 			sink.Reject(row.Line, "timestamp: "+err.Error(), strings.Join(rec, ","))
 			return nil
