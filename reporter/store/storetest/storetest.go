@@ -1,0 +1,289 @@
+// Package storetest is the conformance suite every reporter.Store backend
+// must pass: the embedded store now, PostgreSQL next. A backend's test calls
+// Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/autoreporter/autoreporter/reporter"
+)
+
+var msgSeq atomic.Int64
+
+var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+
+// Run runs the suite.
+func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s reporter.Store)
+	}{
+		{"InsertIsIdempotent", testInsertIdempotent},
+		{"EventRoundTrip", testRoundTrip},
+		{"CreateReports", testCreateReports},
+		{"CreateReportsConflict", testConflict},
+		{"RefsCountPerDay", testRefs},
+		{"DeliveryStates", testDelivery},
+		{"History", testHistory},
+		{"Rejects", testRejects},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			tt.fn(t, s)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func contact(addr string) reporter.Contact {
+	return reporter.Contact{To: []string{addr}, Language: "fi", Source: "override asn 64500"}
+}
+
+func event(ip string, port int, c string, at time.Time) reporter.Event {
+	return reporter.Event{
+		Time: at, Feed: "shadowserver", Classification: reporter.VulnerableSystem, Identifier: "rdp",
+		IP: netip.MustParseAddr(ip), Port: port, Protocol: "tcp", ASN: 64500, ASOrg: "ISP One", Country: "FI",
+		Hostname: "h.example", Extra: []reporter.Field{{Key: "tag", Value: "rdp"}, {Key: "a", Value: "=1+1"}},
+		Contact: contact(c), Source: "f.csv:2", Ingested: t0,
+	}
+}
+
+func mustInsert(t *testing.T, s reporter.Store, ev ...reporter.Event) []reporter.Event {
+	t.Helper()
+	if _, err := s.InsertEvents(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.NewEvents(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testInsertIdempotent(t *testing.T, s reporter.Store) {
+	evs := []reporter.Event{event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0)}
+	n, err := s.InsertEvents(ctx, evs)
+	if err != nil || n != 2 {
+		t.Fatalf("first insert: %d, %v", n, err)
+	}
+	n, err = s.InsertEvents(ctx, evs)
+	if err != nil || n != 0 {
+		t.Fatalf("second insert of the same events: %d, %v", n, err)
+	}
+	// Same key, later observation: a new event.
+	n, err = s.InsertEvents(ctx, []reporter.Event{event("192.0.2.1", 3389, "a@x.example", t0.Add(time.Hour))})
+	if err != nil || n != 1 {
+		t.Fatalf("later observation: %d, %v", n, err)
+	}
+}
+
+func testRoundTrip(t *testing.T, s reporter.Store) {
+	in := event("2001:db8:1::5", 443, "a@x.example", t0.Add(1500*time.Microsecond))
+	got := mustInsert(t, s, in)
+	if len(got) != 1 {
+		t.Fatalf("%d new events", len(got))
+	}
+	e := got[0]
+	if e.ID == 0 || e.IP != in.IP || e.Port != 443 || !e.Time.Equal(in.Time) || e.ASN != 64500 || e.ASOrg != "ISP One" ||
+		e.Country != "FI" || e.Hostname != "h.example" || e.Classification != in.Classification || e.Identifier != "rdp" ||
+		e.Feed != "shadowserver" || e.Protocol != "tcp" || e.Source != "f.csv:2" || !e.Ingested.Equal(t0) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", e, in)
+	}
+	if fmt.Sprint(e.Extra) != fmt.Sprint(in.Extra) {
+		t.Errorf("extra %v, want %v (order kept)", e.Extra, in.Extra)
+	}
+	if e.Contact.Key() != "a@x.example" || e.Contact.Language != "fi" || e.Contact.Source != in.Contact.Source {
+		t.Errorf("contact %+v", e.Contact)
+	}
+}
+
+func plan(evs []reporter.Event) []reporter.NewReport {
+	byContact := map[string]*reporter.NewReport{}
+	var out []reporter.NewReport
+	var order []string
+	for _, e := range evs {
+		k := e.Contact.Key()
+		if byContact[k] == nil {
+			byContact[k] = &reporter.NewReport{Batch: reporter.Batch{Contact: e.Contact}, MessageID: fmt.Sprintf("<%d@test>", msgSeq.Add(1))}
+			order = append(order, k)
+		}
+		byContact[k].Batch.Events = append(byContact[k].Batch.Events, e)
+	}
+	for _, k := range order {
+		out = append(out, *byContact[k])
+	}
+	return out
+}
+
+func testCreateReports(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s,
+		event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0),
+		event("198.51.100.1", 3389, "b@y.example", t0), event("198.51.100.2", 3389, "b@y.example", t0))
+	skipped := []reporter.Decision{{Event: evs[3], Reason: reporter.RepeatWindow}}
+	reps, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs[:3]), skipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 || reps[0].Ref != "CERT-T#20261123-0001" || reps[1].Ref != "CERT-T#20261123-0002" {
+		t.Fatalf("reports: %+v", reps)
+	}
+	if reps[0].State != reporter.ReportPending || reps[0].EventCount != 2 || reps[0].ID == 0 {
+		t.Errorf("report: %+v", reps[0])
+	}
+	if left, _ := s.NewEvents(ctx, 100); len(left) != 0 {
+		t.Errorf("%d events still new", len(left))
+	}
+	got, err := s.ReportEvents(ctx, reps[0].ID)
+	if err != nil || len(got) != 2 || got[0].IP.String() != "192.0.2.1" {
+		t.Errorf("report events: %v %+v", err, got)
+	}
+	last, err := s.LastReported(ctx, "a@x.example", []string{evs[0].Key(), evs[2].Key(), "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !last[evs[0].Key()].Equal(t0) || len(last) != 1 {
+		t.Errorf("LastReported = %v", last)
+	}
+	pend, err := s.PendingReports(ctx, t0)
+	if err != nil || len(pend) != 2 || pend[0].MessageID == "" || pend[0].Contact.Key() != "a@x.example" {
+		t.Errorf("pending: %v %+v", err, pend)
+	}
+}
+
+func testConflict(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0))
+	if _, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs[:1]), nil); err != nil {
+		t.Fatal(err)
+	}
+	// A second planner that read both events before the first one wrote.
+	_, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs), nil)
+	if !errors.Is(err, reporter.ErrConflict) {
+		t.Fatalf("want ErrConflict, got %v", err)
+	}
+	// Nothing of the failed attempt stuck.
+	if left, _ := s.NewEvents(ctx, 10); len(left) != 1 {
+		t.Errorf("%d new events after a conflict, want 1", len(left))
+	}
+	if pend, _ := s.PendingReports(ctx, t0); len(pend) != 1 {
+		t.Errorf("%d pending reports after a conflict, want 1", len(pend))
+	}
+}
+
+func testRefs(t *testing.T, s reporter.Store) {
+	for i, at := range []time.Time{t0, t0.Add(time.Hour), t0.Add(24 * time.Hour)} {
+		evs := mustInsert(t, s, event(fmt.Sprintf("192.0.2.%d", i+1), 1, "a@x.example", at))
+		reps, err := s.CreateReports(ctx, "C", at, plan(evs), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"C#20261123-0001", "C#20261123-0002", "C#20261124-0001"}[i]
+		if reps[0].Ref != want {
+			t.Errorf("ref %s, want %s", reps[0].Ref, want)
+		}
+	}
+}
+
+func testDelivery(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, "a@x.example", t0))
+	reps, err := s.CreateReports(ctx, "C", t0, plan(evs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := reps[0].ID
+	if err := s.MarkAttempt(ctx, id, "421 try later", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingReports(ctx, t0.Add(time.Minute)); len(p) != 0 {
+		t.Error("report due before its next try")
+	}
+	p, _ := s.PendingReports(ctx, t0.Add(time.Hour))
+	if len(p) != 1 || p[0].Attempts != 1 || p[0].LastError != "421 try later" {
+		t.Fatalf("after one failure: %+v", p)
+	}
+	if err := s.MarkSent(ctx, id, "[C#1] subject", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingReports(ctx, t0.Add(48*time.Hour)); len(p) != 0 {
+		t.Error("sent report still pending")
+	}
+	h, err := s.History(ctx, reporter.HistoryQuery{})
+	if err != nil || len(h) != 1 || h[0].Report.State != reporter.ReportSent || h[0].Report.Subject != "[C#1] subject" || !h[0].Report.Sent.Equal(t0.Add(time.Hour)) {
+		t.Errorf("history after send: %v %+v", err, h)
+	}
+	// Giving up marks it failed, and it stays in history.
+	evs = mustInsert(t, s, event("192.0.2.9", 3389, "a@x.example", t0))
+	reps, err = s.CreateReports(ctx, "C", t0, plan(evs), nil)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("second report: %v", err)
+	}
+	if err := s.MarkAttempt(ctx, reps[0].ID, "550 no such user", t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.PendingReports(ctx, t0.Add(1000*time.Hour)); len(p) != 0 {
+		t.Error("failed report still pending")
+	}
+	h, _ = s.History(ctx, reporter.HistoryQuery{IP: netip.MustParseAddr("192.0.2.9")})
+	if len(h) != 1 || h[0].Report.State != reporter.ReportFailed {
+		t.Errorf("failed report in history: %+v", h)
+	}
+}
+
+func testHistory(t *testing.T, s reporter.Store) {
+	a := event("192.0.2.1", 3389, "a@x.example", t0)
+	b := event("192.0.2.200", 23, "a@x.example", t0)
+	b.ASN = 64501
+	c := event("2001:db8:1::1", 443, "b@y.example", t0)
+	c.Feed = "other"
+	d := event("198.51.100.1", 443, "b@y.example", t0) // never reported
+	evs := mustInsert(t, s, a, b, c, d)
+	if _, err := s.CreateReports(ctx, "C", t0, plan(evs[:3]), nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		q    reporter.HistoryQuery
+		want int
+	}{
+		{"all", reporter.HistoryQuery{}, 3},
+		{"ip", reporter.HistoryQuery{IP: netip.MustParseAddr("192.0.2.1")}, 1},
+		{"v4 cidr", reporter.HistoryQuery{CIDR: netip.MustParsePrefix("192.0.2.0/25")}, 1},
+		{"v4 cidr wide", reporter.HistoryQuery{CIDR: netip.MustParsePrefix("192.0.0.0/16")}, 2},
+		{"v6 cidr", reporter.HistoryQuery{CIDR: netip.MustParsePrefix("2001:db8::/32")}, 1},
+		{"asn", reporter.HistoryQuery{ASN: 64501}, 1},
+		{"contact", reporter.HistoryQuery{Contact: "A@X.example"}, 2},
+		{"contact is not a substring match", reporter.HistoryQuery{Contact: "x.example"}, 0},
+		{"feed", reporter.HistoryQuery{Feed: "other"}, 1},
+		{"since later", reporter.HistoryQuery{Since: t0.Add(time.Minute)}, 0},
+		{"since before", reporter.HistoryQuery{Since: t0.Add(-time.Minute)}, 3},
+		{"limit", reporter.HistoryQuery{Limit: 2}, 2},
+		{"hostile input is data", reporter.HistoryQuery{Contact: "' OR 1=1 --"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := s.History(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != tt.want {
+				t.Errorf("%d rows, want %d", len(h), tt.want)
+			}
+		})
+	}
+}
+
+func testRejects(t *testing.T, s reporter.Store) {
+	err := s.AddRejects(ctx, []reporter.Reject{{Feed: "f", File: "a.csv", Line: 3, Reason: "ip: bad", Raw: "x,y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
