@@ -45,7 +45,7 @@ type ContactResolver interface {
 
 // IngestStats counts what happened to the rows of one file.
 type IngestStats struct {
-	Rows      int // data rows read
+	Rows      int // data rows read: Kept + Outside + NoAddress + Rejected
 	Kept      int // inside the constituency
 	Outside   int
 	NoAddress int
@@ -92,7 +92,6 @@ type ingestSink struct {
 }
 
 func (s *ingestSink) Keep(ip netip.Addr) bool {
-	s.stats.Rows++
 	if s.in.Constituency.Contains(ip) {
 		return true
 	}
@@ -101,12 +100,10 @@ func (s *ingestSink) Keep(ip netip.Addr) bool {
 }
 
 func (s *ingestSink) NoAddress(line int) {
-	s.stats.Rows++
 	s.stats.NoAddress++
 }
 
 func (s *ingestSink) Reject(line int, reason, raw string) {
-	s.stats.Rows++
 	s.stats.Rejected++
 	if s.stats.Rejected <= s.in.LoggedRejects {
 		s.log.Warn("row rejected", "file", s.file, "line", line, "reason", reason)
@@ -173,6 +170,9 @@ func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Read
 	if ferr := s.flush(); err == nil {
 		err = ferr
 	}
+	// A row can be rejected after its address was found inside, so rows are
+	// counted by their outcome, once each.
+	s.stats.Rows = s.stats.Kept + s.stats.Outside + s.stats.NoAddress + s.stats.Rejected
 	if err != nil {
 		return s.stats, fmt.Errorf("feed %s: %s: %w", feed, file, err)
 	}

@@ -1,0 +1,313 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	nmail "net/mail"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autoreporter/autoreporter/geo/mmdbgen"
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
+	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
+)
+
+const networks = `
+192.0.2.0/24      64500  FI FI  ISP One Oy
+198.51.100.0/24   64501  SE SE  Hosting AB
+203.0.113.0/25    64502  FI FI  ISP Three Oy
+203.0.113.128/25  64503  DE FI  Carrier GmbH
+100.70.0.0/16     64504  FI FI  Cable Oy
+100.64.0.0/16     64510  US US  Elsewhere Inc
+2001:db8:1::/48   64500  FI FI  ISP One Oy
+2001:db8:9::/48   64510  US US  Elsewhere Inc
+`
+
+const configTmpl = `
+cert: {name: CERT-XX, from: autoreporter@cert.example, fallback_contact: soc@cert.example, report_prefix: CERT-XX}
+constituency: {countries: [FI], country_source: located, asns: [64500], cidrs: [198.51.100.0/24], exclude: [198.51.100.7/32]}
+geo: {asn_db: asn.mmdb, country_db: country.mmdb}
+store: {driver: sqlite, dsn: state.db}
+mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none, timeout: 10s}}
+report: {backoff: 1m}
+feeds:
+  - {name: shadowserver, format: shadowserver, source: {spool: spool/ss}, repeat: 24h}
+  - name: c2
+    format: csv
+    source: {spool: spool/c2}
+    csv: {columns: {ip: dst_ip, time: first_seen_utc, port: dst_port, identifier: malware}, classification: c2-server}
+contacts:
+  - {asn: 64500, to: [abuse@isp-one.example], language: fi}
+  - {cidr: 198.51.100.0/24, to: [noc@isp-two.example]}
+  - {asn: 64502, to: ["Abuse <ABUSE@isp-three.example>"]}
+`
+
+// Rows: inside for three ISPs and the fallback, outside, excluded, and
+// broken. want maps each recipient to the addresses its CSV must hold.
+var (
+	rdp = `"timestamp","ip","port","hostname","tag","asn","geo","region","city"
+"2026-11-22 01:00:00","192.0.2.10",3389,"a.example","rdp",1,"ZZ",,
+"2026-11-22 01:00:01","100.64.0.1",3389,,"rdp",64500,"FI",,
+"2026-11-22 01:00:02","198.51.100.5",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:03","198.51.100.7",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:04","203.0.113.4",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:05","203.0.113.200",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:06","2001:db8:1::7",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:07","2001:db8:9::7",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:08","999.0.0.1",3389,,"rdp",1,"FI",,
+"2026-11-22 01:00:09","100.70.1.1",3389,,"rdp",1,"US",,
+`
+	sinkhole = `"timestamp","protocol","src_ip","src_port","src_asn","src_geo","dst_ip","dst_port","infection","family","tag","http_host"
+"2026-11-22 02:00:00","tcp","192.0.2.11",40000,1,"US","203.0.113.250",80,"andromeda","andromeda","andromeda","c2.example"
+"2026-11-22 02:00:01","tcp","100.64.5.5",40001,1,"FI","203.0.113.250",80,"mirai","mirai","mirai","c2.example"
+"2026-11-22 02:00:02","tcp","198.51.100.9",40002,1,"US","203.0.113.250",80,"mirai","mirai","mirai","c2.example"
+`
+	c2 = `first_seen_utc,dst_ip,dst_port,malware
+2026-11-20 10:00:00,203.0.113.5,443,QakBot
+2026-11-20 10:00:00,100.64.9.9,443,QakBot
+not-a-time,203.0.113.6,443,QakBot
+`
+	want = map[string][]string{
+		"abuse@isp-one.example":   {"192.0.2.10", "192.0.2.11", "2001:db8:1::7"},
+		"noc@isp-two.example":     {"198.51.100.5", "198.51.100.9"},
+		"abuse@isp-three.example": {"203.0.113.4", "203.0.113.5"},
+		"soc@cert.example":        {"100.70.1.1"},
+	}
+)
+
+type world struct {
+	dir  string
+	cfg  *config.Config
+	smtp *smtptest.Server
+	now  time.Time
+}
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	w := &world{dir: t.TempDir(), smtp: smtptest.Start(t), now: time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)}
+	nets, err := mmdbgen.Parse(strings.NewReader(networks), "networks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteASN(filepath.Join(w.dir, "asn.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteCountry(filepath.Join(w.dir, "country.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(w.dir, "config.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port)), 0o644)
+	if w.cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) drop(t *testing.T) {
+	t.Helper()
+	for name, body := range map[string]string{
+		"spool/ss/2026-11-22-scan_rdp-finland-geo.csv":             rdp,
+		"spool/ss/2026-11-22-event4_sinkhole_http-finland-geo.csv": sinkhole,
+		"spool/c2/c2.csv": c2,
+	} {
+		p := filepath.Join(w.dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (w *world) runOnce(t *testing.T) daemon.Summary {
+	t.Helper()
+	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{Now: func() time.Time { return w.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err := d.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// received parses what the SMTP server got: recipient -> addresses in its CSV.
+func received(t *testing.T, msgs []smtptest.Message) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, m := range msgs {
+		msg, err := nmail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatalf("unreadable mail: %v", err)
+		}
+		if len(m.To) != 1 {
+			t.Errorf("envelope recipients %v", m.To)
+		}
+		hdrTo, _ := msg.Header.AddressList("To")
+		if len(hdrTo) != 1 || hdrTo[0].Address != m.To[0] {
+			t.Errorf("To header %v does not match envelope %v", hdrTo, m.To)
+		}
+		if !strings.HasPrefix(msg.Header.Get("Subject"), "[CERT-XX#2026112") {
+			t.Errorf("subject %q", msg.Header.Get("Subject"))
+		}
+		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mr := multipart.NewReader(msg.Body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.FileName() != "events.csv" {
+				continue
+			}
+			rows, err := csv.NewReader(decode(t, p)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows[1:] {
+				out[m.To[0]] = append(out[m.To[0]], r[1])
+			}
+		}
+		sort.Strings(out[m.To[0]])
+	}
+	return out
+}
+
+func decode(t *testing.T, p *multipart.Part) io.Reader {
+	b, _ := io.ReadAll(p)
+	if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+		dec, err := decodeBase64(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.NewReader(dec)
+	}
+	return bytes.NewReader(b)
+}
+
+func TestEndToEnd(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	s := w.runOnce(t)
+
+	if s.Ingest.Rejected != 2 || s.Ingest.Kept != 8 || s.Ingest.Outside != 6 || s.Ingest.Rows != 16 {
+		t.Errorf("ingest stats %+v", s.Ingest)
+	}
+	msgs := w.smtp.Messages()
+	if len(msgs) != len(want) {
+		t.Fatalf("%d mails, want one per contact (%d)", len(msgs), len(want))
+	}
+	got := received(t, msgs)
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+	// The spool folders were emptied into done/.
+	if left, _ := filepath.Glob(filepath.Join(w.dir, "spool/ss/*.csv")); len(left) != 0 {
+		t.Errorf("files left in spool: %v", left)
+	}
+	if done, _ := filepath.Glob(filepath.Join(w.dir, "spool/ss/done/*.csv")); len(done) != 2 {
+		t.Errorf("done/: %v", done)
+	}
+
+	// The same files again, an hour later: nothing new is sent.
+	w.now = w.now.Add(time.Hour)
+	w.drop(t)
+	s = w.runOnce(t)
+	if n := len(w.smtp.Messages()); n != len(want) {
+		t.Errorf("second run sent %d more mail(s)", n-len(want))
+	}
+	if s.Ingest.Stored != 0 {
+		t.Errorf("second run stored %d events", s.Ingest.Stored)
+	}
+
+	// History knows what went where.
+	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "noc@isp-two.example"})
+	if err != nil || len(h) != 2 || h[0].Report.State != reporter.ReportSent {
+		t.Errorf("history: %v %+v", err, h)
+	}
+	l, err := d.Lookup(netip.MustParseAddr("198.51.100.7"))
+	if err != nil || l.Decision.In || l.InTable || !strings.Contains(strings.Join(l.Decision.Reasons, ";"), "excluded") {
+		t.Errorf("lookup of the excluded address: %+v %v", l, err)
+	}
+}
+
+func TestRepeatWindowExpires(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	w.runOnce(t)
+	first := len(w.smtp.Messages())
+	if first != len(want) {
+		t.Fatalf("first run: %d mails", first)
+	}
+	// Same problems seen again two days later: the 24 h window has passed
+	// for the Shadowserver feed, so they are reported again.
+	w.now = w.now.Add(48 * time.Hour)
+	for _, f := range []string{"2026-11-22-scan_rdp-finland-geo.csv", "2026-11-22-event4_sinkhole_http-finland-geo.csv"} {
+		body := map[string]string{"2026-11-22-scan_rdp-finland-geo.csv": rdp, "2026-11-22-event4_sinkhole_http-finland-geo.csv": sinkhole}[f]
+		body = strings.ReplaceAll(body, "2026-11-22 0", "2026-11-24 0")
+		os.WriteFile(filepath.Join(w.dir, "spool/ss", f), []byte(body), 0o644)
+	}
+	w.runOnce(t)
+	got := received(t, w.smtp.Messages()[first:])
+	for to, ips := range want {
+		if to == "abuse@isp-three.example" {
+			ips = ips[:1] // its c2 event was not seen again
+		}
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("after the window %s got %v, want %v", to, got[to], ips)
+		}
+	}
+}
+
+func TestFailedSendIsRetried(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	w.smtp.FailNext(100)
+	s := w.runOnce(t)
+	if s.Report.Deliver.Failed != len(want) || len(w.smtp.Messages()) != 0 {
+		t.Fatalf("deliveries: %+v, %d received", s.Report.Deliver, len(w.smtp.Messages()))
+	}
+	// Before the backoff has passed nothing is tried.
+	w.smtp.FailNext(0)
+	w.now = w.now.Add(30 * time.Second)
+	if s := w.runOnce(t); s.Report.Deliver.Sent != 0 {
+		t.Errorf("retried before the backoff: %+v", s.Report.Deliver)
+	}
+	w.now = w.now.Add(2 * time.Minute)
+	s = w.runOnce(t)
+	if s.Report.Deliver.Sent != len(want) {
+		t.Errorf("retry: %+v", s.Report.Deliver)
+	}
+	got := received(t, w.smtp.Messages())
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+}

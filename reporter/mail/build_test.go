@@ -1,0 +1,202 @@
+package mail
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	nmail "net/mail"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+
+func builder(t *testing.T) *Builder {
+	t.Helper()
+	b, err := NewBuilder(templates.FS(""), "CERT-XX", "autoreporter@cert.example", "en",
+		func(string) time.Duration { return 24 * time.Hour })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func fixture(lang string) (reporter.Report, []reporter.Event) {
+	c := reporter.Contact{To: []string{"abuse@isp-one.example"}, Language: lang}
+	evs := []reporter.Event{
+		{Time: t0.Add(-3 * time.Hour), Feed: "shadowserver", Classification: "infected-system", Identifier: "andromeda",
+			IP: netip.MustParseAddr("192.0.2.10"), Port: 40001, Protocol: "tcp", ASN: 64500, ASOrg: "Example ISP One Oy",
+			Extra: []reporter.Field{{Key: "dst_ip", Value: "203.0.113.250"}, {Key: "http_agent", Value: "=HYPERLINK(\"http://x\")"}}},
+		{Time: t0.Add(-2 * time.Hour), Feed: "shadowserver", Classification: "infected-system", Identifier: "andromeda",
+			IP: netip.MustParseAddr("192.0.2.11"), Port: 40002, Protocol: "tcp", ASN: 64500, ASOrg: "Example ISP One Oy"},
+		{Time: t0.Add(-time.Hour), Feed: "shadowserver", Classification: "vulnerable-system", Identifier: "rdp",
+			IP: netip.MustParseAddr("192.0.2.12"), Port: 3389, Protocol: "tcp", ASN: 64500, ASOrg: "Example ISP One Oy",
+			Hostname: "@evil", Extra: []reporter.Field{{Key: "tag", Value: "rdp"}}},
+	}
+	rep := reporter.Report{ID: 1, Ref: "CERT-XX#20261123-0001", Contact: c, Created: t0, MessageID: "<20261123T060000Z.abc@cert.example>"}
+	return rep, evs
+}
+
+func TestGolden(t *testing.T) {
+	for _, lang := range []string{"en", "fi"} {
+		t.Run(lang, func(t *testing.T) {
+			rep, evs := fixture(lang)
+			msg, err := builder(t).Build(rep, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "report."+lang+".eml")
+			if *update {
+				os.WriteFile(golden, msg.Raw, 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
+			}
+			if !bytes.Equal(msg.Raw, want) {
+				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
+			}
+			// The same report builds to the same bytes: a resend is identical.
+			again, _ := builder(t).Build(rep, evs)
+			if !bytes.Equal(again.Raw, msg.Raw) {
+				t.Error("two builds of one report differ")
+			}
+		})
+	}
+}
+
+func parse(t *testing.T, raw []byte) (*nmail.Message, map[string][]byte) {
+	t.Helper()
+	m, err := gomail.EMLToMsgFromReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not a readable message: %v", err)
+	}
+	parts := map[string][]byte{}
+	for _, a := range m.GetAttachments() {
+		var buf bytes.Buffer
+		if _, err := a.Writer(&buf); err != nil {
+			t.Fatal(err)
+		}
+		parts[a.Name] = buf.Bytes()
+	}
+	nm, err := nmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nm, parts
+}
+
+func TestMessage(t *testing.T) {
+	rep, evs := fixture("en")
+	msg, err := builder(t).Build(rep, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, parts := parse(t, msg.Raw)
+	h := m.Header
+	if got := h.Get("Subject"); got != "[CERT-XX#20261123-0001] AS64500 Example ISP One Oy: 3 events (infected-system 2, vulnerable-system 1)" {
+		t.Errorf("subject %q", got)
+	}
+	if h.Get("Message-Id") != rep.MessageID || h.Get("Auto-Submitted") != "auto-generated" || h.Get("X-Autoreporter-Report") != rep.Ref {
+		t.Errorf("headers: %v", h)
+	}
+	if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != "abuse@isp-one.example" {
+		t.Errorf("To: %v", to)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(parts[AttachmentName])).ReadAll()
+	if err != nil {
+		t.Fatalf("attachment: %v", err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("want header + 3 rows, got %d", len(rows))
+	}
+	wantHeader := "time,ip,port,protocol,asn,hostname,classification,identifier,feed,dst_ip,http_agent,tag"
+	if got := strings.Join(rows[0], ","); got != wantHeader {
+		t.Errorf("header %s", got)
+	}
+	if rows[1][0] != "2026-11-23T03:00:00Z" || rows[1][1] != "192.0.2.10" || rows[1][10] != `'=HYPERLINK("http://x")` {
+		t.Errorf("row 1: %v", rows[1])
+	}
+	if rows[3][5] != "'@evil" {
+		t.Errorf("hostname not defused: %q", rows[3][5])
+	}
+}
+
+func TestHeaderInjection(t *testing.T) {
+	rep, evs := fixture("en")
+	for i := range evs {
+		evs[i].ASOrg = "Evil\r\nBcc: victim@example.org\r\n"
+		evs[i].Identifier = "x\nBcc: y@example.org"
+	}
+	msg, err := builder(t).Build(rep, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := parse(t, msg.Raw)
+	if m.Header.Get("Bcc") != "" {
+		t.Fatal("a Bcc header was injected")
+	}
+	if s := m.Header.Get("Subject"); !strings.Contains(s, "Evil") || strings.ContainsAny(s, "\r\n") {
+		t.Errorf("subject %q", s)
+	}
+}
+
+func TestLanguageFallback(t *testing.T) {
+	rep, evs := fixture("xx")
+	msg, err := builder(t).Build(rep, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := parse(t, msg.Raw)
+	body, _ := io.ReadAll(m.Body)
+	if !bytes.Contains(body, []byte("What this means")) {
+		t.Error("unknown language did not fall back to English")
+	}
+}
+
+func TestBrokenTemplate(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "report.en.txt.tmpl"), []byte("{{.Nope"), 0o644)
+	_, err := NewBuilder(templates.FS(dir), "C", "a@b.example", "en", nil)
+	if err == nil || !strings.Contains(err.Error(), "report.en.txt.tmpl") {
+		t.Fatalf("broken template: %v", err)
+	}
+}
+
+func TestSafeCell(t *testing.T) {
+	for in, want := range map[string]string{"=1+1": "'=1+1", "+1": "'+1", "-cmd": "'-cmd", "@SUM(1)": "'@SUM(1)", "\tx": "'\tx", "ok": "ok", "": "", "1-2": "1-2"} {
+		if got := SafeCell(in); got != want {
+			t.Errorf("SafeCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	bd, err := NewBuilder(templates.FS(""), "CERT-XX", "autoreporter@cert.example", "en", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, evs := fixture("en")
+	for len(evs) < 1000 {
+		evs = append(evs, evs...)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := bd.Build(rep, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
