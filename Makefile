@@ -1,6 +1,7 @@
 # Plain targets that run the same commands the README shows.
 GO ?= go
 BIN := bin/autoreporter
+GOTESTFLAGS ?=
 
 .PHONY: build test bench lint demo fuzz clean
 
@@ -19,7 +20,7 @@ demo: build examples/geo/asn.mmdb
 	./$(BIN) run --once --config config.example.yaml
 
 test:
-	$(GO) test ./...
+	$(GO) test $(GOTESTFLAGS) ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -30,8 +31,10 @@ fuzz:
 	done
 
 lint:
+	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
 	$(GO) vet ./...
+	staticcheck ./...
 
 clean:
 	rm -rf bin var examples/geo/*.mmdb

@@ -88,7 +88,6 @@ type ingestSink struct {
 	stats   IngestStats
 	batch   []Event
 	rejects []Reject
-	err     error
 }
 
 func (s *ingestSink) Keep(ip netip.Addr) bool {

@@ -213,7 +213,7 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 		return err
 	}
 	if *name == "" || fs.NArg() == 0 {
-		return errors.New("usage: autoreporter ingest --feed NAME FILE...")
+		return errors.New("usage: autoreporter ingest --feed NAME FILE [FILE]")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -273,7 +273,7 @@ func (e *env) lookup(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: autoreporter lookup IP...")
+		return errors.New("usage: autoreporter lookup IP [IP]")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
