@@ -6,7 +6,7 @@ GOTESTFLAGS ?=
 .PHONY: build test bench lint demo fuzz clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/autoreporter
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/autoreporter
 
 examples/geo/asn.mmdb examples/geo/country.mmdb: examples/geo/networks.txt
 	$(GO) run ./examples/geo/mkmmdb -src examples/geo/networks.txt -asn examples/geo/asn.mmdb -country examples/geo/country.mmdb

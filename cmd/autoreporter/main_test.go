@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autoreporter/autoreporter/geo/mmdbgen"
+)
+
+const cfg = `
+cert: {name: CERT-T, from: ar@cert.example, fallback_contact: soc@cert.example}
+constituency: {countries: [FI], exclude: [192.0.2.7]}
+geo: {asn_db: asn.mmdb, country_db: country.mmdb}
+feeds:
+  - {name: ss, format: shadowserver, source: {spool: spool}}
+contacts:
+  - {asn: 64500, to: [abuse@isp.example]}
+`
+
+func setup(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	nets, _ := mmdbgen.Parse(strings.NewReader("192.0.2.0/24 64500 FI FI ISP Oy\n198.51.100.0/24 64501 US US Other Inc\n"), "n")
+	if err := mmdbgen.WriteASN(filepath.Join(dir, "asn.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	mmdbgen.WriteCountry(filepath.Join(dir, "country.mmdb"), nets)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644)
+	os.MkdirAll(filepath.Join(dir, "spool"), 0o755)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"), []byte(
+		"timestamp,ip,port,tag\n2026-11-22 01:00:00,192.0.2.1,23,telnet\n2026-11-22 01:00:00,192.0.2.7,23,telnet\n2026-11-22 01:00:00,198.51.100.1,23,telnet\n2026-11-22 01:00:00,1.2.3.999,23,telnet\n"), 0o644)
+	return dir
+}
+
+func cli(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunOnceAndHistory(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	code, out, errs := cli("run", "--once", "--config", c)
+	if code != 0 {
+		t.Fatalf("run --once: %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"4 read, 1 kept", "2 outside, 1 rejected", "mails:   1 written to " + filepath.Join(dir, "var/outbox")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 1 {
+		t.Errorf("outbox: %v", m)
+	}
+	code, out, _ = cli("history", "--config", c, "--asn", "AS64500")
+	if code != 0 || !strings.Contains(out, "192.0.2.1 ") || !strings.Contains(out, "abuse@isp.example") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+	code, out, _ = cli("history", "--config", c, "--json", "--ip", "198.51.100.1")
+	if code != 0 || out != "" {
+		t.Errorf("history of an address never reported: %d %q", code, out)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	c := filepath.Join(setup(t), "config.yaml")
+	code, out, _ := cli("lookup", "--config", c, "192.0.2.7", "192.0.2.1")
+	if code != 0 {
+		t.Fatal(out)
+	}
+	for _, want := range []string{"excluded by 192.0.2.7/32", "no: not reported", "yes: reported", "AS64500 ISP Oy", "override asn 64500"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lookup output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errs := cli("lookup", "--config", c, "nope"); code != 1 || !strings.Contains(errs, `"nope"`) {
+		t.Errorf("bad address: %d %s", code, errs)
+	}
+}
+
+func TestErrorsAndUsage(t *testing.T) {
+	if code, _, _ := cli("frobnicate"); code != 2 {
+		t.Errorf("unknown command exit %d", code)
+	}
+	if code, out, _ := cli("--help"); code != 0 || !strings.Contains(out, "check-config") {
+		t.Errorf("help: %d", code)
+	}
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "countries: [FI]", "countries: [FI], asns: [x]", 1)), 0o644)
+	code, _, errs := cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, `constituency.asns[0]: "x" is not an AS number`) {
+		t.Errorf("check-config: %d %s", code, errs)
+	}
+}
