@@ -26,9 +26,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
-	for t in FuzzShadowserver FuzzCSV; do \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 10s ./reporter/feed/... || exit 1; \
-	done
+	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 10s ./reporter/feed/shadowserver
+	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 10s ./reporter/feed/csvfeed
+	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 10s ./reporter/feed
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -4,6 +4,7 @@
 package csvfeed
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -64,21 +65,21 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		return nil
 	}
 	base := filepath.Base(file)
-	row := func(row feed.Row) error {
-		rec := row.Fields
-		raw := feed.Get(rec, idx["ip"])
-		if raw == "" {
+	row := func(row *feed.Row) error {
+		raw := bytes.TrimSpace(row.FieldBytes(idx["ip"]))
+		if len(raw) == 0 {
 			sink.NoAddress(row.Line)
 			return nil
 		}
-		ip, network, err := feed.ParseAddrOrNetwork(raw)
+		ip, network, err := feed.ParseAddrOrNetworkBytes(raw)
 		if err != nil {
-			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, string(p.delim())))
+			sink.Reject(row.Line, "ip: "+err.Error(), row.Raw())
 			return nil
 		}
 		if !sink.Keep(ip) {
 			return nil
 		}
+		rec := row.Fields()
 		var extraNet []reporter.Field
 		if network.IsValid() {
 			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
@@ -86,12 +87,12 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		e := reporter.Event{IP: ip, Source: fmt.Sprintf("%s:%d", base, row.Line), Extra: extraNet}
 		if i := idx["time"]; i >= 0 {
 			if e.Time, err = feed.ParseTime(feed.Get(rec, i), p.TimeFormat); err != nil {
-				sink.Reject(row.Line, "time: "+err.Error(), strings.Join(rec, string(p.delim())))
+				sink.Reject(row.Line, "time: "+err.Error(), row.Raw())
 				return nil
 			}
 		}
 		if e.Port, err = feed.ParsePort(feed.Get(rec, idx["port"])); err != nil {
-			sink.Reject(row.Line, err.Error(), strings.Join(rec, string(p.delim())))
+			sink.Reject(row.Line, err.Error(), row.Raw())
 			return nil
 		}
 		e.Protocol = strings.ToLower(feed.Clean(feed.Get(rec, idx["protocol"]), 16))

@@ -6,6 +6,7 @@
 package shadowserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,21 +88,21 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		}
 		return nil
 	}
-	row := func(row feed.Row) error {
-		rec := row.Fields
-		raw := feed.Get(rec, ipCol)
-		if ipCol < 0 || raw == "" {
+	row := func(row *feed.Row) error {
+		raw := bytes.TrimSpace(row.FieldBytes(ipCol))
+		if len(raw) == 0 {
 			sink.NoAddress(row.Line)
 			return nil
 		}
-		ip, network, err := feed.ParseAddrOrNetwork(raw)
+		ip, network, err := feed.ParseAddrOrNetworkBytes(raw)
 		if err != nil {
-			sink.Reject(row.Line, "ip: "+err.Error(), strings.Join(rec, ","))
+			sink.Reject(row.Line, "ip: "+err.Error(), row.Raw())
 			return nil
 		}
 		if !sink.Keep(ip) {
 			return nil
 		}
+		rec := row.Fields()
 		var extraNet []reporter.Field
 		if network.IsValid() {
 			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
@@ -109,11 +110,11 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		// Only rows inside the constituency pay for the rest.
 		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
 		if e.Time, err = feed.ParseTime(feed.Get(rec, tsCol), ""); err != nil {
-			sink.Reject(row.Line, "timestamp: "+err.Error(), strings.Join(rec, ","))
+			sink.Reject(row.Line, "timestamp: "+err.Error(), row.Raw())
 			return nil
 		}
 		if e.Port, err = feed.ParsePort(feed.Get(rec, portCol)); err != nil {
-			sink.Reject(row.Line, err.Error(), strings.Join(rec, ","))
+			sink.Reject(row.Line, err.Error(), row.Raw())
 			return nil
 		}
 		e.Protocol = strings.ToLower(feed.Clean(feed.Get(rec, protoCol), 16))

@@ -194,14 +194,14 @@ func FuzzShadowserver(f *testing.F) {
 // where one row in 100 is inside 192.0.2.0/24.
 func ScanRDP(n int) []byte {
 	var b bytes.Buffer
-	b.WriteString(`"timestamp","ip","port","hostname","tag","handshake","asn","geo","region","city","rdp_protocol","cert_length","subject_common_name","issuer_common_name","cert_issue_date","cert_expiration_date","sha1_fingerprint","cert_serial_number","ssl_version","signature_algorithm","key_algorithm","sha256_fingerprint","naics","sic","sector"` + "\n")
+	b.WriteString(`"timestamp","ip","port","hostname","tag","handshake","asn","geo","region","city","rdp_protocol","cert_length","subject_common_name","issuer_common_name","cert_issue_date","cert_expiration_date","sha1_fingerprint","cert_serial_number","ssl_version","signature_algorithm","key_algorithm","sha256_fingerprint","sha512_fingerprint","md5_fingerprint","naics","sic","sector"` + "\n")
 	for i := 0; i < n; i++ {
 		ip := fmt.Sprintf("100.%d.%d.%d", 64+i%60, (i/250)%256, 1+i%250)
 		if i%100 == 0 {
 			ip = fmt.Sprintf("192.0.2.%d", 1+i%250)
 		}
-		fmt.Fprintf(&b, `"2026-11-20 %02d:%02d:%02d","%s",3389,"host-%d.dyn.example-isp.net","rdp","",64512,"XX","SOME REGION","SOME CITY","RDP",2048,"WIN-%08X","WIN-%08X","2026-01-01 00:00:00","2027-01-01 00:00:00","%040x","%032x",3,"sha256WithRSAEncryption","rsaEncryption","%064x",517311,0,"Communications, Service Provider"`+"\n",
-			i%24, i%60, i%60, ip, i, i, i, i, i, i)
+		fmt.Fprintf(&b, `"2026-11-20 %02d:%02d:%02d","%s",3389,"host-%d.dyn.example-isp.net","rdp","",64512,"XX","SOME REGION","SOME CITY","RDP",2048,"WIN-%08X","WIN-%08X","2026-01-01 00:00:00","2027-01-01 00:00:00","%040x","%032x",3,"sha256WithRSAEncryption","rsaEncryption","%064x","%0128x","%032x",517311,0,"Communications, Service Provider"`+"\n",
+			i%24, i%60, i%60, ip, i, i, i, i, i, i, i, i)
 	}
 	return b.Bytes()
 }
