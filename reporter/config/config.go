@@ -114,8 +114,11 @@ type Feed struct {
 	Repeat   string `yaml:"repeat"`
 	// ReportType forces the Shadowserver report type instead of taking it
 	// from each file name.
-	ReportType string     `yaml:"report_type"`
-	CSV        *CSVFormat `yaml:"csv"`
+	ReportType string `yaml:"report_type"`
+	// Schema is Shadowserver's reports.json; without it, or when it cannot
+	// be read, the built-in report table is used.
+	Schema string     `yaml:"schema"`
+	CSV    *CSVFormat `yaml:"csv"`
 
 	RepeatDuration time.Duration `yaml:"-"`
 }
@@ -536,8 +539,12 @@ func (v *validator) feeds() {
 			if f.CSV != nil {
 				v.add(key+".csv", "is only for format csv")
 			}
+			f.Schema = v.path(f.Schema)
 		case "csv":
 			v.csvFormat(key+".csv", f.CSV)
+			if f.Schema != "" || f.ReportType != "" {
+				v.add(key, "schema and report_type are only for format shadowserver")
+			}
 		case "":
 			v.add(key+".format", "is required: shadowserver or csv")
 		default:

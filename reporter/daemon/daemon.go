@@ -118,7 +118,19 @@ func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
 		}
 		return p
 	}
-	return &shadowserver.Parser{ReportType: f.ReportType, Log: log}
+	p := &shadowserver.Parser{ReportType: f.ReportType, Log: log}
+	if f.Schema != "" {
+		schema, err := shadowserver.LoadSchema(f.Schema)
+		if err != nil {
+			// The built-in table still classifies the common reports; an
+			// unavailable schema must not stop ingest.
+			log.Warn("Shadowserver schema unavailable; using the built-in report table", "feed", f.Name, slog.Any("err", err))
+		} else {
+			p.Schema = schema
+			log.Debug("Shadowserver schema loaded", "feed", f.Name, "report_types", len(schema.Types))
+		}
+	}
+	return p
 }
 
 func domainOf(addr string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	nmail "net/mail"
@@ -309,5 +310,24 @@ func TestFailedSendIsRetried(t *testing.T) {
 		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
 			t.Errorf("%s got %v, want %v", to, got[to], ips)
 		}
+	}
+}
+
+func TestSchemaFallback(t *testing.T) {
+	w := setup(t)
+	w.cfg.Feeds[0].Schema = filepath.Join(w.dir, "missing-reports.json")
+	w.drop(t)
+	var logs bytes.Buffer
+	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return w.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err := d.RunOnce(context.Background())
+	if err != nil || s.Ingest.Kept != 8 {
+		t.Fatalf("run without schema: %v %+v", err, s.Ingest)
+	}
+	if !strings.Contains(logs.String(), "schema unavailable") {
+		t.Errorf("no warning about the missing schema:\n%s", logs.String())
 	}
 }

@@ -38,7 +38,10 @@ func ReportType(file string) string {
 type Parser struct {
 	// ReportType forces the report type; empty takes it from the file name.
 	ReportType string
-	Log        *slog.Logger
+	// Schema, when set, is Shadowserver's reports.json; it decides
+	// classifications over the built-in table.
+	Schema *Schema
+	Log    *slog.Logger
 }
 
 // Columns that the event carries in its own fields, or that say what the
@@ -59,7 +62,7 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 	if rtype == "" {
 		rtype = ReportType(file)
 	}
-	k, known := lookupKind(rtype)
+	k, known := p.Schema.kind(rtype)
 	if !known && p.Log != nil {
 		p.Log.Warn("unknown Shadowserver report type; ingesting as undetermined", "file", file, "report_type", rtype)
 	}
