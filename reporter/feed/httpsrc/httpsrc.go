@@ -1,0 +1,324 @@
+// Package httpsrc fetches a feed over HTTP(S) politely: a conditional GET
+// (ETag, If-Modified-Since) so that an unchanged feed costs one 304, a cap on
+// what is downloaded and on what it unpacks to (gzip, bzip2, zip), timeouts,
+// and retries with backoff that honour Retry-After.
+package httpsrc
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// State is what is remembered of a feed between fetches.
+type State struct {
+	ETag         string
+	LastModified string
+}
+
+// Source is one feed URL.
+type Source struct {
+	URL     string
+	Headers map[string]string // e.g. Auth-Key for abuse.ch; values are secrets
+	Query   map[string]string // added to the URL; values are secrets
+	// MaxBytes caps the download; MaxUnpacked caps what it unpacks to, and
+	// MaxRatio caps unpacked/downloaded, against decompression bombs.
+	MaxBytes    int64
+	MaxUnpacked int64
+	MaxRatio    int64
+	Timeout     time.Duration
+	Retries     int
+	Backoff     time.Duration
+	Client      *http.Client
+	UserAgent   string
+	// Sleep waits between retries; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Result is one fetch.
+type Result struct {
+	NotModified bool
+	Name        string        // a file name for the body: from Content-Disposition or the URL
+	Body        io.ReadCloser // unpacked; nil when NotModified
+	State       State         // to remember once the body was ingested
+	Status      int
+}
+
+// ErrTooLarge is a body or an unpacked body over its cap.
+var ErrTooLarge = errors.New("over the size cap")
+
+// StatusError is an HTTP answer that is not a success.
+type StatusError struct {
+	Code       int
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code)) }
+
+// Temporary is true for answers worth retrying.
+func (e *StatusError) Temporary() bool { return e.Code == 429 || e.Code == 408 || e.Code >= 500 }
+
+func (s *Source) defaults() {
+	if s.MaxBytes <= 0 {
+		s.MaxBytes = 512 << 20
+	}
+	if s.MaxUnpacked <= 0 {
+		s.MaxUnpacked = 8 << 30
+	}
+	if s.MaxRatio <= 0 {
+		s.MaxRatio = 200
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 5 * time.Minute
+	}
+	if s.Backoff <= 0 {
+		s.Backoff = 5 * time.Second
+	}
+	if s.Client == nil {
+		s.Client = &http.Client{}
+	}
+	if s.Sleep == nil {
+		s.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+}
+
+// Fetch downloads the feed unless it is unchanged since st. The body is
+// spooled to a temporary file (so that the connection is not held open while
+// a slow store ingests, and so that zip can be read) and removed on Close.
+func (s *Source) Fetch(ctx context.Context, st State) (*Result, error) {
+	s.defaults()
+	var last error
+	for attempt := 0; attempt <= s.Retries; attempt++ {
+		if attempt > 0 {
+			wait := s.Backoff << (attempt - 1)
+			var se *StatusError
+			if errors.As(last, &se) && se.RetryAfter > 0 {
+				wait = se.RetryAfter
+			}
+			if err := s.Sleep(ctx, min(wait, time.Hour)); err != nil {
+				return nil, err
+			}
+		}
+		res, err := s.once(ctx, st)
+		if err == nil {
+			return res, nil
+		}
+		last = err
+		var se *StatusError
+		if ctx.Err() != nil || errors.Is(err, ErrTooLarge) || (errors.As(err, &se) && !se.Temporary()) {
+			break
+		}
+	}
+	return nil, last
+}
+
+func (s *Source) once(ctx context.Context, st State) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if len(s.Query) > 0 {
+		q := u.Query()
+		for k, v := range s.Query {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range s.Headers {
+		req.Header.Set(k, v)
+	}
+	if s.UserAgent != "" {
+		req.Header.Set("User-Agent", s.UserAgent)
+	}
+	if st.ETag != "" {
+		req.Header.Set("If-None-Match", st.ETag)
+	}
+	if st.LastModified != "" {
+		req.Header.Set("If-Modified-Since", st.LastModified)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		// The error names the URL with its query: keep secrets out of it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("GET %s: %w", redact(s.URL), ue.Err)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified {
+		return &Result{NotModified: true, State: st, Status: resp.StatusCode}, nil
+	}
+	if resp.StatusCode/100 != 2 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, &StatusError{Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	if resp.ContentLength > s.MaxBytes {
+		return nil, fmt.Errorf("GET %s: %d bytes announced: %w (%d)", redact(s.URL), resp.ContentLength, ErrTooLarge, s.MaxBytes)
+	}
+	tmp, err := os.CreateTemp("", "autoreporter-fetch-*")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, io.LimitReader(resp.Body, s.MaxBytes+1))
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("GET %s: read body: %w", redact(s.URL), err)
+	}
+	if n > s.MaxBytes {
+		cleanup()
+		return nil, fmt.Errorf("GET %s: %w (%d bytes)", redact(s.URL), ErrTooLarge, s.MaxBytes)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, err
+	}
+	name := fileName(resp, u)
+	body, name, err := s.unpack(tmp, n, name)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("GET %s: %w", redact(s.URL), err)
+	}
+	return &Result{
+		Name:   name,
+		Body:   &tempBody{Reader: body, cleanup: cleanup},
+		State:  State{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")},
+		Status: resp.StatusCode,
+	}, nil
+}
+
+type tempBody struct {
+	io.Reader
+	cleanup func()
+}
+
+func (b *tempBody) Close() error { b.cleanup(); return nil }
+
+// unpack recognises compression by its magic bytes, whatever the server
+// called it, and caps what comes out.
+func (s *Source) unpack(f *os.File, size int64, name string) (io.Reader, string, error) {
+	limit := min(s.MaxUnpacked, max(size, 1<<20)*s.MaxRatio)
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, "", fmt.Errorf("gzip: %w", err)
+		}
+		return capped(zr, limit), strings.TrimSuffix(name, ".gz"), nil
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return capped(bzip2.NewReader(br), limit), strings.TrimSuffix(name, ".bz2"), nil
+	case bytes.HasPrefix(magic, []byte("PK\x03\x04")):
+		zr, err := zip.NewReader(f, size)
+		if err != nil {
+			return nil, "", fmt.Errorf("zip: %w", err)
+		}
+		for _, m := range zr.File {
+			if m.FileInfo().IsDir() {
+				continue
+			}
+			if int64(m.UncompressedSize64) > limit {
+				return nil, "", fmt.Errorf("zip member %s: %w (%d bytes unpacked)", m.Name, ErrTooLarge, limit)
+			}
+			rc, err := m.Open()
+			if err != nil {
+				return nil, "", fmt.Errorf("zip member %s: %w", m.Name, err)
+			}
+			// The header's size can lie; the cap holds on what is read.
+			return capped(rc, limit), path.Base(m.Name), nil
+		}
+		return nil, "", errors.New("zip: no file inside")
+	}
+	return br, name, nil
+}
+
+// capped fails with ErrTooLarge once more than limit bytes come out.
+func capped(r io.Reader, limit int64) io.Reader { return &capReader{r: r, left: limit} }
+
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One more byte tells a stream that ends exactly at the cap from one
+		// that goes on.
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("unpacked body: %w", ErrTooLarge)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func fileName(resp *http.Response, u *url.URL) string {
+	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
+		if _, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
+			return path.Base(params["filename"])
+		}
+	}
+	if b := path.Base(u.Path); b != "" && b != "/" && b != "." {
+		return b
+	}
+	return u.Host
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// redact drops the query string, where API keys often travel.
+func redact(raw string) string {
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		return raw[:i] + "?…"
+	}
+	return raw
+}
