@@ -67,6 +67,18 @@ type HistoryRow struct {
 	Event  Event
 }
 
+// FeedState is what is remembered of a feed between runs.
+type FeedState struct {
+	Feed         string
+	ETag         string
+	LastModified string
+	LastAttempt  time.Time
+	LastSuccess  time.Time
+	LastError    string
+	Rows         int // rows of the last successful fetch
+	Rejected     int
+}
+
 // Store is the contract every store backend meets; the shared conformance
 // suite in reporter/store/storetest holds each backend to it.
 type Store interface {
@@ -94,6 +106,11 @@ type Store interface {
 	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error
 	// AddRejects keeps rows that could not be read.
 	AddRejects(ctx context.Context, rejects []Reject) error
+	// FeedState returns what is remembered of a feed; a feed never seen
+	// has a zero state.
+	FeedState(ctx context.Context, feed string) (FeedState, error)
+	// SaveFeedState replaces it.
+	SaveFeedState(ctx context.Context, st FeedState) error
 	// History returns reported events, newest report first.
 	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
 	Close() error

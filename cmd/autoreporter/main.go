@@ -38,6 +38,7 @@ Usage:
   autoreporter report [--dry-run]           build and send the pending reports now
   autoreporter lookup IP...                 why an address would (not) be reported, and to whom
   autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
+  autoreporter feeds                        each feed's source, last success, last error and row counts
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
@@ -99,6 +100,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.history(ctx, rest)
 	case "check-config":
 		err = e.checkConfig(ctx, rest)
+	case "feeds":
+		err = e.feeds(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:
@@ -441,4 +444,38 @@ func (e *env) checkConfig(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "config %s is valid: %d feed(s), %d contact override(s)\n", cfg.Path, len(cfg.Feeds), len(cfg.Contacts))
 	return nil
+}
+
+func (e *env) feeds(ctx context.Context, args []string) error {
+	fs := e.flags("feeds")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	states, err := d.FeedStates(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "FEED\tFORMAT\tSOURCE\tLAST SUCCESS\tROWS\tREJECTED\tLAST ERROR")
+	for i, f := range d.Config().Feeds {
+		st := states[i]
+		src := f.Source.Spool
+		if f.Source.URL != "" {
+			src = f.Source.URL
+			if j := strings.IndexByte(src, '?'); j >= 0 {
+				src = src[:j] + "?…" // query strings carry API keys
+			}
+		}
+		last := "never"
+		if !st.LastSuccess.IsZero() {
+			last = st.LastSuccess.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", f.Name, f.Format, src, last, st.Rows, st.Rejected, dash(st.LastError))
+	}
+	return w.Flush()
 }

@@ -56,6 +56,10 @@ func TestRunOnceAndHistory(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 1 {
 		t.Errorf("outbox: %v", m)
 	}
+	code, out, _ = cli("feeds", "--config", c)
+	if code != 0 || !strings.Contains(out, "ss  ") || !strings.Contains(out, "4     1") {
+		t.Errorf("feeds: %d\n%s", code, out)
+	}
 	code, out, _ = cli("history", "--config", c, "--asn", "AS64500")
 	if code != 0 || !strings.Contains(out, "192.0.2.1 ") || !strings.Contains(out, "abuse@isp.example") {
 		t.Errorf("history: %d\n%s", code, out)

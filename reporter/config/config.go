@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,9 +124,21 @@ type Feed struct {
 	RepeatDuration time.Duration `yaml:"-"`
 }
 
-// Source is where a feed's bytes come from.
+// Source is where a feed's bytes come from: a spool folder or a URL.
 type Source struct {
 	Spool string `yaml:"spool"`
+	URL   string `yaml:"url"`
+	// Headers and Query carry API keys (abuse.ch's Auth-Key): secrets,
+	// usually written ${NAME}.
+	Headers map[string]Secret `yaml:"headers"`
+	Query   map[string]Secret `yaml:"query"`
+	MaxSize string            `yaml:"max_size"` // "512MB"
+	Timeout string            `yaml:"timeout"`
+	Retries *int              `yaml:"retries"`
+
+	MaxBytes        int64         `yaml:"-"`
+	TimeoutDuration time.Duration `yaml:"-"`
+	RetryCount      int           `yaml:"-"`
 }
 
 // CSVFormat describes a generic delimited feed.
@@ -550,10 +563,7 @@ func (v *validator) feeds() {
 		default:
 			v.add(key+".format", "%q is not a format; use shadowserver or csv", f.Format)
 		}
-		if f.Source.Spool == "" {
-			v.add(key+".source.spool", "is required: the folder files are dropped into")
-		}
-		f.Source.Spool = v.path(f.Source.Spool)
+		v.source(key+".source", &f.Source)
 		f.RepeatDuration = DefaultRepeat
 		if f.Repeat != "" {
 			d, err := ParseDuration(f.Repeat)
@@ -569,6 +579,78 @@ func (v *validator) feeds() {
 			v.add(key+".schedule", "%v", err)
 		}
 	}
+}
+
+func (v *validator) source(key string, s *Source) {
+	switch {
+	case s.Spool == "" && s.URL == "":
+		v.add(key, "needs spool (a folder files are dropped into) or url")
+	case s.Spool != "" && s.URL != "":
+		v.add(key, "set spool or url, not both")
+	case s.Spool != "":
+		s.Spool = v.path(s.Spool)
+		if len(s.Headers)+len(s.Query) > 0 || s.MaxSize != "" || s.Timeout != "" || s.Retries != nil {
+			v.add(key, "headers, query, max_size, timeout and retries are only for url sources")
+		}
+	default:
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(key+".url", "%q is not an http or https URL", s.URL)
+		}
+		for _, m := range []struct {
+			name string
+			vals map[string]Secret
+		}{{"headers", s.Headers}, {"query", s.Query}} {
+			for k, val := range m.vals {
+				if out, ok := v.secret(key+"."+m.name+"."+k, val); ok {
+					m.vals[k] = Secret(out)
+				}
+			}
+		}
+		s.MaxBytes = 512 << 20
+		if s.MaxSize != "" {
+			n, err := ParseSize(s.MaxSize)
+			if err != nil {
+				v.add(key+".max_size", "%v", err)
+			}
+			s.MaxBytes = n
+		}
+		s.TimeoutDuration = 5 * time.Minute
+		if s.Timeout != "" {
+			d, err := ParseDuration(s.Timeout)
+			if err != nil || d == 0 {
+				v.add(key+".timeout", "%q is not a duration (like 30s, 5m)", s.Timeout)
+			}
+			s.TimeoutDuration = d
+		}
+		s.RetryCount = 3
+		if s.Retries != nil {
+			if *s.Retries < 0 || *s.Retries > 20 {
+				v.add(key+".retries", "%d must be from 0 to 20", *s.Retries)
+			}
+			s.RetryCount = *s.Retries
+		}
+	}
+}
+
+// ParseSize parses a byte count: 1048576, 512KB, 200MB, 2GB (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (like 200MB)", s)
+	}
+	return n * mult, nil
 }
 
 var csvFields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}

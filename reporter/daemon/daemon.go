@@ -17,6 +17,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
+	"github.com/autoreporter/autoreporter/reporter/feed/httpsrc"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/feed/spool"
 	"github.com/autoreporter/autoreporter/reporter/mail"
@@ -28,6 +29,8 @@ import (
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// Sleep waits between HTTP retries; tests make it instant.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// SpoolSettle is how long a spool file must be left alone before it is
 	// taken. Zero takes files at once (for run --once and tests).
 	SpoolSettle time.Duration
@@ -39,6 +42,7 @@ type Daemon struct {
 	log      *slog.Logger
 	now      func() time.Time
 	settle   time.Duration
+	sleep    func(ctx context.Context, d time.Duration) error
 	geo      *geo.DB
 	cons     *geo.Constituency
 	contacts *abuse.Resolver
@@ -58,7 +62,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.SpoolSettle}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.SpoolSettle, sleep: opt.Sleep}
 	var err error
 	if d.geo, err = geo.Open(cfg.Geo.ASNDB, cfg.Geo.CountryDB); err != nil {
 		return nil, err
@@ -211,6 +215,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 			rc.Close()
 		}
 		res.Err = err
+		d.recordSpool(ctx, feed.Name, res)
 		if ctx.Err() != nil {
 			// Interrupted: leave it in processing/ for the next pass.
 			return out, ctx.Err()
@@ -232,15 +237,117 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 	return out, nil
 }
 
-// IngestAll ingests every feed's spool.
+// IngestFeed ingests what is waiting for one feed: its spool folder's
+// files, or its URL when it changed.
+func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
+	if f.Source.URL != "" {
+		res := d.IngestURL(ctx, f)
+		if res.Err != nil && ctx.Err() != nil {
+			return []FileResult{res}, ctx.Err()
+		}
+		return []FileResult{res}, nil
+	}
+	return d.IngestSpool(ctx, f)
+}
+
+// recordSpool keeps the last outcome of a spool file as the feed's state.
+func (d *Daemon) recordSpool(ctx context.Context, feed string, res FileResult) {
+	st, err := d.store.FeedState(ctx, feed)
+	if err != nil {
+		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
+		return
+	}
+	st.LastAttempt = d.now().UTC()
+	if res.Err != nil {
+		st.LastError = res.File + ": " + res.Err.Error()
+	} else {
+		st.LastSuccess, st.LastError, st.Rows, st.Rejected = st.LastAttempt, "", res.Stats.Rows, res.Stats.Rejected
+	}
+	if err := d.store.SaveFeedState(ctx, st); err != nil {
+		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
+	}
+}
+
+// IngestAll ingests every feed.
 func (d *Daemon) IngestAll(ctx context.Context) ([]FileResult, error) {
 	var out []FileResult
 	for _, f := range d.cfg.Feeds {
-		res, err := d.IngestSpool(ctx, f)
+		res, err := d.IngestFeed(ctx, f)
 		out = append(out, res...)
 		if err != nil {
 			return out, err
 		}
+	}
+	return out, nil
+}
+
+// NotModified is the File of a FileResult for a URL that had not changed.
+const NotModified = "(not modified)"
+
+// IngestURL fetches a feed's URL unless it is unchanged since the last
+// success, and ingests it. The validators (ETag, Last-Modified) are saved
+// only after the body went into the store, so a failed ingest fetches again.
+func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
+	log := d.log.With("feed", f.Name)
+	res := FileResult{Feed: f.Name, File: f.Source.URL}
+	st, err := d.store.FeedState(ctx, f.Name)
+	if err != nil {
+		res.Err = fmt.Errorf("feed %s: state: %w", f.Name, err)
+		return res
+	}
+	src := &httpsrc.Source{
+		URL: f.Source.URL, Headers: reveal(f.Source.Headers), Query: reveal(f.Source.Query),
+		MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
+		UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep,
+	}
+	st.LastAttempt = d.now().UTC()
+	fetched, err := src.Fetch(ctx, httpsrc.State{ETag: st.ETag, LastModified: st.LastModified})
+	if err == nil && fetched.NotModified {
+		res.File = NotModified
+		st.LastSuccess, st.LastError = st.LastAttempt, ""
+		log.Info("feed not modified")
+		res.Err = d.store.SaveFeedState(ctx, st)
+		return res
+	}
+	if err == nil {
+		res.File = fetched.Name
+		res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
+		fetched.Body.Close()
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+		st.LastError = err.Error()
+		log.Error("feed failed", slog.Any("err", err))
+	} else {
+		st.ETag, st.LastModified = fetched.State.ETag, fetched.State.LastModified
+		st.LastSuccess, st.LastError = st.LastAttempt, ""
+		st.Rows, st.Rejected = res.Stats.Rows, res.Stats.Rejected
+		log.Info("feed fetched", "file", fetched.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
+			"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
+	}
+	if serr := d.store.SaveFeedState(ctx, st); serr != nil && res.Err == nil {
+		res.Err = fmt.Errorf("feed %s: save state: %w", f.Name, serr)
+	}
+	return res
+}
+
+func reveal(m map[string]config.Secret) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v.Reveal()
+	}
+	return out
+}
+
+// FeedStates returns what is remembered of every configured feed.
+func (d *Daemon) FeedStates(ctx context.Context) ([]reporter.FeedState, error) {
+	var out []reporter.FeedState
+	for _, f := range d.cfg.Feeds {
+		st, err := d.store.FeedState(ctx, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net/http"
+	"net/http/httptest"
 	"mime/multipart"
 	nmail "net/mail"
 	"net/netip"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,5 +332,68 @@ func TestSchemaFallback(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "schema unavailable") {
 		t.Errorf("no warning about the missing schema:\n%s", logs.String())
+	}
+}
+
+// A URL feed with an ETag is fetched once, then answered 304, also after a
+// restart (a new daemon on the same store).
+func TestURLFeedConditionalGet(t *testing.T) {
+	var full, conditional atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Auth-Key") != "k3y" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		if r.Header.Get("If-None-Match") == `"c2-v1"` {
+			conditional.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full.Add(1)
+		w.Header().Set("ETag", `"c2-v1"`)
+		io.WriteString(w, c2)
+	}))
+	defer srv.Close()
+	w := setup(t)
+	t.Setenv("TEST_AUTH_KEY", "k3y")
+	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), "source: {spool: spool/c2}",
+		`source: {url: "`+srv.URL+`/feeds/ipblocklist.csv", headers: {Auth-Key: "${TEST_AUTH_KEY}"}, retries: 0}`, 1)
+	path := filepath.Join(w.dir, "config.yaml")
+	os.WriteFile(path, []byte(src), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+	for run := 1; run <= 3; run++ { // each run is a fresh daemon: a restart
+		s := w.runOnce(t)
+		if run == 1 && (s.Ingest.Kept != 1 || s.Ingest.Rejected != 1) {
+			t.Errorf("run 1 ingest: %+v", s.Ingest)
+		}
+		if run > 1 && (len(s.Files) != 1 || s.Files[0].File != daemon.NotModified) {
+			t.Errorf("run %d: %+v", run, s.Files)
+		}
+		w.now = w.now.Add(time.Hour)
+	}
+	if full.Load() != 1 || conditional.Load() != 2 {
+		t.Errorf("full fetches %d, conditional %d; want 1 and 2", full.Load(), conditional.Load())
+	}
+	got := received(t, w.smtp.Messages())
+	if fmt.Sprint(got["abuse@isp-three.example"]) != "[203.0.113.5]" || len(got) != 1 {
+		t.Errorf("mails: %v", got)
+	}
+	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	states, err := d.FeedStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.Feed == "c2" && (st.ETag != `"c2-v1"` || st.Rows != 3 || st.Rejected != 1 || st.LastSuccess.IsZero() || st.LastError != "") {
+			t.Errorf("c2 state: %+v", st)
+		}
 	}
 }

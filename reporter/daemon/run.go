@@ -32,7 +32,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if _, err := c.AddFunc(f.Schedule, func() {
 			mu.Lock()
 			defer mu.Unlock()
-			if _, err := d.IngestSpool(ctx, f); err != nil && ctx.Err() == nil {
+			if _, err := d.IngestFeed(ctx, f); err != nil && ctx.Err() == nil {
 				d.log.Error("ingest", "feed", f.Name, slog.Any("err", err))
 			}
 		}); err != nil {
@@ -91,6 +91,9 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 		}
 	}
 	for _, f := range cfg.Feeds {
+		if f.Source.Spool == "" {
+			continue
+		}
 		if err := os.MkdirAll(f.Source.Spool, 0o750); err != nil {
 			errs = append(errs, fmt.Errorf("feeds %s: source.spool: %w", f.Name, err))
 		}

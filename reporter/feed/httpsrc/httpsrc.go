@@ -67,7 +67,9 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code)) }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
+}
 
 // Temporary is true for answers worth retrying.
 func (e *StatusError) Temporary() bool { return e.Code == 429 || e.Code == 408 || e.Code >= 500 }

@@ -541,3 +541,31 @@ func prefixBounds(p netip.Prefix) (lo, hi []byte) {
 	}
 	return lo, hi
 }
+
+// FeedState implements reporter.Store.
+func (s *Store) FeedState(ctx context.Context, feed string) (reporter.FeedState, error) {
+	st := reporter.FeedState{Feed: feed}
+	var attempt, success int64
+	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, last_attempt, last_success, last_error, rows, rejected
+		FROM feed_state WHERE feed = $1`, feed).Scan(&st.ETag, &st.LastModified, &attempt, &success, &st.LastError, &st.Rows, &st.Rejected)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.LastAttempt, st.LastSuccess = fromUS(attempt), fromUS(success)
+	return st, nil
+}
+
+// SaveFeedState implements reporter.Store.
+func (s *Store) SaveFeedState(ctx context.Context, st reporter.FeedState) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO feed_state (feed, etag, last_modified, last_attempt, last_success, last_error, rows, rejected)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (feed) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+			last_attempt = excluded.last_attempt, last_success = excluded.last_success, last_error = excluded.last_error,
+			rows = excluded.rows, rejected = excluded.rejected`,
+		st.Feed, st.ETag, st.LastModified, us(st.LastAttempt), us(st.LastSuccess), st.LastError, st.Rows, st.Rejected)
+	return err
+}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"DeliveryStates", testDelivery},
 		{"History", testHistory},
 		{"Rejects", testRejects},
+		{"FeedState", testFeedState},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,5 +286,25 @@ func testRejects(t *testing.T, s reporter.Store) {
 	err := s.AddRejects(ctx, []reporter.Reject{{Feed: "f", File: "a.csv", Line: 3, Reason: "ip: bad", Raw: "x,y"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testFeedState(t *testing.T, s reporter.Store) {
+	st, err := s.FeedState(ctx, "abusech")
+	if err != nil || st.Feed != "abusech" || st.ETag != "" || !st.LastSuccess.IsZero() {
+		t.Fatalf("unknown feed: %v %+v", err, st)
+	}
+	want := reporter.FeedState{Feed: "abusech", ETag: `"v1"`, LastModified: "Fri, 20 Nov 2026 10:00:00 GMT",
+		LastAttempt: t0, LastSuccess: t0, Rows: 10, Rejected: 1}
+	if err := s.SaveFeedState(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	want.LastError, want.LastAttempt = "HTTP 503", t0.Add(time.Hour)
+	if err := s.SaveFeedState(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FeedState(ctx, "abusech")
+	if err != nil || got != want {
+		t.Errorf("got %+v, want %+v (%v)", got, want, err)
 	}
 }
