@@ -118,8 +118,9 @@ type Feed struct {
 	ReportType string `yaml:"report_type"`
 	// Schema is Shadowserver's reports.json; without it, or when it cannot
 	// be read, the built-in report table is used.
-	Schema string     `yaml:"schema"`
-	CSV    *CSVFormat `yaml:"csv"`
+	Schema    string           `yaml:"schema"`
+	CSV       *CSVFormat       `yaml:"csv"`
+	Blocklist *BlocklistFormat `yaml:"blocklist"`
 
 	RepeatDuration time.Duration `yaml:"-"`
 }
@@ -149,6 +150,12 @@ type CSVFormat struct {
 	Columns        map[string]string `yaml:"columns"`
 	Classification string            `yaml:"classification"`
 	Identifier     string            `yaml:"identifier"`
+}
+
+// BlocklistFormat describes a plain blocklist: one address or CIDR a line.
+type BlocklistFormat struct {
+	Classification string `yaml:"classification"` // default blocklist
+	Identifier     string `yaml:"identifier"`     // default the file name
 }
 
 // Contact is an operator's override: where reports about a CIDR or an ASN go.
@@ -558,10 +565,17 @@ func (v *validator) feeds() {
 			if f.Schema != "" || f.ReportType != "" {
 				v.add(key, "schema and report_type are only for format shadowserver")
 			}
+		case "blocklist":
+			if f.CSV != nil || f.Schema != "" || f.ReportType != "" {
+				v.add(key, "csv, schema and report_type are not for format blocklist")
+			}
 		case "":
-			v.add(key+".format", "is required: shadowserver or csv")
+			v.add(key+".format", "is required: shadowserver, csv or blocklist")
 		default:
-			v.add(key+".format", "%q is not a format; use shadowserver or csv", f.Format)
+			v.add(key+".format", "%q is not a format; use shadowserver, csv or blocklist", f.Format)
+		}
+		if f.Blocklist != nil && f.Format != "blocklist" {
+			v.add(key+".blocklist", "is only for format blocklist")
 		}
 		v.source(key+".source", &f.Source)
 		f.RepeatDuration = DefaultRepeat

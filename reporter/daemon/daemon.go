@@ -16,6 +16,7 @@ import (
 	"github.com/autoreporter/autoreporter/geo"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/feed/blocklist"
 	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/httpsrc"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
@@ -111,6 +112,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 }
 
 func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
+	if f.Format == "blocklist" {
+		p := &blocklist.Parser{}
+		if f.Blocklist != nil {
+			p.Classification, p.Identifier = f.Blocklist.Classification, f.Blocklist.Identifier
+		}
+		return p
+	}
 	if f.Format == "csv" && f.CSV != nil {
 		p := &csvfeed.Parser{Columns: f.CSV.Columns, Classification: f.CSV.Classification,
 			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat}

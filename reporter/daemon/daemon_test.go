@@ -397,3 +397,26 @@ func TestURLFeedConditionalGet(t *testing.T) {
 		}
 	}
 }
+
+func TestBlocklistFeed(t *testing.T) {
+	w := setup(t)
+	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), "contacts:",
+		"  - {name: drop, format: blocklist, source: {spool: spool/drop}, blocklist: {identifier: spamhaus-drop}}\ncontacts:", 1)
+	path := filepath.Join(w.dir, "config.yaml")
+	os.WriteFile(path, []byte(src), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+	os.MkdirAll(filepath.Join(w.dir, "spool/drop"), 0o755)
+	os.WriteFile(filepath.Join(w.dir, "spool/drop/drop.txt"), []byte("; DROP\n192.0.2.128/25 ; SBL1\n100.64.0.0/16 ; SBL2\n"), 0o644)
+	s := w.runOnce(t)
+	if s.Ingest.Kept != 1 || s.Ingest.Outside != 1 {
+		t.Fatalf("ingest %+v", s.Ingest)
+	}
+	got := received(t, w.smtp.Messages())
+	if fmt.Sprint(got) != "map[abuse@isp-one.example:[192.0.2.128]]" {
+		t.Errorf("mails: %v", got)
+	}
+}
