@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 10s ./reporter/feed/csvfeed
 	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 10s ./reporter/feed
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 10s ./reporter/feed/blocklist
+	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 10s ./reporter/feed/jsonfeed
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

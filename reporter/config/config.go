@@ -121,6 +121,7 @@ type Feed struct {
 	Schema    string           `yaml:"schema"`
 	CSV       *CSVFormat       `yaml:"csv"`
 	Blocklist *BlocklistFormat `yaml:"blocklist"`
+	JSON      *JSONFormat      `yaml:"json"`
 
 	RepeatDuration time.Duration `yaml:"-"`
 }
@@ -150,6 +151,14 @@ type CSVFormat struct {
 	Columns        map[string]string `yaml:"columns"`
 	Classification string            `yaml:"classification"`
 	Identifier     string            `yaml:"identifier"`
+}
+
+// JSONFormat describes a JSON-lines or JSON-array feed.
+type JSONFormat struct {
+	Fields         map[string]string `yaml:"fields"` // event field -> dotted JSON path
+	Classification string            `yaml:"classification"`
+	Identifier     string            `yaml:"identifier"`
+	TimeFormat     string            `yaml:"time_format"`
 }
 
 // BlocklistFormat describes a plain blocklist: one address or CIDR a line.
@@ -569,10 +578,27 @@ func (v *validator) feeds() {
 			if f.CSV != nil || f.Schema != "" || f.ReportType != "" {
 				v.add(key, "csv, schema and report_type are not for format blocklist")
 			}
+		case "json":
+			switch {
+			case f.JSON == nil:
+				v.add(key+".json", "is required for format json: at least fields.ip")
+			case f.JSON.Fields["ip"] == "":
+				v.add(key+".json.fields.ip", "is required: the JSON path that holds the address")
+			}
+			if f.JSON != nil {
+				for fld := range f.JSON.Fields {
+					if !slices.Contains(csvFields, fld) {
+						v.add(key+".json.fields."+fld, "is not an event field; use one of %s", strings.Join(csvFields, ", "))
+					}
+				}
+			}
 		case "":
-			v.add(key+".format", "is required: shadowserver, csv or blocklist")
+			v.add(key+".format", "is required: shadowserver, csv, json or blocklist")
 		default:
-			v.add(key+".format", "%q is not a format; use shadowserver, csv or blocklist", f.Format)
+			v.add(key+".format", "%q is not a format; use shadowserver, csv, json or blocklist", f.Format)
+		}
+		if f.JSON != nil && f.Format != "json" {
+			v.add(key+".json", "is only for format json")
 		}
 		if f.Blocklist != nil && f.Format != "blocklist" {
 			v.add(key+".blocklist", "is only for format blocklist")

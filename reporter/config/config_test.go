@@ -77,6 +77,7 @@ func TestErrors(t *testing.T) {
 		{"bad asn", [2]string{"asns: [64500]", "asns: [AS-x]"}, []string{`constituency.asns[0]: "AS-x" is not an AS number`}},
 		{"bad repeat", [2]string{"repeat: 24h", "repeat: often"}, []string{`feeds[0].repeat: "often" is not a duration`}},
 		{"bad format", [2]string{"format: shadowserver", "format: xml"}, []string{`feeds[0].format: "xml" is not a format`}},
+		{"json without fields", [2]string{"format: shadowserver", "format: json, json: {fields: {time: seen, colour: c}}"}, []string{"feeds[0].json.fields.ip: is required", "feeds[0].json.fields.colour: is not an event field"}},
 		{"blocklist block on shadowserver", [2]string{"repeat: 24h}", "repeat: 24h, blocklist: {identifier: x}}"}, []string{"feeds[0].blocklist: is only for format blocklist"}},
 		{"no source", [2]string{"source: {spool: var/spool/shadowserver}", "source: {}"}, []string{"feeds[0].source: needs spool"}},
 		{"both sources", [2]string{"source: {spool: var/spool/shadowserver}", "source: {spool: x, url: \"https://x.example/\"}"}, []string{"feeds[0].source: set spool or url, not both"}},

@@ -19,6 +19,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/blocklist"
 	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/httpsrc"
+	"github.com/autoreporter/autoreporter/reporter/feed/jsonfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/feed/spool"
 	"github.com/autoreporter/autoreporter/reporter/mail"
@@ -112,6 +113,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 }
 
 func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
+	if f.Format == "json" && f.JSON != nil {
+		return &jsonfeed.Parser{Fields: f.JSON.Fields, Classification: f.JSON.Classification,
+			Identifier: f.JSON.Identifier, TimeFormat: f.JSON.TimeFormat}
+	}
 	if f.Format == "blocklist" {
 		p := &blocklist.Parser{}
 		if f.Blocklist != nil {

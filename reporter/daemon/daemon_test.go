@@ -401,7 +401,8 @@ func TestURLFeedConditionalGet(t *testing.T) {
 func TestBlocklistFeed(t *testing.T) {
 	w := setup(t)
 	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), "contacts:",
-		"  - {name: drop, format: blocklist, source: {spool: spool/drop}, blocklist: {identifier: spamhaus-drop}}\ncontacts:", 1)
+		"  - {name: drop, format: blocklist, source: {spool: spool/drop}, blocklist: {identifier: spamhaus-drop}}\n"+
+			"  - {name: feodo, format: json, source: {spool: spool/feodo}, json: {fields: {ip: ip_address, port: port, identifier: malware}, classification: c2-server}}\ncontacts:", 1)
 	path := filepath.Join(w.dir, "config.yaml")
 	os.WriteFile(path, []byte(src), 0o644)
 	cfg, err := config.Load(path)
@@ -411,12 +412,14 @@ func TestBlocklistFeed(t *testing.T) {
 	w.cfg = cfg
 	os.MkdirAll(filepath.Join(w.dir, "spool/drop"), 0o755)
 	os.WriteFile(filepath.Join(w.dir, "spool/drop/drop.txt"), []byte("; DROP\n192.0.2.128/25 ; SBL1\n100.64.0.0/16 ; SBL2\n"), 0o644)
+	os.MkdirAll(filepath.Join(w.dir, "spool/feodo"), 0o755)
+	os.WriteFile(filepath.Join(w.dir, "spool/feodo/ipblocklist.json"), []byte(`[{"ip_address": "203.0.113.7", "port": 443, "malware": "QakBot"}, {"ip_address": "100.64.3.3", "port": 443, "malware": "QakBot"}]`), 0o644)
 	s := w.runOnce(t)
-	if s.Ingest.Kept != 1 || s.Ingest.Outside != 1 {
+	if s.Ingest.Kept != 2 || s.Ingest.Outside != 2 {
 		t.Fatalf("ingest %+v", s.Ingest)
 	}
 	got := received(t, w.smtp.Messages())
-	if fmt.Sprint(got) != "map[abuse@isp-one.example:[192.0.2.128]]" {
+	if fmt.Sprint(got) != "map[abuse@isp-one.example:[192.0.2.128] abuse@isp-three.example:[203.0.113.7]]" {
 		t.Errorf("mails: %v", got)
 	}
 }

@@ -1,0 +1,74 @@
+package jsonfeed
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/autoreporter/autoreporter/reporter/feed/feedtest"
+)
+
+func parse(t *testing.T, p *Parser, name string, keep func(netip.Addr) bool) *feedtest.Sink {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := &feedtest.Sink{KeepFunc: keep}
+	if err := p.Parse(context.Background(), f, name, s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func feodo() *Parser {
+	return &Parser{Fields: map[string]string{"ip": "ip_address", "port": "port", "time": "first_seen", "identifier": "malware"}, Classification: "c2-server"}
+}
+
+func TestFeodoArray(t *testing.T) {
+	s := parse(t, feodo(), "feodo.json", netip.MustParsePrefix("192.0.2.0/24").Contains)
+	if len(s.Events) != 1 || s.Outside != 1 || len(s.Rejects) != 2 {
+		t.Fatalf("events %d outside %d rejects %+v", len(s.Events), s.Outside, s.Rejects)
+	}
+	e := s.Events[0]
+	if e.IP.String() != "192.0.2.50" || e.Port != 443 || e.Identifier != "qakbot" || e.Classification != "c2-server" ||
+		e.Time.Format("2006-01-02 15:04") != "2026-11-19 10:00" || e.ExtraValue("status") != "online" || e.ExtraValue("as_name") != "X" {
+		t.Errorf("event %+v", e)
+	}
+	if s.Rejects[0].Line != 3 || s.Rejects[1].Line != 4 {
+		t.Errorf("rejects %+v", s.Rejects)
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	p := &Parser{Fields: map[string]string{"ip": "src.ip", "port": "src.port", "time": "seen", "classification": "kind", "identifier": "family"}, Identifier: "unknown"}
+	s := parse(t, p, "events.jsonl", nil)
+	if len(s.Events) != 2 || len(s.Rejects) != 1 || s.Rejects[0].Line != 3 || s.NoAddr != 1 {
+		t.Fatalf("events %+v rejects %+v noaddr %d", s.Events, s.Rejects, s.NoAddr)
+	}
+	if e := s.Events[0]; e.Port != 23 || e.Classification != "scanner" || e.Identifier != "mirai" || e.Time.Unix() != 1763632800 {
+		t.Errorf("event 1 %+v", e)
+	}
+	if e := s.Events[1]; e.Identifier != "unknown" || e.Time.Hour() != 10 {
+		t.Errorf("event 2 %+v", e)
+	}
+}
+
+func FuzzJSON(f *testing.F) {
+	for _, n := range []string{"feodo.json", "events.jsonl"} {
+		b, _ := os.ReadFile("testdata/" + n)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := &feedtest.Sink{}
+		_ = feodo().Parse(context.Background(), bytes.NewReader(data), "f.json", s)
+		for _, e := range s.Events {
+			if !e.IP.IsValid() || e.Port < 0 || e.Port > 65535 || e.Classification == "" {
+				t.Fatalf("bad event %+v", e)
+			}
+		}
+	})
+}
