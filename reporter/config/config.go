@@ -151,6 +151,8 @@ type CSVFormat struct {
 	Columns        map[string]string `yaml:"columns"`
 	Classification string            `yaml:"classification"`
 	Identifier     string            `yaml:"identifier"`
+	// Where keeps only rows whose column has the given value.
+	Where map[string]string `yaml:"where"`
 }
 
 // JSONFormat describes a JSON-lines or JSON-array feed.

@@ -126,7 +126,7 @@ func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
 	}
 	if f.Format == "csv" && f.CSV != nil {
 		p := &csvfeed.Parser{Columns: f.CSV.Columns, Classification: f.CSV.Classification,
-			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat}
+			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat, Where: f.CSV.Where}
 		if r := []rune(f.CSV.Delimiter); len(r) == 1 {
 			p.Delimiter = r[0]
 		}

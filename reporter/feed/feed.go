@@ -213,6 +213,20 @@ func ParseAddrOrNetwork(s string) (netip.Addr, netip.Prefix, error) {
 	return p.Addr(), p, nil
 }
 
+// ParseEndpoint parses what an address column may hold: an address, a CIDR,
+// or an address with a port as IOC feeds write them ("192.0.2.1:443",
+// "[2001:db8::1]:443"). port is 0 when none was given.
+func ParseEndpoint(b []byte) (netip.Addr, netip.Prefix, int, error) {
+	a, p, err := ParseAddrOrNetworkBytes(b)
+	if err == nil {
+		return a, p, 0, nil
+	}
+	if ap, aerr := netip.ParseAddrPort(strings.TrimSpace(string(b))); aerr == nil {
+		return ap.Addr().Unmap(), netip.Prefix{}, int(ap.Port()), nil
+	}
+	return netip.Addr{}, netip.Prefix{}, 0, err
+}
+
 // timeLayouts are the timestamp shapes seen in real feeds, tried in order.
 var timeLayouts = []string{
 	"2006-01-02 15:04:05",

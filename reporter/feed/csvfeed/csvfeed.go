@@ -28,6 +28,10 @@ type Parser struct {
 	Identifier     string
 	// TimeFormat is a Go time layout; empty tries the usual shapes and epochs.
 	TimeFormat string
+	// Where keeps only rows whose column has the value (ThreatFox mixes
+	// ip:port IOCs with domains and URLs); other rows count as rows without
+	// an address.
+	Where map[string]string
 }
 
 // Parse implements reporter.Parser.
@@ -36,6 +40,10 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		names []string
 		idx   = map[string]int{}
 		extra []int
+		where []struct {
+			col int
+			val string
+		}
 	)
 	header := func(cols []string) error {
 		names = append([]string(nil), cols...)
@@ -57,6 +65,16 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if idx["ip"] < 0 {
 			return fmt.Errorf("no column is mapped to ip")
 		}
+		for col, val := range p.Where {
+			i := c.First(strings.ToLower(col))
+			if i < 0 {
+				return fmt.Errorf("where: column %q is not in the header %v", col, names)
+			}
+			where = append(where, struct {
+				col int
+				val string
+			}{i, val})
+		}
 		for i := range names {
 			if !used[i] {
 				extra = append(extra, i)
@@ -66,12 +84,18 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 	}
 	base := filepath.Base(file)
 	row := func(row *feed.Row) error {
+		for _, w := range where {
+			if string(bytes.TrimSpace(row.FieldBytes(w.col))) != w.val {
+				sink.NoAddress(row.Line)
+				return nil
+			}
+		}
 		raw := bytes.TrimSpace(row.FieldBytes(idx["ip"]))
 		if len(raw) == 0 {
 			sink.NoAddress(row.Line)
 			return nil
 		}
-		ip, network, err := feed.ParseAddrOrNetworkBytes(raw)
+		ip, network, endpointPort, err := feed.ParseEndpoint(raw)
 		if err != nil {
 			sink.Reject(row.Line, "ip: "+err.Error(), row.Raw())
 			return nil
@@ -94,6 +118,9 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if e.Port, err = feed.ParsePort(feed.Get(rec, idx["port"])); err != nil {
 			sink.Reject(row.Line, err.Error(), row.Raw())
 			return nil
+		}
+		if e.Port == 0 {
+			e.Port = endpointPort
 		}
 		e.Protocol = strings.ToLower(feed.Clean(feed.Get(rec, idx["protocol"]), 16))
 		e.Hostname = feed.Clean(feed.Get(rec, idx["hostname"]), 255)

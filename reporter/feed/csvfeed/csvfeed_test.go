@@ -103,3 +103,32 @@ func BenchmarkCSV(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
 }
+
+// ThreatFox's CSV export: ip:port IOCs among domains and URLs.
+func TestThreatFox(t *testing.T) {
+	in := `################################################################
+# ThreatFox IOCs: CSV export
+################################################################
+# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","fk_malware","malware_alias","malware_printable","last_seen_utc","confidence_level","reference","tags","anonymous","reporter"
+first_seen_utc,ioc_id,ioc_value,ioc_type,threat_type,fk_malware,malware_alias,malware_printable,last_seen_utc,confidence_level,reference,tags,anonymous,reporter
+"2026-11-20 10:00:00", "1", "192.0.2.80:8443", "ip:port", "botnet_cc", "win.cobalt_strike", "", "Cobalt Strike", "", "100", "", "c2", "0", "x"
+"2026-11-20 10:00:00", "2", "evil.example", "domain", "botnet_cc", "win.qakbot", "", "QakBot", "", "75", "", "", "0", "x"
+"2026-11-20 10:00:00", "3", "[2001:db8:1::80]:443", "ip:port", "botnet_cc", "win.qakbot", "", "QakBot", "", "75", "", "", "0", "x"
+`
+	in = strings.ReplaceAll(in, `", "`, `","`)
+	p := &Parser{Comment: '#', Classification: "c2-server", Where: map[string]string{"ioc_type": "ip:port"},
+		Columns: map[string]string{"ip": "ioc_value", "time": "first_seen_utc", "identifier": "malware_printable"}}
+	s := &feedtest.Sink{}
+	if err := p.Parse(context.Background(), strings.NewReader(in), "threatfox.csv", s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Events) != 2 || s.NoAddr != 1 || len(s.Rejects) != 0 {
+		t.Fatalf("events %+v noaddr %d rejects %+v", s.Events, s.NoAddr, s.Rejects)
+	}
+	if e := s.Events[0]; e.IP.String() != "192.0.2.80" || e.Port != 8443 || e.Identifier != "cobalt strike" {
+		t.Errorf("v4 endpoint: %+v", e)
+	}
+	if e := s.Events[1]; e.IP.String() != "2001:db8:1::80" || e.Port != 443 {
+		t.Errorf("v6 endpoint: %+v", e)
+	}
+}

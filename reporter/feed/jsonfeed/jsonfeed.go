@@ -142,7 +142,7 @@ func (p *Parser) record(obj map[string]any, n int, base string, raw []byte, sink
 		sink.NoAddress(n)
 		return nil
 	}
-	ip, network, err := feed.ParseAddrOrNetwork(addr)
+	ip, network, endpointPort, err := feed.ParseEndpoint([]byte(addr))
 	if err != nil {
 		sink.Reject(n, "ip: "+err.Error(), rawString())
 		return nil
@@ -163,6 +163,9 @@ func (p *Parser) record(obj map[string]any, n int, base string, raw []byte, sink
 	if e.Port, err = feed.ParsePort(lookup(obj, p.Fields["port"])); err != nil {
 		sink.Reject(n, err.Error(), rawString())
 		return nil
+	}
+	if e.Port == 0 {
+		e.Port = endpointPort
 	}
 	e.Protocol = strings.ToLower(feed.Clean(lookup(obj, p.Fields["protocol"]), 16))
 	e.Hostname = feed.Clean(lookup(obj, p.Fields["hostname"]), 255)

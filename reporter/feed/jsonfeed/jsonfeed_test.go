@@ -72,3 +72,12 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestEndpointValue(t *testing.T) {
+	p := &Parser{Fields: map[string]string{"ip": "ioc"}, Classification: "c2-server"}
+	s := &feedtest.Sink{}
+	err := p.Parse(context.Background(), bytes.NewReader([]byte(`{"ioc": "192.0.2.9:4443"}`)), "tf.json", s)
+	if err != nil || len(s.Events) != 1 || s.Events[0].Port != 4443 || s.Events[0].IP.String() != "192.0.2.9" {
+		t.Errorf("%v %+v", err, s.Events)
+	}
+}
