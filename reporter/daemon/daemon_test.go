@@ -134,12 +134,40 @@ func (w *world) drop(t *testing.T) {
 	}
 }
 
-func (w *world) runOnce(t *testing.T) daemon.Summary {
+// open starts a daemon on the world's config and clock, closed when the
+// test ends.
+func (w *world) open(t *testing.T, opt daemon.Options) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{Now: func() time.Time { return w.now }})
+	if opt.Now == nil {
+		opt.Now = func() time.Time { return w.now }
+	}
+	d, err := daemon.New(context.Background(), w.cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// reconfigure replaces the config file with the test config edited by
+// replacing old with new, and loads it.
+func (w *world) reconfigure(t *testing.T, old, new string) {
+	t.Helper()
+	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), old, new, 1)
+	path := filepath.Join(w.dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+}
+
+func (w *world) runOnce(t *testing.T) daemon.Summary {
+	t.Helper()
+	d := w.open(t, daemon.Options{})
 	defer d.Close()
 	s, err := d.RunOnce(context.Background())
 	if err != nil {
@@ -246,11 +274,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// History knows what went where.
-	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := w.open(t, daemon.Options{})
 	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "noc@isp-two.example"})
 	if err != nil || len(h) != 2 || h[0].Report.State != reporter.ReportSent {
 		t.Errorf("history: %v %+v", err, h)
@@ -321,11 +345,7 @@ func TestSchemaFallback(t *testing.T) {
 	w.cfg.Feeds[0].Schema = filepath.Join(w.dir, "missing-reports.json")
 	w.drop(t)
 	var logs bytes.Buffer
-	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return w.now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := w.open(t, daemon.Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	s, err := d.RunOnce(context.Background())
 	if err != nil || s.Ingest.Kept != 8 {
 		t.Fatalf("run without schema: %v %+v", err, s.Ingest)
@@ -356,15 +376,8 @@ func TestURLFeedConditionalGet(t *testing.T) {
 	defer srv.Close()
 	w := setup(t)
 	t.Setenv("TEST_AUTH_KEY", "k3y")
-	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), "source: {spool: spool/c2}",
-		`source: {url: "`+srv.URL+`/feeds/ipblocklist.csv", headers: {Auth-Key: "${TEST_AUTH_KEY}"}, retries: 0}`, 1)
-	path := filepath.Join(w.dir, "config.yaml")
-	os.WriteFile(path, []byte(src), 0o644)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cfg = cfg
+	w.reconfigure(t, "source: {spool: spool/c2}",
+		`source: {url: "`+srv.URL+`/feeds/ipblocklist.csv", headers: {Auth-Key: "${TEST_AUTH_KEY}"}, retries: 0}`)
 	for run := 1; run <= 3; run++ { // each run is a fresh daemon: a restart
 		s := w.runOnce(t)
 		if run == 1 && (s.Ingest.Kept != 1 || s.Ingest.Rejected != 1) {
@@ -382,12 +395,7 @@ func TestURLFeedConditionalGet(t *testing.T) {
 	if fmt.Sprint(got["abuse@isp-three.example"]) != "[203.0.113.5]" || len(got) != 1 {
 		t.Errorf("mails: %v", got)
 	}
-	d, err := daemon.New(context.Background(), w.cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	states, err := d.FeedStates(context.Background())
+	states, err := w.open(t, daemon.Options{}).FeedStates(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,16 +408,9 @@ func TestURLFeedConditionalGet(t *testing.T) {
 
 func TestBlocklistFeed(t *testing.T) {
 	w := setup(t)
-	src := strings.Replace(fmt.Sprintf(configTmpl, w.smtp.Host, w.smtp.Port), "contacts:",
+	w.reconfigure(t, "contacts:",
 		"  - {name: drop, format: blocklist, source: {spool: spool/drop}, blocklist: {identifier: spamhaus-drop}}\n"+
-			"  - {name: feodo, format: json, source: {spool: spool/feodo}, json: {fields: {ip: ip_address, port: port, identifier: malware}, classification: c2-server}}\ncontacts:", 1)
-	path := filepath.Join(w.dir, "config.yaml")
-	os.WriteFile(path, []byte(src), 0o644)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cfg = cfg
+			"  - {name: feodo, format: json, source: {spool: spool/feodo}, json: {fields: {ip: ip_address, port: port, identifier: malware}, classification: c2-server}}\ncontacts:")
 	os.MkdirAll(filepath.Join(w.dir, "spool/drop"), 0o755)
 	os.WriteFile(filepath.Join(w.dir, "spool/drop/drop.txt"), []byte("; DROP\n192.0.2.128/25 ; SBL1\n100.64.0.0/16 ; SBL2\n"), 0o644)
 	os.MkdirAll(filepath.Join(w.dir, "spool/feodo"), 0o755)
