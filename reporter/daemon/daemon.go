@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
@@ -150,17 +152,15 @@ func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
 	return p
 }
 
+// domainOf is the domain of the From address, for Message-IDs. The config
+// has already checked that the address parses.
 func domainOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == '@' {
-			d := addr[i+1:]
-			if n := len(d); n > 0 && d[n-1] == '>' {
-				d = d[:n-1]
-			}
-			return d
-		}
+	a, err := netmail.ParseAddress(addr)
+	if err != nil {
+		return ""
 	}
-	return ""
+	_, domain, _ := strings.Cut(a.Address, "@")
+	return domain
 }
 
 func (d *Daemon) repeatWindow(feed string) time.Duration {

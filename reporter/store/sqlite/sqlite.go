@@ -173,30 +173,43 @@ const eventColumns = `e.id, e.feed, e.time, e.classification, e.identifier, e.ip
 
 type scanner interface{ Scan(...any) error }
 
-func scanEvent(row scanner, extraDest ...any) (reporter.Event, error) {
-	var (
-		e              reporter.Event
-		tm, ingested   int64
-		ip, extra, cks string
-		asn            int64
-		lang, csrc     string
-	)
-	dest := append([]any{&e.ID, &e.Feed, &tm, &e.Classification, &e.Identifier, &ip, &e.Port, &e.Protocol, &asn,
-		&e.ASOrg, &e.Country, &e.Hostname, &extra, &cks, &lang, &csrc, &e.Source, &ingested}, extraDest...)
-	if err := row.Scan(dest...); err != nil {
-		return e, err
-	}
-	e.Time, e.Ingested = fromUS(tm), fromUS(ingested)
-	e.ASN = uint32(asn)
+// eventRow holds one row of eventColumns while it is scanned, so that a
+// query can scan events alone or after other columns in one Scan.
+type eventRow struct {
+	e               reporter.Event
+	tm, ingested    int64
+	ip, extra       string
+	cks, lang, csrc string
+	asn             int64
+}
+
+func (r *eventRow) dest() []any {
+	e := &r.e
+	return []any{&e.ID, &e.Feed, &r.tm, &e.Classification, &e.Identifier, &r.ip, &e.Port, &e.Protocol, &r.asn,
+		&e.ASOrg, &e.Country, &e.Hostname, &r.extra, &r.cks, &r.lang, &r.csrc, &e.Source, &r.ingested}
+}
+
+func (r *eventRow) event() (reporter.Event, error) {
+	e := r.e
+	e.Time, e.Ingested = fromUS(r.tm), fromUS(r.ingested)
+	e.ASN = uint32(r.asn)
 	var err error
-	if e.IP, err = netip.ParseAddr(ip); err != nil {
-		return e, fmt.Errorf("event %d: address %q: %w", e.ID, ip, err)
+	if e.IP, err = netip.ParseAddr(r.ip); err != nil {
+		return e, fmt.Errorf("event %d: address %q: %w", e.ID, r.ip, err)
 	}
-	if err := json.Unmarshal([]byte(extra), &e.Extra); err != nil {
+	if err := json.Unmarshal([]byte(r.extra), &e.Extra); err != nil {
 		return e, fmt.Errorf("event %d: extra: %w", e.ID, err)
 	}
-	e.Contact = contactFrom(cks, lang, csrc)
+	e.Contact = contactFrom(r.cks, r.lang, r.csrc)
 	return e, nil
+}
+
+func scanEvent(row scanner) (reporter.Event, error) {
+	var r eventRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return reporter.Event{}, err
+	}
+	return r.event()
 }
 
 func contactFrom(key, lang, src string) reporter.Contact {
@@ -336,20 +349,32 @@ func closeEvent(ctx context.Context, tx *sql.Tx, id int64, state, reason string,
 const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
 	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count`
 
-func scanReport(row scanner, extra ...any) (reporter.Report, error) {
-	var (
-		r                        reporter.Report
-		ck, lang, src            string
-		created, nextTry, sentAt int64
-	)
-	dest := append([]any{&r.ID, &r.Ref, &ck, &lang, &src, &created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
-		&r.LastError, &nextTry, &sentAt, &r.EventCount}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return r, err
+// reportRow holds one row of reportColumns while it is scanned.
+type reportRow struct {
+	r                        reporter.Report
+	ck, lang, src            string
+	created, nextTry, sentAt int64
+}
+
+func (x *reportRow) dest() []any {
+	r := &x.r
+	return []any{&r.ID, &r.Ref, &x.ck, &x.lang, &x.src, &x.created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
+		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount}
+}
+
+func (x *reportRow) report() reporter.Report {
+	r := x.r
+	r.Contact = contactFrom(x.ck, x.lang, x.src)
+	r.Created, r.NextTry, r.Sent = fromUS(x.created), fromUS(x.nextTry), fromUS(x.sentAt)
+	return r
+}
+
+func scanReport(row scanner) (reporter.Report, error) {
+	var x reportRow
+	if err := row.Scan(x.dest()...); err != nil {
+		return reporter.Report{}, err
 	}
-	r.Contact = contactFrom(ck, lang, src)
-	r.Created, r.NextTry, r.Sent = fromUS(created), fromUS(nextTry), fromUS(sentAt)
-	return r, nil
+	return x.report(), nil
 }
 
 // PendingReports implements reporter.Store. Uses reports_pending.
@@ -502,31 +527,20 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	defer rows.Close()
 	var out []reporter.HistoryRow
 	for rows.Next() {
-		var (
-			h                        reporter.HistoryRow
-			ck, lang, src            string
-			created, nextTry, sentAt int64
-		)
 		// The event columns follow the report columns in one row.
-		r := &h.Report
-		e, err := scanEvent(scanFunc(func(dest ...any) error {
-			return rows.Scan(append([]any{&r.ID, &r.Ref, &ck, &lang, &src, &created, &r.MessageID, &r.Subject, &r.State,
-				&r.Attempts, &r.LastError, &nextTry, &sentAt, &r.EventCount}, dest...)...)
-		}))
+		var rr reportRow
+		var er eventRow
+		if err := rows.Scan(append(rr.dest(), er.dest()...)...); err != nil {
+			return nil, err
+		}
+		e, err := er.event()
 		if err != nil {
 			return nil, err
 		}
-		r.Contact = contactFrom(ck, lang, src)
-		r.Created, r.NextTry, r.Sent = fromUS(created), fromUS(nextTry), fromUS(sentAt)
-		h.Event = e
-		out = append(out, h)
+		out = append(out, reporter.HistoryRow{Report: rr.report(), Event: e})
 	}
 	return out, rows.Err()
 }
-
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func prefixBounds(p netip.Prefix) (lo, hi []byte) {
 	p = p.Masked()
