@@ -26,11 +26,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 10s ./reporter/feed/shadowserver
-	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 10s ./reporter/feed/csvfeed
-	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 10s ./reporter/feed
-	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 10s ./reporter/feed/blocklist
-	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 10s ./reporter/feed/jsonfeed
+	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 300000x ./reporter/feed/shadowserver
+	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 300000x ./reporter/feed/csvfeed
+	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 300000x ./reporter/feed
+	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 300000x ./reporter/feed/blocklist
+	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 300000x ./reporter/feed/jsonfeed
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
