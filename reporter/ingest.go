@@ -51,6 +51,8 @@ type IngestStats struct {
 	NoAddress int
 	Rejected  int
 	Stored    int // new in the store (Kept minus rows already stored)
+	// Reasons counts Rejected by reason class (RejectClass).
+	Reasons map[string]int
 }
 
 // Add sums stats.
@@ -61,6 +63,12 @@ func (s *IngestStats) Add(o IngestStats) {
 	s.NoAddress += o.NoAddress
 	s.Rejected += o.Rejected
 	s.Stored += o.Stored
+	for k, n := range o.Reasons {
+		if s.Reasons == nil {
+			s.Reasons = map[string]int{}
+		}
+		s.Reasons[k] += n
+	}
 }
 
 // Ingester runs parse -> enrich -> keep? -> contact -> store.
@@ -113,7 +121,12 @@ func (s *ingestSink) Reject(line int, reason, raw string) {
 	if len(raw) > maxRaw {
 		raw = raw[:maxRaw]
 	}
-	s.rejects = append(s.rejects, Reject{Feed: s.feed, File: s.file, Line: line, Reason: reason, Raw: raw})
+	class := RejectClass(reason)
+	if s.stats.Reasons == nil {
+		s.stats.Reasons = map[string]int{}
+	}
+	s.stats.Reasons[class]++
+	s.rejects = append(s.rejects, Reject{Feed: s.feed, File: s.file, Line: line, Reason: reason, Class: class, Raw: raw})
 }
 
 func (s *ingestSink) Event(e *Event) error {

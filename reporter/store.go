@@ -46,8 +46,37 @@ type Reject struct {
 	Feed   string
 	File   string
 	Line   int
-	Reason string
+	Reason string // the whole message, with the offending value
+	Class  string // the message without values, to count by (RejectClass)
 	Raw    string
+	At     time.Time // when it was stored; set by the store
+}
+
+// RejectQuery filters rejected rows. Zero fields do not filter.
+type RejectQuery struct {
+	Feed  string
+	File  string
+	Since time.Time
+	Limit int
+}
+
+// ReasonCount is how many rows of a feed were rejected for one reason.
+type ReasonCount struct {
+	Feed  string
+	Class string
+	Count int
+	Last  time.Time
+}
+
+// FetchedFile is a listed file of an API source (the Shadowserver Reports
+// API) that was downloaded and ingested, so that it is not fetched again.
+type FetchedFile struct {
+	Feed     string
+	ID       string
+	File     string
+	Fetched  time.Time
+	Rows     int
+	Rejected int
 }
 
 // HistoryQuery filters history. Zero fields do not filter.
@@ -106,6 +135,15 @@ type Store interface {
 	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error
 	// AddRejects keeps rows that could not be read.
 	AddRejects(ctx context.Context, rejects []Reject) error
+	// Rejects lists kept rows, newest first.
+	Rejects(ctx context.Context, q RejectQuery) ([]Reject, error)
+	// RejectSummary counts kept rows by feed and reason class, largest
+	// count first. Limit is ignored.
+	RejectSummary(ctx context.Context, q RejectQuery) ([]ReasonCount, error)
+	// Fetched returns which of the given ids of a feed were already fetched.
+	Fetched(ctx context.Context, feed string, ids []string) (map[string]bool, error)
+	// MarkFetched records a fetched file; recording it again updates it.
+	MarkFetched(ctx context.Context, f FetchedFile) error
 	// FeedState returns what is remembered of a feed; a feed never seen
 	// has a zero state.
 	FeedState(ctx context.Context, feed string) (FeedState, error)

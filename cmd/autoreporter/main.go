@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -39,6 +41,7 @@ Usage:
   autoreporter lookup IP...                 why an address would (not) be reported, and to whom
   autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
   autoreporter feeds                        each feed's source, last success, last error and row counts
+  autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
@@ -102,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.checkConfig(ctx, rest)
 	case "feeds":
 		err = e.feeds(ctx, rest)
+	case "rejects":
+		err = e.rejects(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:
@@ -193,6 +198,7 @@ func printSummary(w io.Writer, s daemon.Summary) {
 	fmt.Fprintf(w, "files:   %d read, %d failed\n", len(s.Files), failed)
 	fmt.Fprintf(w, "rows:    %d read, %d kept (in the constituency), %d outside, %d rejected, %d without an address\n",
 		in.Rows, in.Kept, in.Outside, in.Rejected, in.NoAddress)
+	printReasons(w, in.Reasons)
 	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
 	p := s.Report.Plan
 	fmt.Fprintf(w, "reports: %d created, %d events held back (already reported or duplicates)\n", len(p.Reports), len(p.Skipped))
@@ -206,6 +212,23 @@ func printSummary(w io.Writer, s daemon.Summary) {
 		if f.Err != nil {
 			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
 		}
+	}
+}
+
+// printReasons breaks the rejected count down by reason, largest first.
+func printReasons(w io.Writer, reasons map[string]int) {
+	classes := make([]string, 0, len(reasons))
+	for c := range reasons {
+		classes = append(classes, c)
+	}
+	sort.Slice(classes, func(i, j int) bool {
+		if reasons[classes[i]] != reasons[classes[j]] {
+			return reasons[classes[i]] > reasons[classes[j]]
+		}
+		return classes[i] < classes[j]
+	})
+	for _, c := range classes {
+		fmt.Fprintf(w, "  rejected %d: %s\n", reasons[c], c)
 	}
 }
 
@@ -235,6 +258,7 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "%s: %d rows, %d kept, %d new, %d rejected\n", filepath.Base(path), r.Stats.Rows, r.Stats.Kept, r.Stats.Stored, r.Stats.Rejected)
 	}
 	fmt.Fprintf(e.stdout, "total: %d rows, %d kept, %d new, %d rejected\n", total.Rows, total.Kept, total.Stored, total.Rejected)
+	printReasons(e.stdout, total.Reasons)
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "\n"))
 	}
@@ -424,6 +448,77 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date, time or duration", s)
+}
+
+func (e *env) rejects(ctx context.Context, args []string) error {
+	fs := e.flags("rejects")
+	feedName := fs.String("feed", "", "only this feed")
+	file := fs.String("file", "", "only rows of this file (as named in the summary)")
+	since := fs.String("since", "", "rows kept since a date (2026-11-20), a time (RFC 3339) or a duration ago (7d)")
+	limit := fs.Int("limit", 50, "at most this many rows")
+	summary := fs.Bool("summary", false, "count rows by feed and reason instead of listing them")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := reporter.RejectQuery{Feed: *feedName, File: *file, Limit: *limit}
+	if *since != "" {
+		var err error
+		if q.Since, err = parseSince(*since, time.Now()); err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	enc := json.NewEncoder(e.stdout)
+	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	defer w.Flush()
+	if *summary {
+		counts, err := d.Store().RejectSummary(ctx, q)
+		if err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintln(w, "FEED\tROWS\tLAST\tREASON")
+		}
+		for _, c := range counts {
+			if *asJSON {
+				if err := enc.Encode(map[string]any{"feed": c.Feed, "reason": c.Class, "rows": c.Count, "last": c.Last}); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", c.Feed, c.Count, c.Last.Format(time.RFC3339), c.Class)
+		}
+		return nil
+	}
+	rows, err := d.Store().Rejects(ctx, q)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintln(w, "KEPT\tFEED\tFILE\tLINE\tREASON\tRAW")
+	}
+	for _, r := range rows {
+		if *asJSON {
+			if err := enc.Encode(map[string]any{"at": r.At, "feed": r.Feed, "file": r.File, "line": r.Line,
+				"reason": r.Reason, "class": r.Class, "raw": r.Raw}); err != nil {
+				return err
+			}
+			continue
+		}
+		// The raw row is hostile feed data: quoted, so that control
+		// characters cannot play tricks on the terminal.
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", r.At.Format(time.RFC3339), r.Feed, r.File, r.Line,
+			strconv.Quote(r.Reason), strconv.Quote(feed.Clip(r.Raw, 120)))
+	}
+	if len(rows) == 0 && !*asJSON {
+		fmt.Fprintln(e.stderr, "no rejected rows match")
+	}
+	return nil
 }
 
 func (e *env) checkConfig(ctx context.Context, args []string) error {

@@ -48,7 +48,8 @@ func TestRunOnceAndHistory(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run --once: %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"4 read, 1 kept", "2 outside, 1 rejected", "mails:   1 written to " + filepath.Join(dir, "var/outbox")} {
+	for _, want := range []string{"4 read, 1 kept", "2 outside, 1 rejected", "rejected 1: ip: not an IP address\n",
+		"mails:   1 written to " + filepath.Join(dir, "var/outbox")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -63,6 +64,18 @@ func TestRunOnceAndHistory(t *testing.T) {
 	code, out, _ = cli("history", "--config", c, "--asn", "AS64500")
 	if code != 0 || !strings.Contains(out, "192.0.2.1 ") || !strings.Contains(out, "abuse@isp.example") {
 		t.Errorf("history: %d\n%s", code, out)
+	}
+	code, out, _ = cli("rejects", "--config", c, "--feed", "ss")
+	if code != 0 || !strings.Contains(out, "2026-11-22-scan_telnet-x.csv  5 ") || !strings.Contains(out, `"2026-11-22 01:00:00,1.2.3.999,23,telnet"`) {
+		t.Errorf("rejects: %d\n%s", code, out)
+	}
+	code, out, _ = cli("rejects", "--config", c, "--summary", "--json")
+	if code != 0 || !strings.Contains(out, `"reason":"ip: not an IP address","rows":1`) {
+		t.Errorf("rejects --summary: %d\n%s", code, out)
+	}
+	code, out, errs = cli("rejects", "--config", c, "--feed", "other")
+	if code != 0 || out != "KEPT  FEED  FILE  LINE  REASON  RAW\n" || !strings.Contains(errs, "no rejected rows") {
+		t.Errorf("rejects of a feed with none: %d %q %q", code, out, errs)
 	}
 	code, out, _ = cli("history", "--config", c, "--json", "--ip", "198.51.100.1")
 	if code != 0 || out != "" {

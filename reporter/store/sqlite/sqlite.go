@@ -458,17 +458,51 @@ func (s *Store) AddRejects(ctx context.Context, rejects []reporter.Reject) error
 	defer tx.Rollback()
 	at := us(s.now())
 	for _, r := range rejects {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (feed, file, line, reason, raw, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			r.Feed, r.File, r.Line, r.Reason, r.Raw, at); err != nil {
+		class := r.Class
+		if class == "" {
+			class = reporter.RejectClass(r.Reason)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (feed, file, line, reason, class, raw, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			r.Feed, r.File, r.Line, r.Reason, class, r.Raw, at); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// Rejects returns the kept rejected rows of a feed, oldest first.
-func (s *Store) Rejects(ctx context.Context, feed string, limit int) ([]reporter.Reject, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT feed, file, line, reason, raw FROM rejects WHERE feed = $1 ORDER BY id LIMIT $2`, feed, limit)
+// rejectWhere builds the filter shared by Rejects and RejectSummary.
+func rejectWhere(q reporter.RejectQuery) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Feed != "" {
+		add("feed = $%d", q.Feed)
+	}
+	if q.File != "" {
+		add("file = $%d", q.File)
+	}
+	if !q.Since.IsZero() {
+		add("at >= $%d", us(q.Since))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Rejects lists kept rows, newest first.
+func (s *Store) Rejects(ctx context.Context, q reporter.RejectQuery) ([]reporter.Reject, error) {
+	where, args := rejectWhere(q)
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT feed, file, line, reason, class, raw, at FROM rejects`+where+
+		fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -476,15 +510,63 @@ func (s *Store) Rejects(ctx context.Context, feed string, limit int) ([]reporter
 	var out []reporter.Reject
 	for rows.Next() {
 		var r reporter.Reject
-		if err := rows.Scan(&r.Feed, &r.File, &r.Line, &r.Reason, &r.Raw); err != nil {
+		var at int64
+		if err := rows.Scan(&r.Feed, &r.File, &r.Line, &r.Reason, &r.Class, &r.Raw, &at); err != nil {
 			return nil, err
 		}
+		r.At = fromUS(at)
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-// History implements reporter.Store.
+// RejectSummary counts kept rows by feed and reason class.
+func (s *Store) RejectSummary(ctx context.Context, q reporter.RejectQuery) ([]reporter.ReasonCount, error) {
+	where, args := rejectWhere(q)
+	rows, err := s.db.QueryContext(ctx, `SELECT feed, class, count(*), max(at) FROM rejects`+where+
+		` GROUP BY feed, class ORDER BY count(*) DESC, feed, class`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.ReasonCount
+	for rows.Next() {
+		var c reporter.ReasonCount
+		var at int64
+		if err := rows.Scan(&c.Feed, &c.Class, &c.Count, &at); err != nil {
+			return nil, err
+		}
+		c.Last = fromUS(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Fetched returns which of the given ids of a feed were already fetched.
+func (s *Store) Fetched(ctx context.Context, feed string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM fetched_files WHERE feed = $1 AND id = $2`, feed, id).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// MarkFetched records a fetched file.
+func (s *Store) MarkFetched(ctx context.Context, f reporter.FetchedFile) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO fetched_files (feed, id, file, fetched, rows, rejected) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (feed, id) DO UPDATE SET file = excluded.file, fetched = excluded.fetched,
+			rows = excluded.rows, rejected = excluded.rejected`,
+		f.Feed, f.ID, f.File, us(f.Fetched), f.Rows, f.Rejected)
+	return err
+}
+
 func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
 	var where []string
 	var args []any

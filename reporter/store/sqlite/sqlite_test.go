@@ -32,22 +32,6 @@ func TestMigrationsTwice(t *testing.T) {
 	}
 }
 
-func TestRejectsKept(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	in := reporter.Reject{Feed: "f", File: "a.csv", Line: 3, Reason: "ip: bad", Raw: "x,y"}
-	if err := s.AddRejects(context.Background(), []reporter.Reject{in}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Rejects(context.Background(), "f", 10)
-	if err != nil || len(got) != 1 || got[0] != in {
-		t.Errorf("rejects: %v %+v", err, got)
-	}
-}
-
 func BenchmarkInsertEvents(b *testing.B) {
 	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
 	if err != nil {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"History", testHistory},
 		{"Rejects", testRejects},
 		{"FeedState", testFeedState},
+		{"Fetched", testFetched},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +284,67 @@ func testHistory(t *testing.T, s reporter.Store) {
 }
 
 func testRejects(t *testing.T, s reporter.Store) {
-	err := s.AddRejects(ctx, []reporter.Reject{{Feed: "f", File: "a.csv", Line: 3, Reason: "ip: bad", Raw: "x,y"}})
+	in := []reporter.Reject{
+		{Feed: "f", File: "a.csv", Line: 3, Reason: `ip: not an IP address: "x"`, Raw: "x,y"},
+		{Feed: "f", File: "a.csv", Line: 4, Reason: `ip: not an IP address: "y"`, Raw: "y,z"},
+		{Feed: "f", File: "b.csv", Line: 9, Reason: `timestamp: timestamp "q" is in no known format`, Class: "timestamp: bad", Raw: "q"},
+		{Feed: "g", File: "c.txt", Line: 1, Reason: "record longer than 4 MiB"},
+	}
+	if err := s.AddRejects(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Rejects(ctx, reporter.RejectQuery{Feed: "f", File: "a.csv"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("rejects of f/a.csv: %v %+v", err, got)
+	}
+	// Newest first: same instant, so the later insert first.
+	if got[0].Line != 4 || got[0].Raw != "y,z" || got[0].Reason != in[1].Reason || got[0].Class != "ip: not an IP address" || got[0].At.IsZero() {
+		t.Errorf("first reject: %+v", got[0])
+	}
+	if got, _ := s.Rejects(ctx, reporter.RejectQuery{Limit: 1}); len(got) != 1 {
+		t.Errorf("limit 1 gave %d", len(got))
+	}
+	if got, _ := s.Rejects(ctx, reporter.RejectQuery{Since: time.Now().Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("since the future gave %d", len(got))
+	}
+	sum, err := s.RejectSummary(ctx, reporter.RejectQuery{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := []reporter.ReasonCount{
+		{Feed: "f", Class: "ip: not an IP address", Count: 2},
+		{Feed: "f", Class: "timestamp: bad", Count: 1},
+		{Feed: "g", Class: "record longer than 4 MiB", Count: 1},
+	}
+	if len(sum) != len(want) {
+		t.Fatalf("summary: %+v", sum)
+	}
+	for i := range want {
+		if sum[i].Feed != want[i].Feed || sum[i].Class != want[i].Class || sum[i].Count != want[i].Count || sum[i].Last.IsZero() {
+			t.Errorf("summary[%d] = %+v, want %+v", i, sum[i], want[i])
+		}
+	}
+}
+
+func testFetched(t *testing.T, s reporter.Store) {
+	got, err := s.Fetched(ctx, "ss", []string{"a", "b"})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("nothing fetched yet: %v %v", err, got)
+	}
+	f := reporter.FetchedFile{Feed: "ss", ID: "a", File: "2026-11-22-scan_rdp-fi.csv", Fetched: t0, Rows: 5}
+	if err := s.MarkFetched(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	f.Rows = 6
+	if err := s.MarkFetched(ctx, f); err != nil {
+		t.Fatalf("marking again: %v", err)
+	}
+	got, err = s.Fetched(ctx, "ss", []string{"a", "b"})
+	if err != nil || !got["a"] || got["b"] {
+		t.Errorf("after a: %v %v", err, got)
+	}
+	if got, _ := s.Fetched(ctx, "other", []string{"a"}); got["a"] {
+		t.Error("a fetched id belongs to its feed only")
 	}
 }
 
