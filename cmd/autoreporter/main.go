@@ -566,6 +566,9 @@ func (e *env) feeds(ctx context.Context, args []string) error {
 				src = src[:j] + "?…" // query strings carry API keys
 			}
 		}
+		if a := f.Source.ShadowserverAPI; a != nil {
+			src = fmt.Sprintf("Shadowserver API %s (%d days)", a.URL, a.Days)
+		}
 		last := "never"
 		if !st.LastSuccess.IsZero() {
 			last = st.LastSuccess.Format(time.RFC3339)

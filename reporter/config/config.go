@@ -126,10 +126,12 @@ type Feed struct {
 	RepeatDuration time.Duration `yaml:"-"`
 }
 
-// Source is where a feed's bytes come from: a spool folder or a URL.
+// Source is where a feed's bytes come from: a spool folder, a URL, or the
+// Shadowserver Reports API.
 type Source struct {
-	Spool string `yaml:"spool"`
-	URL   string `yaml:"url"`
+	Spool           string           `yaml:"spool"`
+	URL             string           `yaml:"url"`
+	ShadowserverAPI *ShadowserverAPI `yaml:"shadowserver_api"`
 	// Headers and Query carry API keys (abuse.ch's Auth-Key): secrets,
 	// usually written ${NAME}.
 	Headers map[string]Secret `yaml:"headers"`
@@ -141,6 +143,18 @@ type Source struct {
 	MaxBytes        int64         `yaml:"-"`
 	TimeoutDuration time.Duration `yaml:"-"`
 	RetryCount      int           `yaml:"-"`
+}
+
+// ShadowserverAPI is the Reports API: reports/list over a window of days,
+// each listed report downloaded once.
+type ShadowserverAPI struct {
+	Key         Secret `yaml:"key"`
+	Secret      Secret `yaml:"secret"`
+	URL         string `yaml:"url"`          // default https://transform.shadowserver.org/api2/
+	DownloadURL string `yaml:"download_url"` // default https://dl.shadowserver.org/
+	Days        int    `yaml:"days"`         // the window: today and the days before; default 2
+	Reports     List   `yaml:"reports"`      // report (mailing list) names; default all
+	Types       List   `yaml:"types"`        // report types; default all
 }
 
 // CSVFormat describes a generic delimited feed.
@@ -605,7 +619,7 @@ func (v *validator) feeds() {
 		if f.Blocklist != nil && f.Format != "blocklist" {
 			v.add(key+".blocklist", "is only for format blocklist")
 		}
-		v.source(key+".source", &f.Source)
+		v.source(key+".source", &f.Source, f.Format)
 		f.RepeatDuration = DefaultRepeat
 		if f.Repeat != "" {
 			d, err := ParseDuration(f.Repeat)
@@ -623,21 +637,31 @@ func (v *validator) feeds() {
 	}
 }
 
-func (v *validator) source(key string, s *Source) {
+func (v *validator) source(key string, s *Source, format string) {
+	set := 0
+	for _, b := range []bool{s.Spool != "", s.URL != "", s.ShadowserverAPI != nil} {
+		if b {
+			set++
+		}
+	}
 	switch {
-	case s.Spool == "" && s.URL == "":
-		v.add(key, "needs spool (a folder files are dropped into) or url")
-	case s.Spool != "" && s.URL != "":
-		v.add(key, "set spool or url, not both")
+	case set == 0:
+		v.add(key, "needs spool (a folder files are dropped into), url or shadowserver_api")
+	case set > 1:
+		v.add(key, "set one of spool, url and shadowserver_api")
 	case s.Spool != "":
 		s.Spool = v.path(s.Spool)
 		if len(s.Headers)+len(s.Query) > 0 || s.MaxSize != "" || s.Timeout != "" || s.Retries != nil {
 			v.add(key, "headers, query, max_size, timeout and retries are only for url sources")
 		}
 	default:
-		u, err := url.Parse(s.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(key+".url", "%q is not an http or https URL", s.URL)
+		if s.ShadowserverAPI != nil {
+			v.shadowserverAPI(key+".shadowserver_api", s.ShadowserverAPI, format)
+			if len(s.Headers)+len(s.Query) > 0 {
+				v.add(key, "headers and query are only for url sources; the API is signed with key and secret")
+			}
+		} else {
+			v.httpURL(key+".url", s.URL)
 		}
 		for _, m := range []struct {
 			name string
@@ -672,6 +696,48 @@ func (v *validator) source(key string, s *Source) {
 			}
 			s.RetryCount = *s.Retries
 		}
+	}
+}
+
+func (v *validator) httpURL(key, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(key, "%q is not an http or https URL", raw)
+	}
+}
+
+func (v *validator) shadowserverAPI(key string, a *ShadowserverAPI, format string) {
+	if format != "shadowserver" {
+		v.add(key, "is only for format shadowserver")
+	}
+	for _, f := range []struct {
+		name string
+		val  *Secret
+	}{{"key", &a.Key}, {"secret", &a.Secret}} {
+		if *f.val == "" {
+			v.add(key+"."+f.name, "is required (write it as ${ENV_VAR})")
+			continue
+		}
+		if out, ok := v.secret(key+"."+f.name, *f.val); ok {
+			if out == "" {
+				v.add(key+"."+f.name, "is empty")
+			}
+			*f.val = Secret(out)
+		}
+	}
+	if a.URL == "" {
+		a.URL = "https://transform.shadowserver.org/api2/"
+	}
+	v.httpURL(key+".url", a.URL)
+	if a.DownloadURL == "" {
+		a.DownloadURL = "https://dl.shadowserver.org/"
+	}
+	v.httpURL(key+".download_url", a.DownloadURL)
+	if a.Days == 0 {
+		a.Days = 2
+	}
+	if a.Days < 1 || a.Days > 31 {
+		v.add(key+".days", "%d must be from 1 to 31", a.Days)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/jsonfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/feed/spool"
+	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 	"github.com/autoreporter/autoreporter/templates"
@@ -253,6 +254,10 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 // IngestFeed ingests what is waiting for one feed: its spool folder's
 // files, or its URL when it changed.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
+	if f.Source.ShadowserverAPI != nil {
+		res := d.IngestAPI(ctx, f)
+		return res, ctx.Err()
+	}
 	if f.Source.URL != "" {
 		res := d.IngestURL(ctx, f)
 		if res.Err != nil && ctx.Err() != nil {
@@ -342,6 +347,94 @@ func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
 		res.Err = fmt.Errorf("feed %s: save state: %w", f.Name, serr)
 	}
 	return res
+}
+
+// IngestAPI lists the Shadowserver reports of the feed's window and
+// ingests each one not fetched before. A report is marked fetched only after
+// it was ingested; a crash in between downloads it again, which stores
+// nothing twice. One failed report does not stop the others.
+func (d *Daemon) IngestAPI(ctx context.Context, f config.Feed) []FileResult {
+	log := d.log.With("feed", f.Name)
+	a := f.Source.ShadowserverAPI
+	c := &ssapi.Client{
+		API: a.URL, Download: a.DownloadURL, Key: a.Key.Reveal(), Secret: a.Secret.Reveal(),
+		Reports: a.Reports, Types: a.Types,
+		HTTP: httpsrc.Source{MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
+			UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep},
+	}
+	st, err := d.store.FeedState(ctx, f.Name)
+	if err != nil {
+		return []FileResult{{Feed: f.Name, File: a.URL, Err: fmt.Errorf("feed %s: state: %w", f.Name, err)}}
+	}
+	st.LastAttempt = d.now().UTC()
+	today := st.LastAttempt.Truncate(24 * time.Hour)
+	var results []FileResult
+	var rows, rejected int
+	failed := 0
+	list, err := c.List(ctx, today.AddDate(0, 0, -(a.Days-1)), today)
+	var todo []ssapi.Listed
+	if err == nil {
+		ids := make([]string, len(list))
+		for i, l := range list {
+			ids[i] = l.ID
+		}
+		var done map[string]bool
+		if done, err = d.store.Fetched(ctx, f.Name, ids); err == nil {
+			for _, l := range list {
+				if !done[l.ID] {
+					todo = append(todo, l)
+				}
+			}
+			log.Info("reports listed", "listed", len(list), "new", len(todo))
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("feed %s: %w", f.Name, err)
+		log.Error("feed failed", slog.Any("err", err))
+		results = append(results, FileResult{Feed: f.Name, File: "reports/list", Err: err})
+		failed++
+	}
+	for _, l := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		res := FileResult{Feed: f.Name, File: l.Name()}
+		fetched, err := c.Fetch(ctx, l)
+		if err == nil {
+			res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
+			fetched.Body.Close()
+		}
+		if err == nil {
+			err = d.store.MarkFetched(ctx, reporter.FetchedFile{Feed: f.Name, ID: l.ID, File: l.Name(),
+				Fetched: d.now().UTC(), Rows: res.Stats.Rows, Rejected: res.Stats.Rejected})
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			log.Error("report failed; tried again on the next run", "report", l.Name(), slog.Any("err", err))
+			failed++
+		} else {
+			rows, rejected = rows+res.Stats.Rows, rejected+res.Stats.Rejected
+			log.Info("report fetched", "report", l.Name(), "rows", res.Stats.Rows, "kept", res.Stats.Kept,
+				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
+		}
+		results = append(results, res)
+	}
+	if failed == 0 {
+		st.LastSuccess, st.LastError = st.LastAttempt, ""
+		if len(todo) > 0 {
+			st.Rows, st.Rejected = rows, rejected
+		}
+	} else {
+		for _, r := range results {
+			if r.Err != nil {
+				st.LastError = r.Err.Error()
+			}
+		}
+	}
+	if serr := d.store.SaveFeedState(ctx, st); serr != nil {
+		results = append(results, FileResult{Feed: f.Name, File: "feed state", Err: fmt.Errorf("feed %s: save state: %w", f.Name, serr)})
+	}
+	return results
 }
 
 func reveal(m map[string]config.Secret) map[string]string {

@@ -25,6 +25,8 @@ import (
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
+	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
+	"github.com/autoreporter/autoreporter/reporter/feed/ssapi/ssapitest"
 	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
 )
 
@@ -422,5 +424,66 @@ func TestBlocklistFeed(t *testing.T) {
 	got := received(t, w.smtp.Messages())
 	if fmt.Sprint(got) != "map[abuse@isp-one.example:[192.0.2.128] abuse@isp-three.example:[203.0.113.7]]" {
 		t.Errorf("mails: %v", got)
+	}
+}
+
+func TestShadowserverAPI(t *testing.T) {
+	listed := func(id, day, typ string, body string) ssapitest.Report {
+		return ssapitest.Report{Listed: ssapi.Listed{ID: id, Type: typ, Report: "finland", Timestamp: day,
+			File: day + "-" + typ + "-finland-geo.csv"}, Body: []byte(body)}
+	}
+	srv := ssapitest.New("the-key", "the-secret",
+		listed("r1", "2026-11-22", "scan_rdp", rdp),
+		listed("r2", "2026-11-22", "event4_sinkhole_http", sinkhole),
+		listed("r0", "2026-11-10", "scan_rdp", rdp), // outside the window
+	)
+	defer srv.Close()
+	srv.SetStatus("r2", http.StatusBadGateway)
+	w := setup(t)
+	t.Setenv("TEST_SS_KEY", "the-key")
+	t.Setenv("TEST_SS_SECRET", "the-secret")
+	w.reconfigure(t, "source: {spool: spool/ss}", `source: {retries: 0, shadowserver_api: {key: "${TEST_SS_KEY}", secret: "${TEST_SS_SECRET}", days: 3, reports: [finland], url: "`+srv.API()+`", download_url: "`+srv.Download()+`"}}`)
+
+	// Run 1: r1 is ingested, r2 fails to download and is not marked.
+	s := w.runOnce(t)
+	if s.Ingest.Kept != 5 || len(s.Files) != 2 {
+		t.Errorf("run 1: %+v %+v", s.Ingest, s.Files)
+	}
+	if err := s.Files[1].Err; err == nil || !strings.Contains(err.Error(), "502") || strings.Contains(err.Error(), "the-secret") {
+		t.Errorf("failed download: %v", err)
+	}
+	if got := srv.LastList()["date"]; got != "2026-11-21:2026-11-23" {
+		t.Errorf("window: %v", got)
+	}
+	// Run 2, a restart: r2 now answers and is the only download.
+	srv.SetStatus("r2", 0)
+	w.now = w.now.Add(time.Hour)
+	s = w.runOnce(t)
+	if len(s.Files) != 1 || s.Files[0].File != "2026-11-22-event4_sinkhole_http-finland-geo.csv" || s.Files[0].Err != nil || s.Ingest.Kept != 2 {
+		t.Errorf("run 2: %+v %+v", s.Ingest, s.Files)
+	}
+	// Run 3: nothing new is listed, nothing is downloaded.
+	w.now = w.now.Add(time.Hour)
+	if s = w.runOnce(t); len(s.Files) != 0 {
+		t.Errorf("run 3 fetched again: %+v", s.Files)
+	}
+	if d := srv.Downloads(); d["r1"] != 1 || d["r2"] != 1 || d["r0"] != 0 {
+		t.Errorf("downloads: %v", d)
+	}
+	if srv.Lists() != 3 {
+		t.Errorf("lists: %d", srv.Lists())
+	}
+	got := received(t, w.smtp.Messages())
+	for _, to := range []string{"abuse@isp-one.example", "noc@isp-two.example"} {
+		if len(got[to]) == 0 {
+			t.Errorf("no mail to %s: %v", to, got)
+		}
+	}
+	states, err := w.open(t, daemon.Options{}).FeedStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := states[0]; st.Feed != "shadowserver" || st.LastError != "" || st.LastSuccess.IsZero() {
+		t.Errorf("state: %+v", st)
 	}
 }

@@ -32,7 +32,11 @@ type State struct {
 
 // Source is one feed URL.
 type Source struct {
-	URL     string
+	URL string
+	// Method is GET unless set; a POST sends Body (an API call) and is
+	// retried like a GET, so it must be safe to repeat.
+	Method  string
+	Body    []byte
 	Headers map[string]string // e.g. Auth-Key for abuse.ch; values are secrets
 	Query   map[string]string // added to the URL; values are secrets
 	// MaxBytes caps the download; MaxUnpacked caps what it unpacks to, and
@@ -151,7 +155,15 @@ func (s *Source) once(ctx context.Context, st State) (*Result, error) {
 		}
 		u.RawQuery = q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	method := s.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var reqBody io.Reader
+	if s.Body != nil {
+		reqBody = bytes.NewReader(s.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +184,7 @@ func (s *Source) once(ctx context.Context, st State) (*Result, error) {
 		// The error names the URL with its query: keep secrets out of it.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return nil, fmt.Errorf("GET %s: %w", redact(s.URL), ue.Err)
+			return nil, fmt.Errorf("%s %s: %w", method, redact(s.URL), ue.Err)
 		}
 		return nil, err
 	}
