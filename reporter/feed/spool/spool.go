@@ -28,7 +28,10 @@ const (
 type Spool struct {
 	Dir string
 	// Settle is how long a file must be left unmodified before it is taken,
-	// so that a file still being copied in is not read half-way.
+	// so that a file still being copied in is not read half-way. Names
+	// starting with a dot or ending in .part or .tmp are never taken: a
+	// writer that writes under such a name and renames when done is safe
+	// whatever its pace.
 	Settle time.Duration
 	Now    func() time.Time
 }
@@ -64,6 +67,7 @@ func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
 	type cand struct {
 		name string
 		mod  time.Time
+		size int64
 	}
 	var cands []cand
 	now := s.now()
@@ -79,7 +83,7 @@ func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
 		if s.Settle > 0 && now.Sub(info.ModTime()) < s.Settle {
 			continue
 		}
-		cands = append(cands, cand{name, info.ModTime()})
+		cands = append(cands, cand{name, info.ModTime(), info.Size()})
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if !cands[i].mod.Equal(cands[j].mod) {
@@ -90,6 +94,11 @@ func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
 			return out, err
+		}
+		// A second look just before the claim: a file that grew or was
+		// touched since the listing is still being written.
+		if info, err := os.Lstat(filepath.Join(s.Dir, c.name)); err != nil || info.Size() != c.size || !info.ModTime().Equal(c.mod) {
+			continue
 		}
 		dst := filepath.Join(proc, c.name)
 		// rename is atomic: of two instances claiming one file, one wins.

@@ -1,0 +1,135 @@
+package spool
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, dir, name, body string, mod time.Time) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func names(files []*File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func TestClaim(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-time.Hour)
+	write(t, dir, "b.csv", "b", old)
+	write(t, dir, "a.csv", "a", old.Add(time.Minute))
+	write(t, dir, "c.csv", "c", old.Add(-time.Minute))
+	write(t, dir, "fresh.csv", "still being copied", now.Add(-time.Second))
+	write(t, dir, ".hidden.csv", "x", old)
+	write(t, dir, "upload.csv.part", "x", old)
+	write(t, dir, "upload.csv.tmp", "x", old)
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.MkdirAll(filepath.Join(dir, Processing), 0o755)
+	write(t, filepath.Join(dir, Processing), "left-by-crash.csv", "z", old)
+
+	s := &Spool{Dir: dir, Settle: 5 * time.Second, Now: func() time.Time { return now }}
+	got, err := s.Claim(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leftovers first, then oldest first.
+	if strings.Join(names(got), " ") != "left-by-crash.csv c.csv b.csv a.csv" {
+		t.Fatalf("claimed %v", names(got))
+	}
+	for _, f := range got {
+		if filepath.Dir(f.Path) != filepath.Join(dir, Processing) {
+			t.Errorf("%s not in processing/: %s", f.Name, f.Path)
+		}
+	}
+	left, _ := os.ReadDir(dir)
+	var rest []string
+	for _, e := range left {
+		rest = append(rest, e.Name())
+	}
+	if strings.Join(rest, " ") != ".hidden.csv fresh.csv processing sub upload.csv.part upload.csv.tmp" {
+		t.Errorf("left in the spool: %v", rest)
+	}
+	again, err := s.Claim(context.Background())
+	if err != nil || strings.Join(names(again), " ") != "a.csv b.csv c.csv left-by-crash.csv" {
+		t.Errorf("a second claim takes what is in processing/ again: %v %v", err, names(again))
+	}
+}
+
+func TestDoneAndFail(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	write(t, dir, "x.csv", "1", old)
+	s := &Spool{Dir: dir}
+	got, _ := s.Claim(context.Background())
+	if err := got[0].Fail(errors.New("line 3: broken")); err != nil {
+		t.Fatal(err)
+	}
+	why, err := os.ReadFile(filepath.Join(dir, Failed, "x.csv.error.txt"))
+	if err != nil || string(why) != "line 3: broken\n" {
+		t.Errorf("sidecar: %v %q", err, why)
+	}
+	// The same name twice: both are kept.
+	write(t, dir, "x.csv", "2", old)
+	got, _ = s.Claim(context.Background())
+	if err := got[0].Done(); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "x.csv", "3", old)
+	got, _ = s.Claim(context.Background())
+	if err := got[0].Done(); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := filepath.Glob(filepath.Join(dir, Done, "x*.csv"))
+	if len(done) != 2 {
+		t.Errorf("done/: %v", done)
+	}
+}
+
+func TestOpenGzip(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	io.WriteString(zw, "ip\n192.0.2.1\n")
+	zw.Close()
+	write(t, dir, "feed.csv.GZ", buf.String(), time.Now().Add(-time.Hour))
+	write(t, dir, "bad.csv.gz", "not gzip", time.Now().Add(-time.Hour))
+	s := &Spool{Dir: dir}
+	got, _ := s.Claim(context.Background())
+	for _, f := range got {
+		r, err := f.Open()
+		if f.Name == "bad.csv.gz" {
+			if err == nil || !strings.Contains(err.Error(), "bad.csv.gz") {
+				t.Errorf("broken gzip: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if string(b) != "ip\n192.0.2.1\n" {
+			t.Errorf("unpacked %q", b)
+		}
+	}
+}
