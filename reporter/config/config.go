@@ -167,6 +167,10 @@ type CSVFormat struct {
 	Identifier     string            `yaml:"identifier"`
 	// Where keeps only rows whose column has the given value.
 	Where map[string]string `yaml:"where"`
+	// Header names the columns of files that have no header row.
+	Header List `yaml:"header"`
+	// TrimLeadingSpace reads `"a", "b"` as two quoted fields.
+	TrimLeadingSpace bool `yaml:"trim_leading_space"`
 }
 
 // JSONFormat describes a JSON-lines or JSON-array feed.
@@ -603,15 +607,19 @@ func (v *validator) feeds() {
 			}
 			if f.JSON != nil {
 				for fld := range f.JSON.Fields {
-					if !slices.Contains(csvFields, fld) {
-						v.add(key+".json.fields."+fld, "is not an event field; use one of %s", strings.Join(csvFields, ", "))
+					if !slices.Contains(jsonFields, fld) {
+						v.add(key+".json.fields."+fld, "is not an event field; use one of %s", strings.Join(jsonFields, ", "))
 					}
 				}
 			}
+		case "feodo", "threatfox", "urlhaus":
+			if f.CSV != nil || f.Schema != "" || f.ReportType != "" {
+				v.add(key, "format %s is a preset: csv, schema and report_type do not apply (use format csv to map columns yourself)", f.Format)
+			}
 		case "":
-			v.add(key+".format", "is required: shadowserver, csv, json or blocklist")
+			v.add(key+".format", "is required: shadowserver, csv, json, blocklist, or a preset: %s", strings.Join(presets, ", "))
 		default:
-			v.add(key+".format", "%q is not a format; use shadowserver, csv, json or blocklist", f.Format)
+			v.add(key+".format", "%q is not a format; use shadowserver, csv, json, blocklist, or a preset: %s", f.Format, strings.Join(presets, ", "))
 		}
 		if f.JSON != nil && f.Format != "json" {
 			v.add(key+".json", "is only for format json")
@@ -761,15 +769,23 @@ func ParseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-var csvFields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}
+var (
+	jsonFields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}
+	csvFields  = []string{"ip", "url", "time", "port", "protocol", "hostname", "classification", "identifier"}
+	// Presets are abuse.ch layouts known to the csv parser (csvfeed.Presets).
+	presets = []string{"feodo", "threatfox", "urlhaus"}
+)
 
 func (v *validator) csvFormat(key string, c *CSVFormat) {
 	if c == nil {
 		v.add(key, "is required for format csv: at least columns.ip")
 		return
 	}
-	if c.Columns["ip"] == "" {
-		v.add(key+".columns.ip", "is required: the column that holds the address")
+	if c.Columns["ip"] == "" && c.Columns["url"] == "" {
+		v.add(key+".columns.ip", "is required: the column that holds the address (or columns.url, for feeds of URLs)")
+	}
+	if c.Columns["ip"] != "" && c.Columns["url"] != "" {
+		v.add(key+".columns", "map ip or url, not both")
 	}
 	for f := range c.Columns {
 		if !slices.Contains(csvFields, f) {

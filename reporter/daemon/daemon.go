@@ -127,9 +127,13 @@ func newParser(f config.Feed, log *slog.Logger) reporter.Parser {
 		}
 		return p
 	}
+	if p, ok := csvfeed.Preset(f.Format); ok {
+		return p
+	}
 	if f.Format == "csv" && f.CSV != nil {
 		p := &csvfeed.Parser{Columns: f.CSV.Columns, Classification: f.CSV.Classification,
-			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat, Where: f.CSV.Where}
+			Identifier: f.CSV.Identifier, TimeFormat: f.CSV.TimeFormat, Where: f.CSV.Where,
+			Header: f.CSV.Header, TrimLeadingSpace: f.CSV.TrimLeadingSpace}
 		if r := []rune(f.CSV.Delimiter); len(r) == 1 {
 			p.Delimiter = r[0]
 		}

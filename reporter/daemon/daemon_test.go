@@ -25,6 +25,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
+	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi/ssapitest"
 	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
@@ -485,5 +486,38 @@ func TestShadowserverAPI(t *testing.T) {
 	}
 	if st := states[0]; st.Feed != "shadowserver" || st.LastError != "" || st.LastSuccess.IsZero() {
 		t.Errorf("state: %+v", st)
+	}
+}
+
+// Every csv preset the config accepts is one the parser knows, and the
+// abuse.ch layouts go end to end.
+func TestPresetFeeds(t *testing.T) {
+	w := setup(t)
+	var feeds strings.Builder
+	for _, p := range csvfeed.Presets() {
+		fmt.Fprintf(&feeds, "  - {name: %s, format: %s, source: {spool: spool/%s}}\n", p, p, p)
+	}
+	w.reconfigure(t, "contacts:", feeds.String()+"contacts:")
+	files := map[string]string{
+		"feodo/ipblocklist.csv": "# \"first_seen_utc\",\"dst_ip\",\"dst_port\",\"c2_status\",\"last_online\",\"malware\"\n" +
+			"\"2026-11-19 10:00:00\",\"203.0.113.7\",\"443\",\"online\",\"2026-11-22\",\"QakBot\"\n",
+		"threatfox/recent.csv": "# \"first_seen_utc\",\"ioc_id\",\"ioc_value\",\"ioc_type\",\"threat_type\",\"fk_malware\",\"malware_alias\",\"malware_printable\",\"last_seen_utc\",\"confidence_level\",\"reference\",\"tags\",\"anonymous\",\"reporter\"\n" +
+			"\"2026-11-20 10:00:00\", \"1\", \"192.0.2.80:8443\", \"ip:port\", \"botnet_cc\", \"win.cobalt_strike\", \"BEACON,CobaltStrike\", \"Cobalt Strike\", \"\", \"100\", \"None\", \"c2\", \"0\", \"x\"\n",
+		"urlhaus/csv_recent.txt": "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n" +
+			"\"1\",\"2026-11-22 08:00:00\",\"http://198.51.100.44:8080/i\",\"online\",\"\",\"malware_download\",\"elf\",\"https://urlhaus.abuse.ch/url/1/\",\"x\"\n" +
+			"\"2\",\"2026-11-22 08:00:00\",\"http://dropper.example/i\",\"online\",\"\",\"malware_download\",\"elf\",\"https://urlhaus.abuse.ch/url/2/\",\"x\"\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(w.dir, "spool", name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(body), 0o644)
+	}
+	s := w.runOnce(t)
+	if s.Ingest.Kept != 3 || s.Ingest.NoAddress != 1 || s.Ingest.Rejected != 0 {
+		t.Fatalf("ingest %+v", s.Ingest)
+	}
+	got := received(t, w.smtp.Messages())
+	if fmt.Sprint(got) != "map[abuse@isp-one.example:[192.0.2.80] abuse@isp-three.example:[203.0.113.7] noc@isp-two.example:[198.51.100.44]]" {
+		t.Errorf("mails: %v", got)
 	}
 }

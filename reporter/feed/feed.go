@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ var ErrNoHeader = errors.New("no header row")
 type Table struct {
 	Delimiter rune // default ','; one ASCII character
 	Comment   rune // lines starting with it are skipped; 0 for none
+	// TrimLeadingSpace skips spaces before each field, so that `"a", "b"`
+	// (abuse.ch's ThreatFox export) reads as two quoted fields.
+	TrimLeadingSpace bool
+	// Header names the columns of a file without a header row (abuse.ch
+	// writes it as a comment). A first row equal to it is skipped.
+	Header []string
 }
 
 // Read streams r: header is called once with the column names (lower
@@ -43,12 +50,30 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 	if t.Comment != 0 && t.Comment < utf8.RuneSelf {
 		comment = byte(t.Comment)
 	}
-	sc := newScanner(r, delim)
+	sc := newScanner(r, delim, t.TrimLeadingSpace)
 	skip := func(rec []byte) bool {
 		return len(bytes.TrimSpace(rec)) == 0 || (comment != 0 && rec[0] == comment)
 	}
 	var names []string
-	for {
+	for _, h := range t.Header {
+		names = append(names, strings.ToLower(strings.TrimSpace(h)))
+	}
+	headerRow := func(rec []byte) bool {
+		if len(t.Header) == 0 {
+			return false
+		}
+		got := split(rec, delim, t.TrimLeadingSpace, nil)
+		if len(got) != len(names) {
+			return false
+		}
+		for i := range got {
+			if strings.ToLower(strings.TrimSpace(got[i])) != names[i] {
+				return false
+			}
+		}
+		return true
+	}
+	for len(t.Header) == 0 {
 		rec, _, err := sc.next()
 		if err == io.EOF {
 			return ErrNoHeader
@@ -59,7 +84,7 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 		if skip(rec) {
 			continue
 		}
-		for _, c := range split(rec, delim, nil) {
+		for _, c := range split(rec, delim, t.TrimLeadingSpace, nil) {
 			names = append(names, strings.ToLower(strings.TrimSpace(c)))
 		}
 		break
@@ -68,6 +93,7 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 		return err
 	}
 	var rw Row
+	first := true
 	for n := 0; ; n++ {
 		if n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -88,7 +114,13 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 		if skip(rec) {
 			continue
 		}
-		rw = Row{Line: line, raw: rec, delim: delim, fields: rw.fields[:0]}
+		if first {
+			first = false
+			if headerRow(rec) {
+				continue
+			}
+		}
+		rw = Row{Line: line, raw: rec, delim: delim, trim: t.TrimLeadingSpace, fields: rw.fields[:0]}
 		if err := row(&rw); err != nil {
 			return err
 		}
@@ -117,6 +149,40 @@ func (c Columns) First(names ...string) int {
 		}
 	}
 	return -1
+}
+
+// URLAddr returns the address a URL's host names, with the URL's port (0
+// when none is written). ok is false when the host is a domain name, or
+// when the URL is empty. A URL without a scheme (`192.0.2.1:8080/x.sh`, as
+// feeds write them) is read as http.
+func URLAddr(raw string) (ip netip.Addr, port int, ok bool, err error) {
+	if raw == "" {
+		return netip.Addr{}, 0, false, nil
+	}
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return netip.Addr{}, 0, false, fmt.Errorf("not a URL: %q", Clip(raw, 120))
+	}
+	host := u.Hostname()
+	a, aerr := netip.ParseAddr(host)
+	if aerr != nil || a.Zone() != "" {
+		// A host that looks numeric but is not an address (999.1.1.1) is
+		// a broken row, not a domain name.
+		if strings.Trim(host, "0123456789.") == "" {
+			return netip.Addr{}, 0, false, fmt.Errorf("host %q is not an IP address", Clip(host, 64))
+		}
+		return netip.Addr{}, 0, false, nil
+	}
+	if p := u.Port(); p != "" {
+		if port, err = ParsePort(p); err != nil {
+			return netip.Addr{}, 0, false, err
+		}
+	}
+	return a.Unmap(), port, true, nil
 }
 
 // ParseAddrBytes is ParseAddr on bytes, with an allocation-free path for

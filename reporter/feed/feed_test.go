@@ -58,3 +58,30 @@ func TestClean(t *testing.T) {
 		t.Errorf("Clip split a rune: %q", got)
 	}
 }
+
+func TestURLAddr(t *testing.T) {
+	tests := []struct {
+		in      string
+		ip      string
+		port    int
+		ok, err bool
+	}{
+		{"http://192.0.2.1:8080/x.sh", "192.0.2.1", 8080, true, false},
+		{"https://192.0.2.1/", "192.0.2.1", 0, true, false},
+		{"192.0.2.1/bins/mozi.m", "192.0.2.1", 0, true, false},
+		{"http://[2001:db8::5]:81/a", "2001:db8::5", 81, true, false},
+		{"http://[::ffff:192.0.2.9]/a", "192.0.2.9", 0, true, false},
+		{"http://evil.example/a.exe", "", 0, false, false},
+		{"http://xn--80ak6aa92e.example/", "", 0, false, false},
+		{"", "", 0, false, false},
+		{"http://999.1.1.1/a", "", 0, false, true},
+		{"http://192.0.2.1:99999/a", "", 0, false, true},
+		{"http://%zz/", "", 0, false, true},
+	}
+	for _, tt := range tests {
+		ip, port, ok, err := URLAddr(tt.in)
+		if (err != nil) != tt.err || ok != tt.ok || port != tt.port || (tt.ok && ip.String() != tt.ip) {
+			t.Errorf("URLAddr(%q) = %v %d %v %v", tt.in, ip, port, ok, err)
+		}
+	}
+}

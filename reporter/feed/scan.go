@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrUnterminated is a record whose quoted field never closes before the
@@ -25,17 +27,18 @@ var errTooLong = errors.New("record longer than 4 MiB")
 type scanner struct {
 	br    *bufio.Reader
 	delim byte
+	trim  bool   // spaces before a field's opening quote are skipped
 	line  int    // physical lines read so far
 	rec   []byte // a record that spans lines, or a line longer than the buffer
 }
 
-func newScanner(r io.Reader, delim byte) *scanner {
+func newScanner(r io.Reader, delim byte, trim bool) *scanner {
 	br := bufio.NewReaderSize(r, 256<<10)
 	// A UTF-8 byte order mark would otherwise stick to the first column name.
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
 		br.Discard(3)
 	}
-	return &scanner{br: br, delim: delim}
+	return &scanner{br: br, delim: delim, trim: trim}
 }
 
 // next returns the next record without its line ending, and the line it
@@ -72,7 +75,7 @@ func (s *scanner) next() (rec []byte, start int, err error) {
 			s.rec = append(s.rec, line...)
 			r = s.rec
 		}
-		if !openQuote(r, s.delim) {
+		if !openQuote(r, s.delim, s.trim) {
 			return trimEOL(r), start, nil
 		}
 		if err == io.EOF {
@@ -109,7 +112,7 @@ func trimEOL(b []byte) []byte {
 // CSV has an even number of quotes on every complete record (pairs and ""
 // escapes), so the count decides almost always; only an odd count, which a
 // quoted newline or a stray quote gives, pays for the state machine.
-func openQuote(rec []byte, delim byte) bool {
+func openQuote(rec []byte, delim byte, trim bool) bool {
 	n := bytes.Count(rec, []byte{'"'})
 	if n == 0 {
 		return false
@@ -133,6 +136,8 @@ func openQuote(rec []byte, delim byte) bool {
 		case c == '"' && fieldStart:
 			in = true
 			fieldStart = false
+		case trim && fieldStart && c != delim && spaceAt(rec, i) > 0:
+			i += spaceAt(rec, i) - 1
 		case c == delim:
 			fieldStart = true
 		default:
@@ -145,11 +150,14 @@ func openQuote(rec []byte, delim byte) bool {
 // field returns field i of rec without splitting the rest: quotes are
 // removed and "" unescaped (only then is the field copied). ok is false
 // when the record has fewer fields.
-func field(rec []byte, i int, delim byte) (f []byte, ok bool) {
+func field(rec []byte, i int, delim byte, trim bool) (f []byte, ok bool) {
 	pos := 0
 	for k := 0; ; k++ {
 		if pos > len(rec) {
 			return nil, false
+		}
+		if trim {
+			pos = skipSpace(rec, pos, delim)
 		}
 		var end int
 		quoted := pos < len(rec) && rec[pos] == '"'
@@ -180,6 +188,34 @@ func field(rec []byte, i int, delim byte) (f []byte, ok bool) {
 		}
 		pos = end + 1
 	}
+}
+
+// skipSpace skips white space from pos, as encoding/csv's TrimLeadingSpace
+// does (unicode.IsSpace, so U+00A0 too).
+func skipSpace(rec []byte, pos int, delim byte) int {
+	for pos < len(rec) && rec[pos] != delim {
+		n := spaceAt(rec, pos)
+		if n == 0 {
+			break
+		}
+		pos += n
+	}
+	return pos
+}
+
+// spaceAt is the length of the white space character at rec[i], or 0.
+func spaceAt(rec []byte, i int) int {
+	if c := rec[i]; c < utf8.RuneSelf {
+		if c == ' ' || (c >= '\t' && c <= '\r') {
+			return 1
+		}
+		return 0
+	}
+	r, n := utf8.DecodeRune(rec[i:])
+	if unicode.IsSpace(r) {
+		return n
+	}
+	return 0
 }
 
 // closingQuote returns the index just past the quote that closes a quoted
@@ -216,10 +252,13 @@ func unquote(q []byte) []byte {
 }
 
 // split splits a record into fields, reusing dst.
-func split(rec []byte, delim byte, dst []string) []string {
+func split(rec []byte, delim byte, trim bool, dst []string) []string {
 	dst = dst[:0]
 	pos := 0
 	for {
+		if trim {
+			pos = skipSpace(rec, pos, delim)
+		}
 		if pos < len(rec) && rec[pos] == '"' {
 			end := closingQuote(rec, pos+1)
 			val := string(unquote(rec[pos:end]))
@@ -252,6 +291,7 @@ type Row struct {
 	Line   int
 	raw    []byte
 	delim  byte
+	trim   bool
 	fields []string
 	split  bool
 }
@@ -268,7 +308,7 @@ func (r *Row) FieldBytes(i int) []byte {
 		}
 		return nil
 	}
-	f, _ := field(r.raw, i, r.delim)
+	f, _ := field(r.raw, i, r.delim, r.trim)
 	return f
 }
 
@@ -276,7 +316,7 @@ func (r *Row) FieldBytes(i int) []byte {
 // you keep beyond the callback (the strings themselves are yours).
 func (r *Row) Fields() []string {
 	if !r.split {
-		r.fields = split(r.raw, r.delim, r.fields)
+		r.fields = split(r.raw, r.delim, r.trim, r.fields)
 		r.split = true
 	}
 	return r.fields

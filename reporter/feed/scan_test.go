@@ -12,8 +12,8 @@ import (
 )
 
 // records reads all records with the scanner, split.
-func records(t testing.TB, data []byte) ([][]string, []int) {
-	sc := newScanner(bytes.NewReader(data), ',')
+func records(t testing.TB, data []byte, trim bool) ([][]string, []int) {
+	sc := newScanner(bytes.NewReader(data), ',', trim)
 	var out [][]string
 	var lines []int
 	for {
@@ -27,14 +27,15 @@ func records(t testing.TB, data []byte) ([][]string, []int) {
 		if len(rec) == 0 {
 			continue // encoding/csv skips blank lines too
 		}
-		out = append(out, split(rec, ',', nil))
+		out = append(out, split(rec, ',', trim, nil))
 		lines = append(lines, line)
 	}
 }
 
 // strict reads with encoding/csv, the reference for well-formed input.
-func strict(data []byte) ([][]string, []int, error) {
+func strict(data []byte, trim bool) ([][]string, []int, error) {
 	r := csv.NewReader(bytes.NewReader(data))
+	r.TrimLeadingSpace = trim
 	r.FieldsPerRecord = -1
 	var out [][]string
 	var lines []int
@@ -62,14 +63,18 @@ func TestScannerCases(t *testing.T) {
 		"empty fields":   ",,\n\"\",x,\n",
 		"blank lines":    "a\n\n\nb\n",
 		"crlf in quotes": "a,\"x\r\ny\"\r\nz,w\r\n",
+		// With trim: ThreatFox's `"a", "b"`, a quoted delimiter after a space.
+		"trim threatfox": "\"2026-11-22 10:00:00\", \"1\", \"192.0.2.1:443\", \"Agentemis,BEACON\", \"Cobalt Strike\"\n",
+		"trim newline":   "a, \"x\ny\",  b\n",
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
-			want, wantLines, err := strict([]byte(in))
+			trim := strings.HasPrefix(name, "trim")
+			want, wantLines, err := strict([]byte(in), trim)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, gotLines := records(t, []byte(in))
+			got, gotLines := records(t, []byte(in), trim)
 			// encoding/csv turns \r\n inside quotes into \n; we keep bytes as sent.
 			for _, r := range got {
 				for i := range r {
@@ -86,12 +91,12 @@ func TestScannerCases(t *testing.T) {
 func TestFieldWithoutSplit(t *testing.T) {
 	rec := []byte(`"2026-11-20 00:00:00","192.0.2.1",3389,"a ""q"" b",,last`)
 	for i, want := range []string{"2026-11-20 00:00:00", "192.0.2.1", "3389", `a "q" b`, "", "last"} {
-		got, ok := field(rec, i, ',')
+		got, ok := field(rec, i, ',', false)
 		if !ok || string(got) != want {
 			t.Errorf("field %d = %q, %v; want %q", i, got, ok, want)
 		}
 	}
-	if _, ok := field(rec, 6, ','); ok {
+	if _, ok := field(rec, 6, ',', false); ok {
 		t.Error("field past the end")
 	}
 }
@@ -119,17 +124,19 @@ func TestBadRecords(t *testing.T) {
 // that encoding/csv reads without error.
 func FuzzScannerMatchesCSV(f *testing.F) {
 	for _, s := range []string{"a,b\n1,2\n", "\"x\ny\",z\n", "a,\"b\"\"c\"\n\n", "\"\"\n", ",\n,,\n"} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), false)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add([]byte(`"a", "b,c" , "d"`+"\n"), true)
+	f.Add([]byte(" x,\t\"y\"\"\"\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, trim bool) {
 		if bytes.ContainsAny(data, "\r\x00") || bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}) {
 			return // line-ending and BOM handling differ on purpose
 		}
-		want, wantLines, err := strict(data)
+		want, wantLines, err := strict(data, trim)
 		if err != nil {
 			return
 		}
-		got, gotLines := records(t, data)
+		got, gotLines := records(t, data, trim)
 		// encoding/csv drops a lone trailing empty field line as a blank line.
 		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotLines, wantLines) {
 			t.Fatalf("input %q:\n got %q %v\nwant %q %v", data, got, gotLines, want, wantLines)

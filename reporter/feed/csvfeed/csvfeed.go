@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -15,8 +16,11 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
-// Fields that a column mapping may name.
-var Fields = []string{"ip", "time", "port", "protocol", "hostname", "classification", "identifier"}
+// Fields that a column mapping may name. url stands in for ip in feeds of
+// URLs (URLhaus): a URL whose host is an address gives the event's address,
+// one with a domain name counts as a row without an address (ingest does not
+// resolve names: the answer would depend on when and where it was asked).
+var Fields = []string{"ip", "url", "time", "port", "protocol", "hostname", "classification", "identifier"}
 
 // Parser is a reporter.Parser for delimited files.
 type Parser struct {
@@ -32,6 +36,11 @@ type Parser struct {
 	// ip:port IOCs with domains and URLs); other rows count as rows without
 	// an address.
 	Where map[string]string
+	// Header names the columns of files without a header row; see
+	// feed.Table.
+	Header []string
+	// TrimLeadingSpace reads `"a", "b"` as two quoted fields.
+	TrimLeadingSpace bool
 }
 
 // Parse implements reporter.Parser.
@@ -60,10 +69,12 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 				return fmt.Errorf("column %q (for %s) is not in the header %v", col, f, names)
 			}
 			idx[f] = i
-			used[i] = true
+			// The URL stays among the extra columns: it is what the owner
+			// needs to find and clean.
+			used[i] = f != "url"
 		}
-		if idx["ip"] < 0 {
-			return fmt.Errorf("no column is mapped to ip")
+		if idx["ip"] < 0 && idx["url"] < 0 {
+			return fmt.Errorf("no column is mapped to ip or url")
 		}
 		for col, val := range p.Where {
 			i := c.First(strings.ToLower(col))
@@ -90,15 +101,31 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 				return nil
 			}
 		}
-		raw := bytes.TrimSpace(row.FieldBytes(idx["ip"]))
-		if len(raw) == 0 {
-			sink.NoAddress(row.Line)
-			return nil
-		}
-		ip, network, endpointPort, err := feed.ParseEndpoint(raw)
-		if err != nil {
-			sink.Reject(row.Line, "ip: "+err.Error(), row.Raw())
-			return nil
+		var (
+			ip           netip.Addr
+			network      netip.Prefix
+			endpointPort int
+			err          error
+		)
+		if idx["ip"] >= 0 {
+			raw := bytes.TrimSpace(row.FieldBytes(idx["ip"]))
+			if len(raw) == 0 {
+				sink.NoAddress(row.Line)
+				return nil
+			}
+			if ip, network, endpointPort, err = feed.ParseEndpoint(raw); err != nil {
+				sink.Reject(row.Line, "ip: "+err.Error(), row.Raw())
+				return nil
+			}
+		} else {
+			var ok bool
+			if ip, endpointPort, ok, err = feed.URLAddr(string(bytes.TrimSpace(row.FieldBytes(idx["url"])))); err != nil {
+				sink.Reject(row.Line, "url: "+err.Error(), row.Raw())
+				return nil
+			} else if !ok {
+				sink.NoAddress(row.Line)
+				return nil
+			}
 		}
 		if !sink.Keep(ip) {
 			return nil
@@ -136,7 +163,7 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		}
 		return sink.Event(&e)
 	}
-	t := feed.Table{Delimiter: p.delim(), Comment: p.Comment}
+	t := feed.Table{Delimiter: p.delim(), Comment: p.Comment, Header: p.Header, TrimLeadingSpace: p.TrimLeadingSpace}
 	if err := t.Read(ctx, r, header, row, sink.Reject); err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}

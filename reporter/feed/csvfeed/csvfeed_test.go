@@ -72,9 +72,18 @@ func FuzzCSV(f *testing.F) {
 	b, _ := os.ReadFile("testdata/c2.csv")
 	f.Add(b)
 	f.Add([]byte("first_seen_utc,dst_ip\n\"x\n"))
+	f.Add([]byte(`"2026-11-20 10:00:00", "1", "192.0.2.80:8443", "ip:port", "c", "m", "a,b", "Cobalt Strike"` + "\n"))
+	f.Add([]byte(`"1","2026-11-22 08:00:00","http://[2001:db8::1]:80/i","online"` + "\n"))
+	presets := Presets()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &feedtest.Sink{}
+		// Each input goes through the plain mapping and through every preset
+		// (header-less, trimmed, URL-addressed).
 		_ = feodo().Parse(context.Background(), bytes.NewReader(data), "fuzz.csv", s)
+		for _, name := range presets {
+			p, _ := Preset(name)
+			_ = p.Parse(context.Background(), bytes.NewReader(data), "fuzz.csv", s)
+		}
 		for _, e := range s.Events {
 			if !e.IP.IsValid() || e.Port < 0 || e.Port > 65535 || e.Classification == "" {
 				t.Fatalf("bad event %+v", e)
@@ -104,31 +113,111 @@ func BenchmarkCSV(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
 }
 
-// ThreatFox's CSV export: ip:port IOCs among domains and URLs.
-func TestThreatFox(t *testing.T) {
+// ThreatFox's CSV export as published: the header is a comment, fields are
+// separated by ", ", and malware_alias holds commas inside quotes.
+func TestThreatFoxPreset(t *testing.T) {
 	in := `################################################################
-# ThreatFox IOCs: CSV export
+# ThreatFox IOCs: CSV export                                   #
 ################################################################
+#
 # "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","fk_malware","malware_alias","malware_printable","last_seen_utc","confidence_level","reference","tags","anonymous","reporter"
-first_seen_utc,ioc_id,ioc_value,ioc_type,threat_type,fk_malware,malware_alias,malware_printable,last_seen_utc,confidence_level,reference,tags,anonymous,reporter
-"2026-11-20 10:00:00", "1", "192.0.2.80:8443", "ip:port", "botnet_cc", "win.cobalt_strike", "", "Cobalt Strike", "", "100", "", "c2", "0", "x"
+"2026-11-20 10:00:00", "1", "192.0.2.80:8443", "ip:port", "botnet_cc", "win.cobalt_strike", "Agentemis,BEACON,CobaltStrike", "Cobalt Strike", "", "100", "None", "c2", "0", "x"
 "2026-11-20 10:00:00", "2", "evil.example", "domain", "botnet_cc", "win.qakbot", "", "QakBot", "", "75", "", "", "0", "x"
-"2026-11-20 10:00:00", "3", "[2001:db8:1::80]:443", "ip:port", "botnet_cc", "win.qakbot", "", "QakBot", "", "75", "", "", "0", "x"
+"2026-11-20 10:00:00", "3", "[2001:db8:1::80]:443", "ip:port", "botnet_cc", "win.qakbot", "Oakboat,Pinkslipbot", "QakBot", "", "75", "", "", "0", "x"
+"2026-11-20 10:00:00", "4", "999.0.2.80:80", "ip:port", "botnet_cc", "win.qakbot", "", "QakBot", "", "75", "", "", "0", "x"
+#
+# Number of entries: 4
 `
-	in = strings.ReplaceAll(in, `", "`, `","`)
-	p := &Parser{Comment: '#', Classification: "c2-server", Where: map[string]string{"ioc_type": "ip:port"},
-		Columns: map[string]string{"ip": "ioc_value", "time": "first_seen_utc", "identifier": "malware_printable"}}
+	p, _ := Preset("threatfox")
 	s := &feedtest.Sink{}
 	if err := p.Parse(context.Background(), strings.NewReader(in), "threatfox.csv", s); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Events) != 2 || s.NoAddr != 1 || len(s.Rejects) != 0 {
+	if len(s.Events) != 2 || s.NoAddr != 1 || len(s.Rejects) != 1 || s.Rejects[0].Line != 9 {
 		t.Fatalf("events %+v noaddr %d rejects %+v", s.Events, s.NoAddr, s.Rejects)
 	}
-	if e := s.Events[0]; e.IP.String() != "192.0.2.80" || e.Port != 8443 || e.Identifier != "cobalt strike" {
+	if e := s.Events[0]; e.IP.String() != "192.0.2.80" || e.Port != 8443 || e.Identifier != "cobalt strike" ||
+		e.Classification != "c2-server" || e.ExtraValue("malware_alias") != "Agentemis,BEACON,CobaltStrike" || e.ExtraValue("tags") != "c2" {
 		t.Errorf("v4 endpoint: %+v", e)
 	}
 	if e := s.Events[1]; e.IP.String() != "2001:db8:1::80" || e.Port != 443 {
 		t.Errorf("v6 endpoint: %+v", e)
+	}
+}
+
+// Feodo Tracker's ipblocklist.csv as published (header as a comment), and
+// the same with a real header row, which is skipped.
+func TestFeodoPreset(t *testing.T) {
+	body := `"2026-11-19 10:00:00","192.0.2.50","443","online","2026-11-22","QakBot"
+"2026-11-19 11:00:00","198.51.100.9","8080","offline","2026-11-21","Emotet"
+`
+	for name, in := range map[string]string{
+		"comment header": "#####\n# Feodo Tracker: ipblocklist.csv\n#####\n# \"first_seen_utc\",\"dst_ip\",\"dst_port\",\"c2_status\",\"last_online\",\"malware\"\n" + body + "# end\n",
+		"header row":     "first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware\n" + body,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := Preset("feodo")
+			s := &feedtest.Sink{}
+			if err := p.Parse(context.Background(), strings.NewReader(in), "ipblocklist.csv", s); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != 2 || len(s.Rejects) != 0 {
+				t.Fatalf("events %+v rejects %+v", s.Events, s.Rejects)
+			}
+			if e := s.Events[1]; e.IP.String() != "198.51.100.9" || e.Port != 8080 || e.Identifier != "emotet" || e.ExtraValue("c2_status") != "offline" {
+				t.Errorf("event: %+v", e)
+			}
+		})
+	}
+}
+
+// URLhaus's CSV dump: the address comes from the URL's host.
+func TestURLhausPreset(t *testing.T) {
+	in := `################################################################
+# abuse.ch URLhaus Database Dump (CSV - recent URLs)           #
+################################################################
+#
+# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter
+"3000001","2026-11-22 08:00:00","http://192.0.2.44:43210/i","online","2026-11-22 08:00:00","malware_download","32-bit,elf,mips,Mozi","https://urlhaus.abuse.ch/url/3000001/","lrz_urlhaus"
+"3000002","2026-11-22 08:01:00","https://dropper.example/x.exe","online","2026-11-22 08:00:00","malware_download","exe","https://urlhaus.abuse.ch/url/3000002/","x"
+"3000003","2026-11-22 08:02:00","http://[2001:db8:1::5]/bins.sh","online","","malware_download","sh","https://urlhaus.abuse.ch/url/3000003/","x"
+"3000004","2026-11-22 08:03:00","http://300.1.2.3/a","online","","malware_download","","https://urlhaus.abuse.ch/url/3000004/","x"
+"3000005","2026-11-22 08:04:00","192.0.2.45/Mozi.m","online","","malware_download","","https://urlhaus.abuse.ch/url/3000005/","x"
+`
+	p, _ := Preset("urlhaus")
+	s := &feedtest.Sink{}
+	if err := p.Parse(context.Background(), strings.NewReader(in), "csv_recent.txt", s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Events) != 3 || s.NoAddr != 1 || len(s.Rejects) != 1 || !strings.HasPrefix(s.Rejects[0].Reason, "url: host") {
+		t.Fatalf("events %+v noaddr %d rejects %+v", s.Events, s.NoAddr, s.Rejects)
+	}
+	e := s.Events[0]
+	if e.IP.String() != "192.0.2.44" || e.Port != 43210 || e.Classification != "malware-distribution" ||
+		e.Identifier != "malware_download" || e.ExtraValue("url") != "http://192.0.2.44:43210/i" {
+		t.Errorf("event: %+v", e)
+	}
+	if e := s.Events[1]; e.IP.String() != "2001:db8:1::5" || e.Port != 0 {
+		t.Errorf("v6 URL: %+v", e)
+	}
+	if e := s.Events[2]; e.IP.String() != "192.0.2.45" {
+		t.Errorf("URL without a scheme: %+v", e)
+	}
+}
+
+func TestPresetsAreCopies(t *testing.T) {
+	a, _ := Preset("feodo")
+	a.Columns["ip"] = "changed"
+	b, _ := Preset("feodo")
+	if b.Columns["ip"] != "dst_ip" {
+		t.Error("a preset's maps are shared between parsers")
+	}
+	for _, n := range Presets() {
+		if _, ok := Preset(n); !ok {
+			t.Errorf("preset %s listed but missing", n)
+		}
+	}
+	if _, ok := Preset("nope"); ok {
+		t.Error("unknown preset found")
 	}
 }
