@@ -49,12 +49,12 @@ func Compile(db *DB, spec ConstituencySpec) (*Constituency, error) {
 		for _, c := range spec.Countries {
 			want[strings.ToUpper(c)] = true
 		}
-		for res := range db.country.Networks() {
-			var rec countryRecord
-			if err := res.Decode(&rec); err != nil {
-				return nil, fmt.Errorf("walk %s at %s: %w", db.countryPath, res.Prefix(), err)
+		for res := range db.country.r.Networks() {
+			located, registered, err := db.country.countryOf(res)
+			if err != nil {
+				return nil, fmt.Errorf("walk %s at %s: %w", db.country.path, res.Prefix(), err)
 			}
-			if countryMatches(spec.CountrySource, rec.Country.ISOCode, rec.RegisteredCountry.ISOCode, want) {
+			if countryMatches(spec.CountrySource, located, registered, want) {
 				b.Add(normPrefix(res.Prefix()))
 			}
 		}
@@ -63,10 +63,10 @@ func Compile(db *DB, spec ConstituencySpec) (*Constituency, error) {
 		if db == nil || db.asn == nil {
 			return nil, fmt.Errorf("constituency lists ASNs but no ASN database is configured")
 		}
-		for res := range db.asn.Networks() {
-			var asn uint32
-			if err := res.DecodePath(&asn, "autonomous_system_number"); err != nil {
-				return nil, fmt.Errorf("walk %s at %s: %w", db.asnPath, res.Prefix(), err)
+		for res := range db.asn.r.Networks() {
+			asn, err := db.asn.asnNumberOf(res)
+			if err != nil {
+				return nil, fmt.Errorf("walk %s at %s: %w", db.asn.path, res.Prefix(), err)
 			}
 			if slices.Contains(spec.ASNs, asn) {
 				b.Add(normPrefix(res.Prefix()))

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -20,10 +23,28 @@ type Info struct {
 	RegisteredCountry string // where the network is registered
 }
 
+// Layout is how a database names its fields. MaxMind's GeoLite2/GeoIP2
+// and DB-IP's files share one layout; IPinfo's use flat fields
+// (asn "AS64500", as_name, country or country_code).
+type Layout string
+
+const (
+	LayoutAuto    Layout = ""        // from the file's metadata
+	LayoutMaxMind Layout = "maxmind" // also DB-IP
+	LayoutIPinfo  Layout = "ipinfo"
+)
+
+// source is one opened database file.
+type source struct {
+	r      *maxminddb.Reader
+	path   string
+	layout Layout
+	stamp  stamp // the file it was read from, to notice a replacement
+}
+
 // DB holds the ASN and country databases. Either may be nil.
 type DB struct {
-	asn, country         *maxminddb.Reader
-	asnPath, countryPath string
+	asn, country *source
 }
 
 type asnRecord struct {
@@ -40,54 +61,127 @@ type countryRecord struct {
 	} `maxminddb:"registered_country"`
 }
 
+type ipinfoRecord struct {
+	ASN         string `maxminddb:"asn"`
+	ASName      string `maxminddb:"as_name"`
+	Country     string `maxminddb:"country"` // a code in country_asn.mmdb, a name in ipinfo_lite.mmdb
+	CountryCode string `maxminddb:"country_code"`
+}
+
+func (s *source) asnOf(res maxminddb.Result) (uint32, string, error) {
+	if s.layout == LayoutIPinfo {
+		var rec ipinfoRecord
+		if err := res.Decode(&rec); err != nil {
+			return 0, "", err
+		}
+		if rec.ASN == "" {
+			return 0, rec.ASName, nil
+		}
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(rec.ASN), "AS"), 10, 32)
+		if err != nil {
+			return 0, "", fmt.Errorf("asn %q is not an AS number", rec.ASN)
+		}
+		return uint32(n), rec.ASName, nil
+	}
+	var rec asnRecord
+	err := res.Decode(&rec)
+	return rec.ASN, rec.Org, err
+}
+
+// asnNumberOf is asnOf without the organisation, for walking a whole file.
+func (s *source) asnNumberOf(res maxminddb.Result) (uint32, error) {
+	if s.layout == LayoutIPinfo {
+		n, _, err := s.asnOf(res)
+		return n, err
+	}
+	var asn uint32
+	err := res.DecodePath(&asn, "autonomous_system_number")
+	return asn, err
+}
+
+func (s *source) countryOf(res maxminddb.Result) (located, registered string, err error) {
+	if s.layout == LayoutIPinfo {
+		var rec ipinfoRecord
+		if err := res.Decode(&rec); err != nil {
+			return "", "", err
+		}
+		cc := rec.CountryCode
+		if cc == "" && len(rec.Country) == 2 {
+			cc = rec.Country
+		}
+		// IPinfo gives one country, where the address is; it says nothing of
+		// registration.
+		return strings.ToUpper(cc), "", nil
+	}
+	var rec countryRecord
+	err = res.Decode(&rec)
+	return rec.Country.ISOCode, rec.RegisteredCountry.ISOCode, err
+}
+
 // Open opens the ASN and country databases. An empty path leaves that
 // database out. A file that is missing, truncated or corrupt is an error that
 // names it; the search tree is verified so that a broken file fails here and
-// not on the first lookup of a run.
-func Open(asnPath, countryPath string) (*DB, error) {
-	db := &DB{asnPath: asnPath, countryPath: countryPath}
+// not on the first lookup of a run. The layout of each file is taken from
+// its metadata unless layout says.
+func Open(asnPath, countryPath string, layout Layout) (*DB, error) {
+	db := &DB{}
 	var err error
 	if asnPath != "" {
-		if db.asn, err = openVerified(asnPath); err != nil {
+		if db.asn, err = openVerified(asnPath, layout); err != nil {
 			return nil, err
 		}
 	}
 	if countryPath != "" {
-		if db.country, err = openVerified(countryPath); err != nil {
-			db.Close()
+		if db.country, err = openVerified(countryPath, layout); err != nil {
 			return nil, err
 		}
 	}
 	return db, nil
 }
 
-func openVerified(path string) (r *maxminddb.Reader, err error) {
+// openVerified reads the whole file into memory rather than mapping it: a
+// replaced database is then dropped by the garbage collector once the last
+// lookup on it is done, with no unmap racing a lookup.
+func openVerified(path string, layout Layout) (s *source, err error) {
 	// The reader can panic on some malformed files; a bad file must be an
 	// error that names it, never a crash.
 	defer func() {
 		if p := recover(); p != nil {
-			r, err = nil, fmt.Errorf("mmdb %s: corrupt database: %v", path, p)
+			s, err = nil, fmt.Errorf("mmdb %s: corrupt database: %v", path, p)
 		}
 	}()
-	r, err = maxminddb.Open(path)
+	st, err := stampOf(path)
+	if err != nil {
+		return nil, fmt.Errorf("mmdb %s: %w", path, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mmdb %s: %w", path, err)
+	}
+	r, err := maxminddb.OpenBytes(b)
 	if err != nil {
 		return nil, fmt.Errorf("mmdb %s: %w", path, err)
 	}
 	if err := r.Verify(); err != nil {
-		r.Close()
 		return nil, fmt.Errorf("mmdb %s: corrupt database: %w", path, err)
 	}
-	return r, nil
+	if layout == LayoutAuto {
+		layout = LayoutMaxMind
+		if strings.Contains(strings.ToLower(r.Metadata.DatabaseType), "ipinfo") {
+			layout = LayoutIPinfo
+		}
+	}
+	return &source{r: r, path: path, layout: layout, stamp: st}, nil
 }
 
 // Close releases both databases.
 func (db *DB) Close() error {
 	var errs []error
 	if db.asn != nil {
-		errs = append(errs, db.asn.Close())
+		errs = append(errs, db.asn.r.Close())
 	}
 	if db.country != nil {
-		errs = append(errs, db.country.Close())
+		errs = append(errs, db.country.r.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -96,19 +190,16 @@ func (db *DB) Close() error {
 func (db *DB) Lookup(a netip.Addr) (Info, error) {
 	var info Info
 	a = a.Unmap()
+	var err error
 	if db.asn != nil {
-		var rec asnRecord
-		if err := db.asn.Lookup(a).Decode(&rec); err != nil {
-			return info, fmt.Errorf("asn lookup %s in %s: %w", a, db.asnPath, err)
+		if info.ASN, info.ASOrg, err = db.asn.asnOf(db.asn.r.Lookup(a)); err != nil {
+			return info, fmt.Errorf("asn lookup %s in %s: %w", a, db.asn.path, err)
 		}
-		info.ASN, info.ASOrg = rec.ASN, rec.Org
 	}
 	if db.country != nil {
-		var rec countryRecord
-		if err := db.country.Lookup(a).Decode(&rec); err != nil {
-			return info, fmt.Errorf("country lookup %s in %s: %w", a, db.countryPath, err)
+		if info.Country, info.RegisteredCountry, err = db.country.countryOf(db.country.r.Lookup(a)); err != nil {
+			return info, fmt.Errorf("country lookup %s in %s: %w", a, db.country.path, err)
 		}
-		info.Country, info.RegisteredCountry = rec.Country.ISOCode, rec.RegisteredCountry.ISOCode
 	}
 	return info, nil
 }

@@ -32,7 +32,7 @@ func openTestDB(t testing.TB) *geo.DB {
 	if err := mmdbgen.WriteCountry(country, testNets); err != nil {
 		t.Fatal(err)
 	}
-	db, err := geo.Open(asn, country)
+	db, err := geo.Open(asn, country, geo.LayoutAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestOpenBroken(t *testing.T) {
 	b, _ := os.ReadFile(bad)
 	os.WriteFile(bad, b[:len(b)/2], 0o644)
 	for _, p := range []string{bad, filepath.Join(dir, "missing.mmdb")} {
-		_, err := geo.Open(p, "")
+		_, err := geo.Open(p, "", geo.LayoutAuto)
 		if err == nil {
 			t.Fatalf("Open(%s) succeeded", p)
 		}
@@ -168,7 +168,7 @@ func TestMaxMindSamples(t *testing.T) {
 		}
 		t.Skipf("MaxMind test databases not found at %s; put ../shared/samples beside the project to run this", dir)
 	}
-	db, err := geo.Open(filepath.Join(dir, "GeoLite2-ASN-Test.mmdb"), filepath.Join(dir, "GeoLite2-Country-Test.mmdb"))
+	db, err := geo.Open(filepath.Join(dir, "GeoLite2-ASN-Test.mmdb"), filepath.Join(dir, "GeoLite2-Country-Test.mmdb"), geo.LayoutAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestMaxMindSamples(t *testing.T) {
 	}
 	for _, broken := range []string{"MaxMind-DB-test-broken-pointers-24.mmdb", "MaxMind-DB-test-broken-search-tree-24.mmdb", "GeoIP2-City-Test-Invalid-Node-Count.mmdb"} {
 		p := filepath.Join(dir, broken)
-		if _, err := geo.Open(p, ""); err == nil {
+		if _, err := geo.Open(p, "", geo.LayoutAuto); err == nil {
 			t.Errorf("Open(%s) accepted a broken database", broken)
 		} else if !containsStr(err.Error(), broken) {
 			t.Errorf("error %q does not name %s", err, broken)

@@ -140,6 +140,31 @@ func WriteCountry(path string, nets []Network) error {
 	return write(path, t)
 }
 
+// WriteIPinfo writes one database in IPinfo's flat layout (asn "AS64500",
+// as_name, country_code, country as a name), which serves as both the ASN
+// and the country database.
+func WriteIPinfo(path string, nets []Network) error {
+	t, err := newTree("ipinfo lite.mmdb")
+	if err != nil {
+		return err
+	}
+	for _, n := range nets {
+		rec := mmdbtype.Map{}
+		if n.ASN != 0 {
+			rec["asn"] = mmdbtype.String(fmt.Sprintf("AS%d", n.ASN))
+			rec["as_name"] = mmdbtype.String(n.Org)
+		}
+		if n.Country != "" {
+			rec["country_code"] = mmdbtype.String(n.Country)
+			rec["country"] = mmdbtype.String("Country " + n.Country)
+		}
+		if err := t.Insert(ipnet(n.Prefix), rec); err != nil {
+			return fmt.Errorf("insert %s: %w", n.Prefix, err)
+		}
+	}
+	return write(path, t)
+}
+
 func write(path string, t *mmdbwriter.Tree) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)

@@ -68,6 +68,14 @@ type Constituency struct {
 type Geo struct {
 	ASNDB     string `yaml:"asn_db"`
 	CountryDB string `yaml:"country_db"`
+	// Layout is maxmind (also DB-IP) or ipinfo; empty reads it from each
+	// file's metadata.
+	Layout string `yaml:"layout"`
+	// Reload is how often the files are checked for a new version
+	// (geoipupdate replaces them weekly); 0 turns it off.
+	Reload string `yaml:"reload"`
+
+	ReloadEvery time.Duration `yaml:"-"`
 }
 
 // Store selects the backend.
@@ -349,6 +357,22 @@ func (v *validator) validate() {
 		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
 	} else {
 		v.fileExists("geo.asn_db", c.Geo.ASNDB)
+	}
+	switch c.Geo.Layout {
+	case "", "maxmind", "dbip", "ipinfo":
+		if c.Geo.Layout == "dbip" {
+			c.Geo.Layout = "maxmind" // DB-IP's files use MaxMind's field names
+		}
+	default:
+		v.add("geo.layout", "%q is not a layout; use maxmind, dbip or ipinfo (or leave it out to read it from the file)", c.Geo.Layout)
+	}
+	c.Geo.ReloadEvery = time.Minute
+	if c.Geo.Reload != "" {
+		d, err := ParseDuration(c.Geo.Reload)
+		if err != nil {
+			v.add("geo.reload", "%v", err)
+		}
+		c.Geo.ReloadEvery = d
 	}
 	if c.Geo.CountryDB == "" && len(c.Constituency.Countries) > 0 {
 		v.add("geo.country_db", "is required when constituency.countries is set")

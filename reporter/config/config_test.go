@@ -95,6 +95,7 @@ func TestErrors(t *testing.T) {
 		{"missing mmdb", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: nowhere.mmdb"}, []string{"geo.asn_db", "nowhere.mmdb"}},
 		{"list where map", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: [outbox]"}, []string{"mail: expected a mapping, found a list (line 6)"}},
 		{"bad schedule", [2]string{"repeat: 24h}", "repeat: 24h, schedule: \"TZ=\"}"}, []string{"feeds[0].schedule"}},
+		{"bad layout", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: examples/geo/asn.mmdb, layout: geoip, reload: soon"}, []string{`geo.layout: "geoip" is not a layout`, `geo.reload: "soon" is not a duration`}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
 	}
 	for _, tt := range tests {

@@ -48,8 +48,7 @@ type Daemon struct {
 	now      func() time.Time
 	settle   time.Duration
 	sleep    func(ctx context.Context, d time.Duration) error
-	geo      *geo.DB
-	cons     *geo.Constituency
+	geo      *geo.Live
 	contacts *abuse.Resolver
 	store    *sqlite.Store
 	builder  *mail.Builder
@@ -69,12 +68,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	}
 	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.SpoolSettle, sleep: opt.Sleep}
 	var err error
-	if d.geo, err = geo.Open(cfg.Geo.ASNDB, cfg.Geo.CountryDB); err != nil {
+	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
-	}
-	if d.cons, err = geo.Compile(d.geo, cfg.ConstituencySpec()); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("constituency: %w", err)
 	}
 	if d.contacts, err = abuse.NewResolver(cfg.Overrides(), cfg.Cert.FallbackContact, cfg.Cert.Language); err != nil {
 		d.Close()
@@ -94,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.parsers[f.Name] = newParser(f, d.log)
 	}
 	d.ingester = &reporter.Ingester{
-		Geo: d.geo, Constituency: d.cons, Contacts: d.contacts, Store: d.store,
+		Geo: d.geo, Constituency: d.geo, Contacts: d.contacts, Store: d.store,
 		Log: d.log, Now: d.now, LoggedRejects: 10,
 	}
 	var transport mail.Transport
@@ -111,7 +106,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		RepeatWindow: repeat, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
 	}
-	d.log.Debug("ready", "constituency_ranges", d.cons.Ranges(), "feeds", len(cfg.Feeds))
+	d.log.Debug("ready", "constituency_ranges", d.geo.Current().Constituency.Ranges(), "feeds", len(cfg.Feeds))
 	return d, nil
 }
 
@@ -521,11 +516,12 @@ type Lookup struct {
 
 // Lookup answers for one address.
 func (d *Daemon) Lookup(ip netip.Addr) (Lookup, error) {
-	info, err := d.geo.Lookup(ip)
+	snap := d.geo.Current() // one version of the databases for the whole answer
+	info, err := snap.DB.Lookup(ip)
 	if err != nil {
 		return Lookup{}, err
 	}
-	return Lookup{IP: ip, Info: info, Decision: d.cons.Explain(ip, info), InTable: d.cons.Contains(ip),
+	return Lookup{IP: ip, Info: info, Decision: snap.Constituency.Explain(ip, info), InTable: snap.Constituency.Contains(ip),
 		Contact: d.contacts.Resolve(ip, info.ASN)}, nil
 }
 

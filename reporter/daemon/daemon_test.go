@@ -521,3 +521,47 @@ func TestPresetFeeds(t *testing.T) {
 		t.Errorf("mails: %v", got)
 	}
 }
+
+// The done-when of hot reload: the .mmdb files are replaced under a running
+// daemon, its answers change, and no lookup fails meanwhile.
+func TestGeoReloadUnderRunningDaemon(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "geo: {asn_db: asn.mmdb, country_db: country.mmdb}", "geo: {asn_db: asn.mmdb, country_db: country.mmdb, reload: 10ms}")
+	d := w.open(t, daemon.Options{Now: time.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	ip := netip.MustParseAddr("192.0.2.10")
+	before, err := d.Lookup(ip)
+	if err != nil || before.Info.ASN != 64500 || !before.Decision.In {
+		t.Fatalf("before: %+v %v", before, err)
+	}
+	nets, _ := mmdbgen.Parse(strings.NewReader(strings.Replace(networks, "192.0.2.0/24      64500  FI FI  ISP One Oy", "192.0.2.0/24 64999 SE SE Moved AB", 1)), "v2")
+	if err := mmdbgen.WriteASN(filepath.Join(w.dir, "asn.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteCountry(filepath.Join(w.dir, "country.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	var lookups, failed int
+	var after daemon.Lookup
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		l, err := d.Lookup(ip)
+		lookups++
+		if err != nil {
+			failed++
+			continue
+		}
+		if l.Info.ASN == 64999 {
+			after = l
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if failed != 0 || after.Info.ASN != 64999 || after.Info.Country != "SE" || after.Decision.In || after.InTable {
+		t.Errorf("%d of %d lookups failed; after the swap: %+v", failed, lookups, after)
+	}
+}

@@ -48,6 +48,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("report.schedule: %w", err)
 	}
+	if every := d.cfg.Geo.ReloadEvery; every > 0 {
+		// Lookups never wait for a reload: the swap is one atomic store.
+		go d.geo.Watch(ctx, every)
+	}
 	d.log.Info("running", "feeds", len(d.cfg.Feeds), "report_schedule", d.cfg.Report.Schedule)
 	c.Start()
 	<-ctx.Done()
@@ -98,7 +102,7 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 			errs = append(errs, fmt.Errorf("feeds %s: source.spool: %w", f.Name, err))
 		}
 	}
-	if d.cons.Ranges() == 0 {
+	if d.geo.Current().Constituency.Ranges() == 0 {
 		errs = append(errs, fmt.Errorf("constituency: matches no address in %s or %s", cfg.Geo.CountryDB, cfg.Geo.ASNDB))
 	}
 	return errs

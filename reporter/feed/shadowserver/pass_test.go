@@ -74,7 +74,7 @@ func benchConstituency(b *testing.B) *geo.Constituency {
 	nets, _ := mmdbgen.Parse(strings.NewReader("192.0.2.0/24 64500 FI FI ISP\n100.64.0.0/10 64510 US US Elsewhere\n"), "n")
 	mmdbgen.WriteASN(filepath.Join(dir, "a.mmdb"), nets)
 	mmdbgen.WriteCountry(filepath.Join(dir, "c.mmdb"), nets)
-	db, err := geo.Open(filepath.Join(dir, "a.mmdb"), filepath.Join(dir, "c.mmdb"))
+	db, err := geo.Open(filepath.Join(dir, "a.mmdb"), filepath.Join(dir, "c.mmdb"), geo.LayoutAuto)
 	if err != nil {
 		b.Fatal(err)
 	}
