@@ -103,6 +103,10 @@ func countryMatches(src CountrySource, located, registered string, want map[stri
 // Contains is the hot-path test: one binary search.
 func (c *Constituency) Contains(a netip.Addr) bool { return c.ranges.Contains(a) }
 
+// Overlaps reports whether any address from lo to hi is in the
+// constituency.
+func (c *Constituency) Overlaps(lo, hi netip.Addr) bool { return c.ranges.Overlaps(lo, hi) }
+
 // Ranges is the number of disjoint ranges in the compiled table.
 func (c *Constituency) Ranges() int { return c.ranges.Len() }
 

@@ -95,6 +95,27 @@ func (s *RangeSet) Contains(a netip.Addr) bool {
 	return lo < len(sp) && !x.less(sp[lo].lo)
 }
 
+// Overlaps reports whether any address from lo to hi (inclusive) is in the
+// set.
+func (s *RangeSet) Overlaps(lo, hi netip.Addr) bool {
+	if !lo.IsValid() || !hi.IsValid() {
+		return false
+	}
+	l, h := fromAddr(lo.Unmap()), fromAddr(hi.Unmap())
+	sp := s.spans
+	// The first span ending at or after lo must start at or before hi.
+	i, j := 0, len(sp)
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		if sp[m].hi.less(l) {
+			i = m + 1
+		} else {
+			j = m
+		}
+	}
+	return i < len(sp) && !h.less(sp[i].lo)
+}
+
 // rangeBuilder collects prefixes to add and remove, then compiles them once.
 type rangeBuilder struct {
 	add, remove []span

@@ -45,6 +45,24 @@ func TestRangeSetModel(t *testing.T) {
 				t.Fatalf("round %d: Contains(%s) = %v, want %v (add %v, remove %v)", round, a, got, want, add, rem)
 			}
 		}
+		// Overlaps agrees with testing every address of a small range.
+		for i := 0; i < 50; i++ {
+			lo := netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(5)), byte(r.IntN(256))})
+			hi := lo
+			for k := r.IntN(40); k > 0 && hi.Next().As4()[2] < 5; k-- {
+				hi = hi.Next()
+			}
+			want := false
+			for a := lo; ; a = a.Next() {
+				want = want || set.Contains(a)
+				if a == hi {
+					break
+				}
+			}
+			if got := set.Overlaps(lo, hi); got != want {
+				t.Fatalf("round %d: Overlaps(%s, %s) = %v, want %v", round, lo, hi, got, want)
+			}
+		}
 		// Disjoint, sorted, not adjacent.
 		for i := 1; i < len(set.spans); i++ {
 			n, _ := set.spans[i-1].hi.next()
