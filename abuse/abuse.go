@@ -1,6 +1,7 @@
 // Package abuse decides where the reports about a network go. Resolution
 // runs in order and the first hit wins: operator overrides by CIDR (the most
-// specific prefix first), then by ASN, then the CERT's fallback mailbox. The
+// specific prefix first), then by ASN, then the imported sources (the RIPE
+// database), then the CERT's fallback mailbox. The
 // answer records which step gave it, so that staff can see why a mail went
 // where it went.
 package abuse
@@ -38,6 +39,7 @@ type Override struct {
 type Resolver struct {
 	cidrs    []Override // most specific first
 	asns     map[uint32]Override
+	sources  []Source // imported databases, in order
 	fallback Contact
 }
 
@@ -89,6 +91,14 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 	return r, nil
 }
 
+// WithSources returns a resolver that asks the sources, in order, after
+// the overrides and before the fallback.
+func (r *Resolver) WithSources(s ...Source) *Resolver {
+	c := *r
+	c.sources = append(slices.Clip(r.sources), s...)
+	return &c
+}
+
 // Resolve returns the contact for an address routed by asn.
 func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	ip = ip.Unmap()
@@ -99,6 +109,11 @@ func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	}
 	if o, ok := r.asns[asn]; ok && asn != 0 {
 		return Contact{To: o.To, Language: o.Language, Source: fmt.Sprintf("override asn %d", asn)}
+	}
+	for _, s := range r.sources {
+		if c, ok := s.Lookup(ip, asn); ok {
+			return c
+		}
 	}
 	return r.fallback
 }

@@ -210,6 +210,7 @@ func (t *Table) flatten() {
 // Match is an answer: the contact and the range or aut-num that gave it.
 type Match struct {
 	Contact Contact
+	Index   int32 // the contact's index in Table.Contacts
 	Range   Range // zero when the answer came from an aut-num
 	ASN     uint32
 }
@@ -225,7 +226,7 @@ func (t *Table) Lookup(a netip.Addr) (Match, bool) {
 		return Match{}, false
 	}
 	r := t.Ranges[t.segs[i].Range]
-	return Match{Contact: t.Contacts[r.Contact], Range: r}, true
+	return Match{Contact: t.Contacts[r.Contact], Index: r.Contact, Range: r}, true
 }
 
 // LookupASN finds an aut-num's abuse contact.
@@ -237,7 +238,7 @@ func (t *Table) LookupASN(asn uint32) (Match, bool) {
 	if i == len(t.ASNs) || t.ASNs[i].ASN != asn {
 		return Match{}, false
 	}
-	return Match{Contact: t.Contacts[t.ASNs[i].Contact], ASN: asn}, true
+	return Match{Contact: t.Contacts[t.ASNs[i].Contact], Index: t.ASNs[i].Contact, ASN: asn}, true
 }
 
 // Diff counts how one import differs from the one before, range by range:

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,9 @@ Usage:
   autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
   autoreporter feeds                        each feed's source, last success, last error and row counts
   autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
+  autoreporter contacts import ripe DIR     import the RIPE split dumps (ripe.db.*.gz) in DIR
+  autoreporter contacts lookup IP|ASN...    where reports go, and which source said so
+  autoreporter contacts list                the overrides and the RIPE import in use
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
@@ -107,6 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.feeds(ctx, rest)
 	case "rejects":
 		err = e.rejects(ctx, rest)
+	case "contacts":
+		err = e.contacts(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:
@@ -519,6 +525,112 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "no rejected rows match")
 	}
 	return nil
+}
+
+// parseInterspersed parses flags wherever they stand among the
+// positional arguments (`contacts import ripe DIR --config X`), which the
+// flag package alone stops at.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+func (e *env) contacts(ctx context.Context, args []string) error {
+	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list")
+	if len(args) == 0 {
+		return usage
+	}
+	sub, args := args[0], args[1:]
+	fs := e.flags("contacts " + sub)
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	switch sub {
+	case "import", "lookup", "list":
+	default:
+		return usage
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch sub {
+	case "import":
+		if fs.NArg() != 2 || fs.Arg(0) != "ripe" {
+			return errors.New("usage: autoreporter contacts import ripe DIR")
+		}
+		res, err := d.ImportRIPE(ctx, fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		t := res.Table
+		fmt.Fprintf(e.stdout, "imported %s in %s\n", fs.Arg(1), res.Took.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "objects: %d inetnum, %d inet6num, %d aut-num, %d organisation, %d role; %d unreadable\n",
+			t.Stats.Objects["inetnum"], t.Stats.Objects["inet6num"], t.Stats.Objects["aut-num"], t.Stats.Objects["organisation"],
+			t.Stats.Objects["role"], t.Stats.Skipped)
+		fmt.Fprintf(e.stdout, "kept:    %d ranges (%d with an abuse contact of their own or their organisation's, the rest inherit), %d outside the constituency\n",
+			t.Stats.Ranges, t.Stats.WithAbuse, t.Stats.Outside)
+		fmt.Fprintf(e.stdout, "         %d aut-nums with an abuse contact, %d abuse mailboxes\n", t.Stats.ASNs, len(t.Contacts))
+		if res.Previous == nil {
+			fmt.Fprintf(e.stdout, "changes: first import\n")
+		} else {
+			fmt.Fprintf(e.stdout, "changes: %d ranges added, %d removed, %d with a changed mailbox, %d unchanged (since %s)\n",
+				res.Diff.Added, res.Diff.Removed, res.Diff.Changed, res.Diff.Same, res.Previous.Imported.Format(time.RFC3339))
+		}
+		fmt.Fprintf(e.stdout, "saved:   %s\n", d.Config().RIPE.Snapshot)
+		return nil
+	case "lookup":
+		if fs.NArg() == 0 {
+			return errors.New("usage: autoreporter contacts lookup IP|ASN...")
+		}
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		defer w.Flush()
+		fmt.Fprintln(w, "QUERY	CONTACT	SOURCE")
+		for _, q := range fs.Args() {
+			var ip netip.Addr
+			var asn uint32
+			if a, err := feed.ParseAddr(q); err == nil {
+				ip = a
+			} else if asn, err = config.ParseASN(q); err != nil {
+				return fmt.Errorf("%q is neither an address nor an AS number", q)
+			}
+			c, err := d.Contact(ip, asn)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", q, dash(strings.Join(c.To, ", ")), c.Source)
+		}
+		return nil
+	default: // list
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "OVERRIDE\tCONTACT\tLANGUAGE")
+		for _, c := range d.Config().Contacts {
+			key := "cidr " + c.CIDR
+			if c.ASN != "" {
+				key = "asn " + c.ASN
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", key, strings.Join(c.To, ", "), dash(c.Language))
+		}
+		w.Flush()
+		if t := d.RIPE(); t != nil {
+			fmt.Fprintf(e.stdout, "\nRIPE: %s (%s)\n", t.Summary(), d.Config().RIPE.Snapshot)
+		} else {
+			fmt.Fprintf(e.stdout, "\nRIPE: not imported (autoreporter contacts import ripe DIR)\n")
+		}
+		fmt.Fprintf(e.stdout, "fallback: %s\n", strings.Join(d.Config().Cert.FallbackContact, ", "))
+		return nil
+	}
 }
 
 func (e *env) checkConfig(ctx context.Context, args []string) error {

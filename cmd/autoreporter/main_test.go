@@ -114,3 +114,43 @@ func TestErrorsAndUsage(t *testing.T) {
 		t.Errorf("check-config: %d %s", code, errs)
 	}
 }
+
+func TestContacts(t *testing.T) {
+	c := filepath.Join(setup(t), "config.yaml")
+	dumps := filepath.Join("..", "..", "abuse", "ripe", "testdata", "dumps")
+	code, out, errs := cli("contacts", "import", "ripe", dumps, "--config", c)
+	if code != 0 || !strings.Contains(out, "kept:    8 ranges (5 with an abuse contact") || !strings.Contains(out, "changes: first import") {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = cli("contacts", "import", "ripe", dumps, "--config", c)
+	if code != 0 || !strings.Contains(out, "changes: 0 ranges added, 0 removed, 0 with a changed mailbox, 8 unchanged") {
+		t.Errorf("re-import: %d\n%s", code, out)
+	}
+	code, out, _ = cli("contacts", "lookup", "--config", c, "192.0.2.9", "100.64.200.1", "AS64501", "203.0.113.1")
+	for _, want := range []string{
+		"192.0.2.9     abuse@isp.example",
+		"override asn 64500",
+		"100.64.200.1  abuse@sahko.example",
+		"ripe inetnum 100.64.0.0 - 100.64.255.255 (abuse-c AR3-RIPE)",
+		"AS64501       abuse@kaapeli.example, noc@kaapeli.example  ripe aut-num AS64501 (abuse-c AR2-RIPE)",
+		"203.0.113.1   soc@cert.example",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("contacts lookup lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = cli("contacts", "list", "--config", c)
+	if code != 0 || !strings.Contains(out, "asn 64500") || !strings.Contains(out, "RIPE: 8 ranges (5 with an abuse contact)") {
+		t.Errorf("contacts list: %d\n%s", code, out)
+	}
+	code, out, _ = cli("lookup", "--config", c, "100.64.200.1")
+	if code != 0 || !strings.Contains(out, "contact source  ripe inetnum 100.64.0.0 - 100.64.255.255") {
+		t.Errorf("lookup explains the RIPE source: %d\n%s", code, out)
+	}
+	if code, _, errs := cli("contacts", "import", "ripe", t.TempDir(), "--config", c); code != 1 || !strings.Contains(errs, "ripe.db.role.gz is missing") {
+		t.Errorf("empty folder: %d %s", code, errs)
+	}
+	if code, _, errs := cli("contacts", "lookup", "--config", c, "nonsense"); code != 1 || !strings.Contains(errs, `"nonsense" is neither`) {
+		t.Errorf("bad query: %d %s", code, errs)
+	}
+}

@@ -36,11 +36,22 @@ type Config struct {
 	Report       Report       `yaml:"report"`
 	Feeds        []Feed       `yaml:"feeds"`
 	Contacts     []Contact    `yaml:"contacts"`
+	RIPE         RIPE         `yaml:"ripe"`
 	// Templates is a folder whose files override the embedded templates.
 	Templates string `yaml:"templates"`
 
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`
+}
+
+// RIPE is the offline copy of the RIPE database's abuse contacts, made by
+// `autoreporter contacts import ripe DIR` from the split dumps.
+type RIPE struct {
+	// Snapshot is where the import is kept; default var/ripe-contacts.bin.
+	Snapshot string `yaml:"snapshot"`
+	// ConstituencyOnly keeps only the ranges that touch the constituency:
+	// a much smaller table when the constituency is one country.
+	ConstituencyOnly bool `yaml:"constituency_only"`
 }
 
 // Cert says who is reporting.
@@ -396,6 +407,13 @@ func (v *validator) validate() {
 		c.Store.DSN = Secret(v.path(dsn))
 	case "postgres":
 		v.add("store.driver", "postgres is not available in this version yet; use sqlite")
+	}
+	if c.RIPE.Snapshot == "" {
+		c.RIPE.Snapshot = "var/ripe-contacts.bin"
+	}
+	c.RIPE.Snapshot = v.path(c.RIPE.Snapshot)
+	switch c.Store.Driver {
+	case "sqlite", "postgres":
 	default:
 		v.add("store.driver", "%q is not a store driver; use sqlite or postgres", c.Store.Driver)
 	}

@@ -11,10 +11,12 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/abuse/ripe"
 	"github.com/autoreporter/autoreporter/geo"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
@@ -49,6 +51,7 @@ type Daemon struct {
 	settle   time.Duration
 	sleep    func(ctx context.Context, d time.Duration) error
 	geo      *geo.Live
+	ripe     *abuse.RIPE
 	contacts *abuse.Resolver
 	store    *sqlite.Store
 	builder  *mail.Builder
@@ -75,6 +78,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
+	if d.ripe, err = abuse.OpenRIPE(cfg.RIPE.Snapshot, cfg.Cert.Language); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("ripe.snapshot: %w", err)
+	}
+	d.contacts = d.contacts.WithSources(d.ripe)
 	repeat := d.repeatWindow
 	if d.builder, err = mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, repeat); err != nil {
 		d.Close()
@@ -253,6 +261,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 // IngestFeed ingests what is waiting for one feed: its spool folder's
 // files, or its URL when it changed.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
+	d.reloadContacts()
 	if f.Source.ShadowserverAPI != nil {
 		res := d.IngestAPI(ctx, f)
 		return res, ctx.Err()
@@ -346,6 +355,69 @@ func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
 		res.Err = fmt.Errorf("feed %s: save state: %w", f.Name, serr)
 	}
 	return res
+}
+
+// reloadContacts picks up a RIPE import made since the last pass (by
+// `contacts import` in another process). A broken snapshot leaves the one in
+// use serving.
+func (d *Daemon) reloadContacts() {
+	changed, err := d.ripe.Reload()
+	switch {
+	case err != nil && !os.IsNotExist(err):
+		d.log.Error("RIPE snapshot refused; still using the one loaded before", slog.Any("err", err))
+	case changed:
+		d.log.Info("RIPE contacts reloaded", "summary", d.ripe.Table().Summary())
+	}
+}
+
+// RIPEImport is the outcome of an import.
+type RIPEImport struct {
+	Table    *ripe.Table
+	Diff     ripe.Diff
+	Previous *ripe.Table // nil on the first import
+	Took     time.Duration
+}
+
+// ImportRIPE imports the split dumps in dir, replaces the snapshot
+// atomically and starts answering from it.
+func (d *Daemon) ImportRIPE(ctx context.Context, dir string) (RIPEImport, error) {
+	start := time.Now()
+	opt := ripe.Options{Log: d.log, Now: d.now}
+	if d.cfg.RIPE.ConstituencyOnly {
+		cons := d.geo.Current().Constituency
+		opt.Keep = cons.Overlaps
+	}
+	t, err := ripe.Import(ctx, dir, opt)
+	if err != nil {
+		return RIPEImport{}, err
+	}
+	res := RIPEImport{Table: t, Previous: d.ripe.Table()}
+	res.Diff = t.DiffFrom(res.Previous)
+	if err := os.MkdirAll(filepath.Dir(d.cfg.RIPE.Snapshot), 0o750); err != nil {
+		return res, err
+	}
+	if err := t.Save(d.cfg.RIPE.Snapshot); err != nil {
+		return res, err
+	}
+	d.ripe.Use(t)
+	res.Took = time.Since(start)
+	return res, nil
+}
+
+// RIPE is the loaded RIPE import, or nil.
+func (d *Daemon) RIPE() *ripe.Table { return d.ripe.Table() }
+
+// Contact resolves an address (routed by asn), or an ASN alone when ip is
+// not valid, through the whole chain, for `contacts lookup`.
+func (d *Daemon) Contact(ip netip.Addr, asn uint32) (reporter.Contact, error) {
+	if ip.IsValid() && asn == 0 {
+		info, err := d.geo.Lookup(ip)
+		if err != nil {
+			return reporter.Contact{}, err
+		}
+		asn = info.ASN
+	}
+	return d.contacts.Resolve(ip, asn), nil
 }
 
 // IngestAPI lists the Shadowserver reports of the feed's window and

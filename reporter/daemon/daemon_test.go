@@ -565,3 +565,25 @@ func TestGeoReloadUnderRunningDaemon(t *testing.T) {
 		t.Errorf("%d of %d lookups failed; after the swap: %+v", failed, lookups, after)
 	}
 }
+
+// An import made by another process (`contacts import`) is picked up by a
+// running daemon at its next ingest pass.
+func TestRIPEImportPickedUp(t *testing.T) {
+	w := setup(t)
+	running := w.open(t, daemon.Options{})
+	ip := netip.MustParseAddr("100.64.200.1")
+	if l, _ := running.Lookup(ip); l.Contact.Source != "fallback" {
+		t.Fatalf("before the import: %+v", l.Contact)
+	}
+	res, err := w.open(t, daemon.Options{}).ImportRIPE(context.Background(), "../../abuse/ripe/testdata/dumps")
+	if err != nil || res.Previous != nil || res.Diff.Added != 8 {
+		t.Fatalf("import: %+v %v", res.Diff, err)
+	}
+	if _, err := running.IngestFeed(context.Background(), w.cfg.Feeds[0]); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := running.Lookup(ip)
+	if l.Contact.Key() != "abuse@sahko.example" || !strings.HasPrefix(l.Contact.Source, "ripe inetnum 100.64.0.0 - 100.64.255.255") {
+		t.Errorf("after the import: %+v", l.Contact)
+	}
+}
