@@ -26,6 +26,12 @@ type ConstituencySpec struct {
 	ASNs          []uint32
 	CIDRs         []netip.Prefix
 	Exclude       []netip.Prefix
+	// Delegated adds what the RIR's delegated stats register to the
+	// countries: their address ranges and their ASNs' networks.
+	Delegated *Delegated
+	// DelegatedFile is read into Delegated each time the databases are
+	// (re)loaded by Live.
+	DelegatedFile string
 }
 
 // Constituency is a compiled ConstituencySpec: a range table for the hot path
@@ -59,7 +65,18 @@ func Compile(db *DB, spec ConstituencySpec) (*Constituency, error) {
 			}
 		}
 	}
-	if len(spec.ASNs) > 0 {
+	wantASN := func(asn uint32) bool {
+		if spec.Delegated != nil {
+			if _, ok := spec.Delegated.ASNs[asn]; ok {
+				return true
+			}
+		}
+		return slices.Contains(spec.ASNs, asn)
+	}
+	if spec.Delegated != nil {
+		b.add = append(b.add, spec.Delegated.spans...)
+	}
+	if len(spec.ASNs) > 0 || (spec.Delegated != nil && len(spec.Delegated.ASNs) > 0) {
 		if db == nil || db.asn == nil {
 			return nil, fmt.Errorf("constituency lists ASNs but no ASN database is configured")
 		}
@@ -68,7 +85,7 @@ func Compile(db *DB, spec ConstituencySpec) (*Constituency, error) {
 			if err != nil {
 				return nil, fmt.Errorf("walk %s at %s: %w", db.asn.path, res.Prefix(), err)
 			}
-			if slices.Contains(spec.ASNs, asn) {
+			if wantASN(asn) {
 				b.Add(normPrefix(res.Prefix()))
 			}
 		}
@@ -136,6 +153,16 @@ func (c *Constituency) Explain(a netip.Addr, info Info) Decision {
 	if info.ASN != 0 && slices.Contains(c.spec.ASNs, info.ASN) {
 		d.In = true
 		d.Reasons = append(d.Reasons, fmt.Sprintf("AS%d is listed", info.ASN))
+	}
+	if del := c.spec.Delegated; del != nil {
+		if del.Contains(a) {
+			d.In = true
+			d.Reasons = append(d.Reasons, fmt.Sprintf("registered to the constituency in the RIR's delegated stats (%s)", del.File))
+		}
+		if cc, ok := del.ASNs[info.ASN]; ok && info.ASN != 0 {
+			d.In = true
+			d.Reasons = append(d.Reasons, fmt.Sprintf("AS%d is registered to %s in the RIR's delegated stats", info.ASN, cc))
+		}
 	}
 	for _, p := range c.spec.CIDRs {
 		if normPrefix(p).Contains(a) {

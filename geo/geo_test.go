@@ -65,6 +65,35 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// A delegated-stats file in the RIRs' published format.
+const delegatedStats = `2|ripencc|20261122|6|19830705|20261122|+0100
+# comment
+ripencc|*|ipv4|*|4|summary
+ripencc|*|asn|*|1|summary
+ripencc|FI|ipv4|198.51.100.0|128|20100101|allocated|abc
+ripencc|SE|ipv4|198.51.100.128|128|20100101|allocated
+ripencc|FI|asn|64510|1|20100101|assigned
+ripencc|FI|ipv6|2001:db8:9::|48|20100101|allocated
+ripencc||ipv4|100.65.0.0|256||available
+ripencc|FI|ipv4|203.0.113.128|128|20100101|reserved
+`
+
+func TestParseDelegated(t *testing.T) {
+	d, err := geo.ParseDelegated(strings.NewReader(delegatedStats), []string{"FI"})
+	if err != nil || d.Ranges != 2 || len(d.ASNs) != 1 || d.ASNs[64510] != "FI" {
+		t.Fatalf("%v %+v", err, d)
+	}
+	for _, bad := range []string{
+		"ripencc|FI|ipv4|198.51.100.0|lots|20100101|allocated\n",
+		"ripencc|FI|ipv4|255.255.255.0|512|20100101|allocated\n",
+		"ripencc|FI|asn|x|1|20100101|allocated\n",
+	} {
+		if _, err := geo.ParseDelegated(strings.NewReader(bad), []string{"FI"}); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
 func TestConstituency(t *testing.T) {
 	db := openTestDB(t)
 	pfx := func(s ...string) []netip.Prefix {
@@ -74,12 +103,22 @@ func TestConstituency(t *testing.T) {
 		}
 		return out
 	}
+	del, err := geo.ParseDelegated(strings.NewReader(delegatedStats), []string{"fi"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		spec geo.ConstituencySpec
 		in   []string
 		out  []string
 	}{
+		{
+			name: "delegated stats add what is registered, whatever its location",
+			spec: geo.ConstituencySpec{Countries: []string{"FI"}, Delegated: del},
+			in:   []string{"192.0.2.1", "198.51.100.1", "198.51.100.127", "100.64.1.1", "2001:db8:9::1"},
+			out:  []string{"198.51.100.128", "203.0.113.200", "100.65.0.1"},
+		},
 		{
 			name: "located",
 			spec: geo.ConstituencySpec{Countries: []string{"FI"}, CountrySource: geo.Located},

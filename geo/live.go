@@ -77,7 +77,13 @@ func (l *Live) load() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons, err := Compile(db, l.spec)
+	spec := l.spec
+	if spec.DelegatedFile != "" {
+		if spec.Delegated, err = LoadDelegated(spec.DelegatedFile, spec.Countries); err != nil {
+			return nil, err
+		}
+	}
+	cons, err := Compile(db, spec)
 	if err != nil {
 		return nil, fmt.Errorf("constituency: %w", err)
 	}

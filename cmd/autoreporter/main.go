@@ -592,7 +592,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		return nil
 	case "lookup":
 		if fs.NArg() == 0 {
-			return errors.New("usage: autoreporter contacts lookup IP|ASN...")
+			return errors.New("usage: autoreporter contacts lookup IP|ASN [IP|ASN]")
 		}
 		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 		defer w.Flush()

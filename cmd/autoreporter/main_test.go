@@ -154,3 +154,20 @@ func TestContacts(t *testing.T) {
 		t.Errorf("bad query: %d %s", code, errs)
 	}
 }
+
+func TestLookupDelegatedStats(t *testing.T) {
+	dir := setup(t)
+	os.WriteFile(filepath.Join(dir, "delegated-ripencc-latest"), []byte("2|ripencc|20261122|2|19830705|20261122|+0100\n"+
+		"ripencc|FI|ipv4|198.51.100.0|256|20100101|allocated\nripencc|US|asn|64501|1|20100101|allocated\n"), 0o644)
+	c := filepath.Join(dir, "config.yaml")
+	src, _ := os.ReadFile(c)
+	os.WriteFile(c, []byte(strings.Replace(string(src), "exclude: [192.0.2.7]", "exclude: [192.0.2.7], delegated: delegated-ripencc-latest", 1)), 0o644)
+	code, out, errs := cli("lookup", "--config", c, "198.51.100.1")
+	if code != 0 || !strings.Contains(out, "yes: reported") || !strings.Contains(out, "registered to the constituency in the RIR's delegated stats") {
+		t.Errorf("lookup: %d\n%s\n%s", code, out, errs)
+	}
+	os.Remove(filepath.Join(dir, "delegated-ripencc-latest"))
+	if code, _, errs := cli("lookup", "--config", c, "198.51.100.1"); code != 1 || !strings.Contains(errs, "constituency.delegated") {
+		t.Errorf("missing file: %d %s", code, errs)
+	}
+}

@@ -71,6 +71,9 @@ type Constituency struct {
 	ASNs          []string `yaml:"asns"`
 	CIDRs         []string `yaml:"cidrs"`
 	Exclude       []string `yaml:"exclude"`
+	// Delegated is an RIR's delegated-stats file (delegated-ripencc-latest):
+	// what it registers to the countries is in the constituency too.
+	Delegated string `yaml:"delegated"`
 
 	spec geo.ConstituencySpec
 }
@@ -465,6 +468,14 @@ func (v *validator) constituency() {
 	}
 	spec.CIDRs = v.prefixes("constituency.cidrs", k.CIDRs)
 	spec.Exclude = v.prefixes("constituency.exclude", k.Exclude)
+	if k.Delegated != "" {
+		k.Delegated = v.path(k.Delegated)
+		if len(spec.Countries) == 0 {
+			v.add("constituency.delegated", "needs constituency.countries: the delegated stats are read for those countries")
+		}
+		v.fileExists("constituency.delegated", k.Delegated)
+		spec.DelegatedFile = k.Delegated
+	}
 	if len(k.Countries)+len(k.ASNs)+len(k.CIDRs) == 0 {
 		v.add("constituency", "lists no countries, asns or cidrs: nothing would ever be reported")
 	}
