@@ -81,18 +81,8 @@ func (s *RangeSet) Contains(a netip.Addr) bool {
 		return false
 	}
 	x := fromAddr(a.Unmap())
-	sp := s.spans
-	// Find the first span whose hi >= x.
-	lo, hi := 0, len(sp)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if sp[m].hi.less(x) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo < len(sp) && !x.less(sp[lo].lo)
+	i := s.firstEndingFrom(x)
+	return i < len(s.spans) && !x.less(s.spans[i].lo)
 }
 
 // Overlaps reports whether any address from lo to hi (inclusive) is in the
@@ -102,18 +92,24 @@ func (s *RangeSet) Overlaps(lo, hi netip.Addr) bool {
 		return false
 	}
 	l, h := fromAddr(lo.Unmap()), fromAddr(hi.Unmap())
-	sp := s.spans
 	// The first span ending at or after lo must start at or before hi.
-	i, j := 0, len(sp)
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if sp[m].hi.less(l) {
-			i = m + 1
+	i := s.firstEndingFrom(l)
+	return i < len(s.spans) && !h.less(s.spans[i].lo)
+}
+
+// firstEndingFrom is the index of the first span whose hi >= x, or Len().
+func (s *RangeSet) firstEndingFrom(x u128) int {
+	sp := s.spans
+	lo, hi := 0, len(sp)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if sp[m].hi.less(x) {
+			lo = m + 1
 		} else {
-			j = m
+			hi = m
 		}
 	}
-	return i < len(sp) && !h.less(sp[i].lo)
+	return lo
 }
 
 // rangeBuilder collects prefixes to add and remove, then compiles them once.

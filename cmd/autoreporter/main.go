@@ -395,10 +395,8 @@ func (e *env) history(ctx context.Context, args []string) error {
 			return fmt.Errorf("--asn: %w", err)
 		}
 	}
-	if *since != "" {
-		if q.Since, err = parseSince(*since, time.Now()); err != nil {
-			return fmt.Errorf("--since: %w", err)
-		}
+	if q.Since, err = sinceFlag(*since); err != nil {
+		return err
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -444,6 +442,18 @@ func historyJSON(r reporter.HistoryRow) map[string]any {
 	}
 }
 
+// sinceFlag reads a --since value; empty means no bound.
+func sinceFlag(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseSince(s, time.Now())
+	if err != nil {
+		return t, fmt.Errorf("--since: %w", err)
+	}
+	return t, nil
+}
+
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if d, err := config.ParseDuration(s); err == nil {
 		return now.Add(-d), nil
@@ -468,11 +478,9 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 		return err
 	}
 	q := reporter.RejectQuery{Feed: *feedName, File: *file, Limit: *limit}
-	if *since != "" {
-		var err error
-		if q.Since, err = parseSince(*since, time.Now()); err != nil {
-			return fmt.Errorf("--since: %w", err)
-		}
+	var err error
+	if q.Since, err = sinceFlag(*since); err != nil {
+		return err
 	}
 	d, err := e.open(ctx)
 	if err != nil {
