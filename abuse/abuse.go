@@ -1,7 +1,7 @@
 // Package abuse decides where the reports about a network go. Resolution
 // runs in order and the first hit wins: operator overrides by CIDR (the most
-// specific prefix first), then by ASN, then the imported sources (the RIPE
-// database), then the CERT's fallback mailbox. The
+// specific prefix first), then by ASN, then the sources (the imported RIPE
+// database, then RDAP's cache), then the CERT's fallback mailbox. The
 // answer records which step gave it, so that staff can see why a mail went
 // where it went.
 package abuse
@@ -13,13 +13,27 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+)
+
+// Report formats an override may ask for.
+const (
+	FormatCSV    = "csv"    // the events as a CSV attachment (the default)
+	FormatInline = "inline" // the same CSV lines in the body, no attachment
 )
 
 // Contact is where an owner's reports go.
 type Contact struct {
 	To       []string // bare addresses, lower case, sorted, unique
 	Language string
+	Format   string // FormatCSV when empty
 	Source   string // "override cidr 198.51.100.0/24", "override asn 64500", "fallback"
+	// Inhibit, when set, says why this owner's events are kept but never
+	// reported ("opt-out until 2027-01-01").
+	Inhibit string
+	// Pending is true while RDAP has not answered yet: the event waits and
+	// is resolved again on the next pass.
+	Pending bool
 }
 
 // Key identifies the recipient: the same set of addresses is one recipient
@@ -30,8 +44,68 @@ func (c Contact) Key() string { return strings.Join(c.To, ",") }
 type Override struct {
 	CIDR     netip.Prefix // valid when the rule is by CIDR
 	ASN      uint32       // non-zero when the rule is by ASN
-	To       []string
+	To       []string     // may be empty when Inhibit is set
 	Language string
+	Format   string
+	// Inhibit keeps the owner's events but sends nothing (an opt-out, or a
+	// pause while the ISP cleans up).
+	Inhibit bool
+	// Until ends the override; zero never does. An expired override is
+	// skipped as if it were not there.
+	Until  time.Time
+	Note   string
+	Origin string    // "config" or "store"
+	By     string    // who set it (store overrides)
+	Set    time.Time // when it was set (store overrides)
+}
+
+// Key names the rule: "cidr 198.51.100.0/24" or "asn 64500".
+func (o Override) Key() string {
+	if o.CIDR.IsValid() {
+		return "cidr " + o.CIDR.Masked().String()
+	}
+	return fmt.Sprintf("asn %d", o.ASN)
+}
+
+func (o Override) active(now time.Time) bool { return o.Until.IsZero() || now.Before(o.Until) }
+
+func (o Override) contact() Contact {
+	c := Contact{To: o.To, Language: o.Language, Format: o.Format, Source: "override " + o.Key()}
+	if o.Origin == "store" {
+		c.Source += " (set"
+		if o.By != "" {
+			c.Source += " by " + o.By
+		}
+		if !o.Set.IsZero() {
+			c.Source += " " + o.Set.UTC().Format("2006-01-02")
+		}
+		c.Source += ")"
+	}
+	if o.Inhibit {
+		c.Inhibit = "inhibited by override " + o.Key()
+		if !o.Until.IsZero() {
+			c.Inhibit += " until " + o.Until.UTC().Format(time.RFC3339)
+		}
+	}
+	return c
+}
+
+// MergeOverrides puts the store's overrides over the config's: a rule for
+// the same CIDR or ASN in both is the store's, because a correction made
+// at run time is newer than the file.
+func MergeOverrides(fromConfig, fromStore []Override) []Override {
+	seen := map[string]bool{}
+	out := make([]Override, 0, len(fromConfig)+len(fromStore))
+	for _, o := range fromStore {
+		seen[o.Key()] = true
+		out = append(out, o)
+	}
+	for _, o := range fromConfig {
+		if !seen[o.Key()] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Resolver answers contact questions. It is immutable once built and safe
@@ -41,6 +115,7 @@ type Resolver struct {
 	asns     map[uint32]Override
 	sources  []Source // imported databases, in order
 	fallback Contact
+	now      func() time.Time
 }
 
 // NormalizeAddresses parses a list of addresses (display names and all),
@@ -62,7 +137,7 @@ func NormalizeAddresses(in []string) ([]string, error) {
 
 // NewResolver builds a resolver from overrides and the fallback addresses.
 func NewResolver(overrides []Override, fallback []string, fallbackLanguage string) (*Resolver, error) {
-	r := &Resolver{asns: map[uint32]Override{}}
+	r := &Resolver{asns: map[uint32]Override{}, now: time.Now}
 	fb, err := NormalizeAddresses(fallback)
 	if err != nil {
 		return nil, fmt.Errorf("fallback contact: %w", err)
@@ -86,9 +161,39 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		default:
 			return nil, fmt.Errorf("override %d: needs a cidr or an asn", i)
 		}
+		if len(o.To) == 0 && !o.Inhibit {
+			return nil, fmt.Errorf("override %s: needs addresses, or inhibit", o.Key())
+		}
+		switch o.Format {
+		case "", FormatCSV, FormatInline:
+		default:
+			return nil, fmt.Errorf("override %s: format %q is not %s or %s", o.Key(), o.Format, FormatCSV, FormatInline)
+		}
 	}
 	sort.SliceStable(r.cidrs, func(i, j int) bool { return r.cidrs[i].CIDR.Bits() > r.cidrs[j].CIDR.Bits() })
 	return r, nil
+}
+
+// WithClock returns a resolver that reads the time (for override expiry)
+// from now.
+func (r *Resolver) WithClock(now func() time.Time) *Resolver {
+	c := *r
+	c.now = now
+	return &c
+}
+
+// Overrides lists the rules in the order they are tried.
+func (r *Resolver) Overrides() []Override {
+	out := slices.Clone(r.cidrs)
+	asns := make([]uint32, 0, len(r.asns))
+	for a := range r.asns {
+		asns = append(asns, a)
+	}
+	slices.Sort(asns)
+	for _, a := range asns {
+		out = append(out, r.asns[a])
+	}
+	return out
 }
 
 // WithSources returns a resolver that asks the sources, in order, after
@@ -102,13 +207,16 @@ func (r *Resolver) WithSources(s ...Source) *Resolver {
 // Resolve returns the contact for an address routed by asn.
 func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	ip = ip.Unmap()
+	now := r.now()
 	for _, o := range r.cidrs {
-		if o.CIDR.Contains(ip) {
-			return Contact{To: o.To, Language: o.Language, Source: "override cidr " + o.CIDR.String()}
+		if o.CIDR.Contains(ip) && o.active(now) {
+			return o.contact()
 		}
 	}
-	if o, ok := r.asns[asn]; ok && asn != 0 {
-		return Contact{To: o.To, Language: o.Language, Source: fmt.Sprintf("override asn %d", asn)}
+	if asn != 0 {
+		if o, ok := r.asns[asn]; ok && o.active(now) {
+			return o.contact()
+		}
 	}
 	for _, s := range r.sources {
 		if c, ok := s.Lookup(ip, asn); ok {

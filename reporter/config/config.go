@@ -215,6 +215,10 @@ type Contact struct {
 	CIDR     string `yaml:"cidr"`
 	To       List   `yaml:"to"`
 	Language string `yaml:"language"`
+	Format   string `yaml:"format"`  // csv (attachment, default) or inline
+	Inhibit  bool   `yaml:"inhibit"` // keep the events, send nothing
+	Until    string `yaml:"until"`   // RFC 3339 time or date; the override ends then
+	Note     string `yaml:"note"`
 
 	override abuse.Override
 }
@@ -856,7 +860,7 @@ func (v *validator) contacts() {
 	for i := range v.cfg.Contacts {
 		c := &v.cfg.Contacts[i]
 		key := fmt.Sprintf("contacts[%d]", i)
-		o := abuse.Override{Language: c.Language}
+		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config"}
 		switch {
 		case c.ASN != "" && c.CIDR != "":
 			v.add(key, "set asn or cidr, not both")
@@ -875,8 +879,20 @@ func (v *validator) contacts() {
 		default:
 			v.add(key, "needs asn or cidr")
 		}
-		if len(c.To) == 0 {
-			v.add(key+".to", "is required: the addresses reports go to")
+		if len(c.To) == 0 && !c.Inhibit {
+			v.add(key+".to", "is required: the addresses reports go to (or set inhibit: true)")
+		}
+		switch c.Format {
+		case "", abuse.FormatCSV, abuse.FormatInline:
+		default:
+			v.add(key+".format", "%q is not %s or %s", c.Format, abuse.FormatCSV, abuse.FormatInline)
+		}
+		if c.Until != "" {
+			t, err := ParseUntil(c.Until)
+			if err != nil {
+				v.add(key+".until", "%v", err)
+			}
+			o.Until = t
 		}
 		for j, a := range c.To {
 			if _, err := abuse.NormalizeAddresses([]string{a}); err != nil {
@@ -889,6 +905,19 @@ func (v *validator) contacts() {
 		}
 		c.override = o
 	}
+}
+
+// ParseUntil reads an expiry: an RFC 3339 time, or a date (the start of
+// that day, UTC).
+func ParseUntil(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date (2027-01-31) or an RFC 3339 time", s)
 }
 
 // ParseDuration accepts Go durations plus days and weeks: "36h", "7d", "2w".

@@ -1,0 +1,342 @@
+package abuse
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autoreporter/autoreporter/abuse/rdaptest"
+)
+
+// clock is a settable time for expiry and cooldown tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newRDAP(t *testing.T, srv *rdaptest.Server, c *clock, mod func(*RDAPOptions)) *RDAP {
+	t.Helper()
+	opt := RDAPOptions{Server: srv.URL, Rate: 1000, Timeout: 2 * time.Second, Language: "fi", Now: c.Now}
+	if mod != nil {
+		mod(&opt)
+	}
+	r, err := NewRDAP(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+)
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestRDAPAbuseEntity(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	srv.Set("198.51.100.0/25", rdaptest.Answer{Body: rdaptest.Fixture("arin-ip.json")})
+	srv.Set("2001:db8:1000::/36", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip6.json")})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, nil)
+
+	if got, ok := r.Lookup(ip("192.0.2.7"), 0); !ok || !got.Pending {
+		t.Fatalf("before any query the answer must be pending, got %+v %v", got, ok)
+	}
+	if srv.Hits(netip.Addr{}) != 0 {
+		t.Fatal("Lookup queried the server; it must answer from the cache only")
+	}
+	cases := []struct {
+		ip, to, handle, entity, first, last string
+	}{
+		// RIPE: the abuse entity is at the top; the display name goes.
+		{"192.0.2.7", "abuse@isp-one.example", "192.0.2.0 - 192.0.2.255", "AR12345-RIPE", "192.0.2.0", "192.0.2.255"},
+		// ARIN: under the organisation; the noc entity and the hostile
+		// value with a header in it are not taken.
+		{"198.51.100.9", "abuse@example-us.example", "NET-198-51-100-0-1", "ABUSE5678-ARIN", "198.51.100.0", "198.51.100.127"},
+		{"2001:db8:1234::1", "abuse@isp-one.example", "2001:db8:1000::/36", "AR12345-RIPE", "2001:db8:1000::", "2001:db8:1fff:ffff:ffff:ffff:ffff:ffff"},
+	}
+	for _, tc := range cases {
+		e, err := r.Fetch(ctx, ip(tc.ip))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.ip, err)
+		}
+		if strings.Join(e.To, ",") != tc.to || e.Handle != tc.handle || e.Entity != tc.entity ||
+			e.First != ip(tc.first) || e.Last != ip(tc.last) {
+			t.Errorf("%s: got %+v", tc.ip, e)
+		}
+		if !e.Expires.Equal(t0.Add(7 * 24 * time.Hour)) {
+			t.Errorf("%s: expires %v, want the default TTL of 7 days", tc.ip, e.Expires)
+		}
+	}
+	// One query serves the whole network.
+	got, ok := r.Lookup(ip("192.0.2.200"), 0)
+	if !ok || got.Pending || got.Key() != "abuse@isp-one.example" || got.Language != "fi" ||
+		!strings.HasPrefix(got.Source, "rdap 192.0.2.0 - 192.0.2.255 192.0.2.0-192.0.2.255 (abuse AR12345-RIPE") {
+		t.Errorf("cached answer for the network: %+v %v", got, ok)
+	}
+	if n := srv.Hits(netip.Addr{}); n != 3 {
+		t.Errorf("%d queries, want 3", n)
+	}
+	// Outside every cached network: still pending.
+	if got, _ := r.Lookup(ip("198.51.100.200"), 0); !got.Pending {
+		t.Errorf("198.51.100.200 is outside the /25 answer: %+v", got)
+	}
+}
+
+func TestRDAPNegative(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("0.0.0.0/0", rdaptest.Answer{Body: rdaptest.Fixture("no-abuse-ip.json")})
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Status: 404, Body: []byte(`{"errorCode":404}`)})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, nil)
+
+	e, err := r.Fetch(ctx, ip("203.0.113.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.To) != 0 || e.First != ip("203.0.113.0") || e.Last != ip("203.0.113.255") {
+		t.Errorf("a whole-space block without abuse must be cached for the /24 only: %+v", e)
+	}
+	if _, ok := r.Lookup(ip("203.0.113.77"), 0); ok {
+		t.Error("a cached 'no abuse contact' must pass to the next step")
+	}
+	if got, _ := r.Lookup(ip("203.0.114.1"), 0); !got.Pending {
+		t.Error("the negative answer leaked past its /24")
+	}
+	e, err = r.Fetch(ctx, ip("192.0.2.1"))
+	if err != nil {
+		t.Fatalf("a 404 is an answer, not a failure: %v", err)
+	}
+	if e.First != ip("192.0.2.1") || e.Last != ip("192.0.2.1") {
+		t.Errorf("404 cached for %v-%v, want the address alone", e.First, e.Last)
+	}
+	if !e.Expires.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("negative TTL: expires %v", e.Expires)
+	}
+	if open, _, _ := r.Open(); open {
+		t.Error("answers opened the circuit")
+	}
+}
+
+func TestRDAPSlowServerOpensCircuit(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Delay: 10 * time.Second, Body: rdaptest.Fixture("ripe-ip.json")})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, func(o *RDAPOptions) { o.Timeout = 50 * time.Millisecond })
+	for i := range 3 {
+		_, err := r.Fetch(ctx, ip("192.0.2.1"))
+		var re *RDAPError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "no answer in time") {
+			t.Fatalf("query %d: %v", i, err)
+		}
+	}
+	open, until, cause := r.Open()
+	if !open || !until.Equal(t0.Add(time.Minute)) || cause == nil {
+		t.Fatalf("after 3 failures: open=%v until=%v cause=%v", open, until, cause)
+	}
+	_, err := r.Fetch(ctx, ip("192.0.2.1"))
+	if !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("while open: %v", err)
+	}
+	if n := srv.Hits(netip.Addr{}); n != 3 {
+		t.Errorf("the server was asked %d times, want 3 (none while open)", n)
+	}
+	// After the cooldown one query is let through; it fails again, and the
+	// next cooldown is twice as long.
+	c.Add(time.Minute)
+	if _, err := r.Fetch(ctx, ip("192.0.2.1")); errors.Is(err, ErrCircuitOpen) {
+		t.Fatal("still open after the cooldown")
+	}
+	for range 2 {
+		_, _ = r.Fetch(ctx, ip("192.0.2.1"))
+	}
+	if _, until, _ := r.Open(); !until.Equal(c.Now().Add(2 * time.Minute)) {
+		t.Errorf("second cooldown ends %v, want %v", until, c.Now().Add(2*time.Minute))
+	}
+	// The server recovers: one answer closes the circuit.
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	c.Add(2 * time.Minute)
+	if _, err := r.Fetch(ctx, ip("192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	if open, _, cause := r.Open(); open || cause != nil {
+		t.Error("an answer did not close the circuit")
+	}
+}
+
+func TestRDAPRateLimited(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Status: 429, RetryAfter: "600", Body: []byte(`{"errorCode":429}`)})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, nil)
+	_, err := r.Fetch(ctx, ip("192.0.2.1"))
+	var re *RDAPError
+	if !errors.As(err, &re) || re.Status != 429 || re.RetryAfter != 10*time.Minute {
+		t.Fatalf("429: %v", err)
+	}
+	// One 429 is enough: the server asked us to stop, for as long as it said.
+	if open, until, _ := r.Open(); !open || !until.Equal(t0.Add(10*time.Minute)) {
+		t.Fatalf("after a 429: open=%v until=%v", open, until)
+	}
+	if _, err := r.Fetch(ctx, ip("192.0.2.2")); !errors.Is(err, ErrCircuitOpen) {
+		t.Fatalf("while rate limited: %v", err)
+	}
+	if srv.Hits(netip.Addr{}) != 1 {
+		t.Error("queried a server that said 429")
+	}
+}
+
+func TestRDAPGarbage(t *testing.T) {
+	big := append([]byte(`{"handle":"`), make([]byte, 2<<20)...)
+	for name, a := range map[string]rdaptest.Answer{
+		"html":      {Body: []byte("<html><body>Service Unavailable</body></html>")},
+		"truncated": {Body: rdaptest.Fixture("ripe-ip.json")[:300]},
+		"not-a-net": {Body: []byte(`{"objectClassName":"entity","handle":"X"}`)},
+		"huge":      {Body: big},
+		"502":       {Status: 502, Body: []byte("bad gateway")},
+		"bad-vcard": {Body: []byte(`{"objectClassName":"ip network","startAddress":"192.0.2.0","endAddress":"192.0.2.255","entities":[{"roles":["abuse"],"vcardArray":["vcard",[["email",{},"text",{"x":1}]]]}]}`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := rdaptest.New(t)
+			srv.Set("192.0.2.0/24", a)
+			r := newRDAP(t, srv, &clock{t: t0}, nil)
+			e, err := r.Fetch(ctx, ip("192.0.2.1"))
+			switch {
+			case name == "bad-vcard":
+				// A vCard that does not decode leaves no address: a
+				// negative answer, not a crash.
+				if err != nil && !strings.Contains(err.Error(), "rdap 192.0.2.1") {
+					t.Fatalf("error does not name the address: %v", err)
+				}
+				if err == nil && len(e.To) != 0 {
+					t.Fatalf("addresses from a broken vCard: %v", e.To)
+				}
+			case err == nil:
+				t.Fatalf("garbage taken as an answer: %+v", e)
+			case !strings.Contains(err.Error(), "rdap 192.0.2.1"):
+				t.Fatalf("error does not name the address: %v", err)
+			}
+			if got, _ := r.Lookup(ip("192.0.2.1"), 0); len(got.To) != 0 {
+				t.Errorf("garbage cached: %+v", got)
+			}
+		})
+	}
+}
+
+func TestRDAPRateLimit(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	r := newRDAP(t, srv, &clock{t: t0}, func(o *RDAPOptions) { o.Rate = 0.001 })
+	if _, err := r.Fetch(ctx, ip("192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	// The next token is 1000 s away: a caller with less time gives up
+	// without asking the server.
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := r.Fetch(cctx, ip("192.0.2.2")); err == nil {
+		t.Fatal("the rate limit let a second query through")
+	}
+	if srv.Hits(netip.Addr{}) != 1 {
+		t.Errorf("%d queries, want 1", srv.Hits(netip.Addr{}))
+	}
+	if open, _, _ := r.Open(); open {
+		t.Error("our own deadline opened the circuit")
+	}
+}
+
+func TestRDAPExpiry(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, func(o *RDAPOptions) { o.TTL = time.Hour })
+	e, err := r.Fetch(ctx, ip("192.0.2.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new source loading the stored entry answers without a query.
+	r2 := newRDAP(t, srv, c, nil)
+	r2.Load([]RDAPEntry{e})
+	if got, _ := r2.Lookup(ip("192.0.2.9"), 0); got.Key() != "abuse@isp-one.example" {
+		t.Fatalf("loaded cache: %+v", got)
+	}
+	c.Add(time.Hour)
+	if got, _ := r2.Lookup(ip("192.0.2.9"), 0); !got.Pending {
+		t.Errorf("expired answer used: %+v", got)
+	}
+	got, ok := r2.StaleContact(ip("192.0.2.9"))
+	if !ok || got.Key() != "abuse@isp-one.example" || !strings.Contains(got.Source, "stale since 2026-11-23") {
+		t.Errorf("stale answer: %+v %v", got, ok)
+	}
+}
+
+func TestRDAPNestedNetworks(t *testing.T) {
+	r, err := NewRDAP(RDAPOptions{Server: "https://rdap.example", Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := t0.Add(time.Hour)
+	// A /16 allocation with a non-CIDR assignment inside it.
+	r.Load([]RDAPEntry{
+		{First: ip("10.0.0.0"), Last: ip("10.0.255.255"), Handle: "LIR", Entity: "A1", To: []string{"lir@x.example"}, Expires: exp},
+		{First: ip("10.0.1.0"), Last: ip("10.0.2.127"), Handle: "CUST", Entity: "A2", To: []string{"cust@x.example"}, Expires: exp},
+	})
+	for addr, want := range map[string]string{
+		"10.0.0.1": "lir@x.example", "10.0.1.1": "cust@x.example", "10.0.2.127": "cust@x.example",
+		"10.0.2.128": "lir@x.example", "10.0.200.1": "lir@x.example",
+	} {
+		if got, _ := r.Lookup(ip(addr), 0); got.Key() != want {
+			t.Errorf("%s: %q, want %q", addr, got.Key(), want)
+		}
+	}
+	if _, err := NewRDAP(RDAPOptions{Server: "rdap.example"}); err == nil {
+		t.Error("a server without a scheme was accepted")
+	}
+}
+
+func TestResolverOrderWithRDAP(t *testing.T) {
+	r, err := NewRDAP(RDAPOptions{Server: "https://rdap.example", Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Load([]RDAPEntry{
+		{First: ip("192.0.2.0"), Last: ip("192.0.2.255"), Handle: "N", Entity: "E", To: []string{"rdap@isp.example"}, Expires: t0.Add(time.Hour)},
+		{First: ip("203.0.113.0"), Last: ip("203.0.113.255"), Handle: "M", Expires: t0.Add(time.Hour)},
+	})
+	res, err := NewResolver([]Override{{CIDR: netip.MustParsePrefix("192.0.2.128/25"), To: []string{"override@isp.example"}}},
+		[]string{"soc@cert.example"}, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = res.WithSources(r)
+	for addr, want := range map[string]string{
+		"192.0.2.200": "override@isp.example", // override first
+		"192.0.2.1":   "rdap@isp.example",
+		"203.0.113.1": "soc@cert.example", // RDAP knows no abuse contact: fallback
+	} {
+		if got := res.Resolve(ip(addr), 64500); got.Key() != want {
+			t.Errorf("%s: %q (%s), want %q", addr, got.Key(), got.Source, want)
+		}
+	}
+	if got := res.Resolve(ip("198.51.100.1"), 64500); !got.Pending || got.Key() != "" {
+		t.Errorf("uncached address: %+v, want pending", got)
+	}
+	if !slices.Equal(res.Resolve(ip("192.0.2.1"), 0).To, []string{"rdap@isp.example"}) {
+		t.Error("no ASN changed the answer")
+	}
+}
