@@ -14,6 +14,7 @@ const (
 	RepeatWindow          // already reported to this contact inside the feed's repeat window
 	DuplicateInRun        // the same key appears more than once in this run; the newest is sent
 	Unroutable            // no address to send to
+	Inhibited             // an override says not to report this owner
 )
 
 func (r Reason) String() string {
@@ -26,6 +27,8 @@ func (r Reason) String() string {
 		return "duplicate-in-run"
 	case Unroutable:
 		return "no-contact"
+	case Inhibited:
+		return "inhibited"
 	}
 	return "unknown"
 }
@@ -71,6 +74,10 @@ func Plan(events []Event, last func(contactKey, dedupKey string) time.Time, repe
 	seen := map[[2]string]bool{}
 	for _, e := range sorted {
 		ck := e.Contact.Key()
+		if e.Contact.Inhibit != "" {
+			skipped = append(skipped, Decision{e, Inhibited})
+			continue
+		}
 		if ck == "" {
 			skipped = append(skipped, Decision{e, Unroutable})
 			continue

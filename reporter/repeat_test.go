@@ -86,7 +86,10 @@ func TestPlan(t *testing.T) {
 		ev(4, "192.0.2.3", 3389, "a@isp.example", time.Hour), // told 30 h ago: sent again
 		ev(5, "198.51.100.1", 3389, "b@isp.example", time.Hour),
 		ev(6, "198.51.100.1", 3389, "", time.Hour), // no contact
+		ev(7, "203.0.113.1", 3389, "c@isp.example", time.Hour),
 	}
+	// The owner opted out: kept, not sent, even with an address.
+	events[6].Contact.Inhibit = "inhibited by override asn 64500"
 	told := map[string]time.Time{
 		"a@isp.example|" + events[2].Key(): t0.Add(-time.Hour),
 		"a@isp.example|" + events[3].Key(): t0.Add(-30 * time.Hour),
@@ -120,7 +123,7 @@ func TestPlan(t *testing.T) {
 	for _, d := range skipped {
 		reasons[d.Event.ID] = d.Reason
 	}
-	want := map[int64]Reason{1: DuplicateInRun, 3: RepeatWindow, 6: Unroutable}
+	want := map[int64]Reason{1: DuplicateInRun, 3: RepeatWindow, 6: Unroutable, 7: Inhibited}
 	if len(reasons) != len(want) {
 		t.Errorf("skipped = %v, want %v", reasons, want)
 	}
@@ -133,7 +136,7 @@ func TestPlan(t *testing.T) {
 
 func TestReasonStrings(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range []Reason{Send, RepeatWindow, DuplicateInRun, Unroutable} {
+	for _, r := range []Reason{Send, RepeatWindow, DuplicateInRun, Unroutable, Inhibited} {
 		s := r.String()
 		if s == "unknown" || seen[s] {
 			t.Errorf("reason %d has string %q", r, s)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/autoreporter/autoreporter/abuse"
 )
 
 // ErrConflict is returned when the store's state moved under a write, for
@@ -79,6 +81,15 @@ type FetchedFile struct {
 	Rejected int
 }
 
+// PendingContact is an address whose new events wait for their contact
+// (RDAP has not answered yet).
+type PendingContact struct {
+	IP     netip.Addr
+	ASN    uint32
+	Events int
+	Since  time.Time // when the oldest of them was ingested
+}
+
 // HistoryQuery filters history. Zero fields do not filter.
 type HistoryQuery struct {
 	IP      netip.Addr
@@ -149,6 +160,24 @@ type Store interface {
 	FeedState(ctx context.Context, feed string) (FeedState, error)
 	// SaveFeedState replaces it.
 	SaveFeedState(ctx context.Context, st FeedState) error
+	// PendingContacts lists addresses with new events whose contact is
+	// pending, oldest first.
+	PendingContacts(ctx context.Context, limit int) ([]PendingContact, error)
+	// SetContact gives the new, pending events of an address their
+	// contact, and returns how many it changed.
+	SetContact(ctx context.Context, ip netip.Addr, c Contact) (int, error)
+	// Overrides lists the contact overrides set at run time.
+	Overrides(ctx context.Context) ([]abuse.Override, error)
+	// SetOverride adds or replaces the override for its rule (Override.Key).
+	SetOverride(ctx context.Context, o abuse.Override) error
+	// UnsetOverride removes the override for a rule and reports whether
+	// there was one.
+	UnsetOverride(ctx context.Context, rule string) (bool, error)
+	// RDAPCache returns every cached RDAP answer, expired ones included
+	// (they serve when the server cannot be asked).
+	RDAPCache(ctx context.Context) ([]abuse.RDAPEntry, error)
+	// PutRDAP adds or replaces the answer for its network.
+	PutRDAP(ctx context.Context, e abuse.RDAPEntry) error
 	// History returns reported events, newest report first.
 	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
 	Close() error

@@ -139,8 +139,8 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO events (feed, dedup_key, time, classification, identifier, ip, ip_bytes, port, protocol,
 		                    asn, as_org, country, hostname, extra, contact, contact_language, contact_source,
-		                    source, ingested)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		                    source, ingested, contact_format, contact_inhibit, contact_pending)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		ON CONFLICT (feed, dedup_key, time) DO NOTHING`)
 	if err != nil {
 		return 0, err
@@ -158,7 +158,8 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 		}
 		res, err := stmt.ExecContext(ctx, e.Feed, e.Key(), us(e.Time), e.Classification, e.Identifier,
 			e.IP.Unmap().String(), ipBytes(e.IP), e.Port, e.Protocol, int64(e.ASN), e.ASOrg, e.Country, e.Hostname,
-			string(extra), e.Contact.Key(), e.Contact.Language, e.Contact.Source, e.Source, us(e.Ingested))
+			string(extra), e.Contact.Key(), e.Contact.Language, e.Contact.Source, e.Source, us(e.Ingested),
+			e.Contact.Format, e.Contact.Inhibit, e.Contact.Pending)
 		if err != nil {
 			return 0, fmt.Errorf("insert event %s: %w", e.Source, err)
 		}
@@ -169,7 +170,8 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 }
 
 const eventColumns = `e.id, e.feed, e.time, e.classification, e.identifier, e.ip, e.port, e.protocol, e.asn,
-	e.as_org, e.country, e.hostname, e.extra, e.contact, e.contact_language, e.contact_source, e.source, e.ingested`
+	e.as_org, e.country, e.hostname, e.extra, e.contact, e.contact_language, e.contact_source, e.source, e.ingested,
+	e.contact_format, e.contact_inhibit, e.contact_pending`
 
 type scanner interface{ Scan(...any) error }
 
@@ -180,13 +182,16 @@ type eventRow struct {
 	tm, ingested    int64
 	ip, extra       string
 	cks, lang, csrc string
+	cfmt, cinhibit  string
+	cpending        bool
 	asn             int64
 }
 
 func (r *eventRow) dest() []any {
 	e := &r.e
 	return []any{&e.ID, &e.Feed, &r.tm, &e.Classification, &e.Identifier, &r.ip, &e.Port, &e.Protocol, &r.asn,
-		&e.ASOrg, &e.Country, &e.Hostname, &r.extra, &r.cks, &r.lang, &r.csrc, &e.Source, &r.ingested}
+		&e.ASOrg, &e.Country, &e.Hostname, &r.extra, &r.cks, &r.lang, &r.csrc, &e.Source, &r.ingested,
+		&r.cfmt, &r.cinhibit, &r.cpending}
 }
 
 func (r *eventRow) event() (reporter.Event, error) {
@@ -201,6 +206,7 @@ func (r *eventRow) event() (reporter.Event, error) {
 		return e, fmt.Errorf("event %d: extra: %w", e.ID, err)
 	}
 	e.Contact = contactFrom(r.cks, r.lang, r.csrc)
+	e.Contact.Format, e.Contact.Inhibit, e.Contact.Pending = r.cfmt, r.cinhibit, r.cpending
 	return e, nil
 }
 
@@ -222,7 +228,7 @@ func contactFrom(key, lang, src string) reporter.Contact {
 
 // NewEvents implements reporter.Store. Uses the partial index events_new.
 func (s *Store) NewEvents(ctx context.Context, limit int) ([]reporter.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.state = 'new' ORDER BY e.id LIMIT $1`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.state = 'new' AND e.contact_pending = 0 ORDER BY e.id LIMIT $1`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -299,10 +305,10 @@ func (s *Store) CreateReports(ctx context.Context, prefix string, now time.Time,
 			EventCount: len(nr.Batch.Events),
 		}
 		err := tx.QueryRowContext(ctx, `
-			INSERT INTO reports (ref, day, seq, contact, contact_language, contact_source, created, message_id, state, next_try, event_count)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			INSERT INTO reports (ref, day, seq, contact, contact_language, contact_source, created, message_id, state, next_try, event_count, contact_format)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 			rep.Ref, day, seq, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Source, us(now), rep.MessageID,
-			rep.State, us(now), rep.EventCount).Scan(&rep.ID)
+			rep.State, us(now), rep.EventCount, rep.Contact.Format).Scan(&rep.ID)
 		if err != nil {
 			return nil, fmt.Errorf("insert report %s: %w", rep.Ref, err)
 		}
@@ -347,24 +353,25 @@ func closeEvent(ctx context.Context, tx *sql.Tx, id int64, state, reason string,
 }
 
 const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
-	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count`
+	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format`
 
 // reportRow holds one row of reportColumns while it is scanned.
 type reportRow struct {
 	r                        reporter.Report
-	ck, lang, src            string
+	ck, lang, src, format    string
 	created, nextTry, sentAt int64
 }
 
 func (x *reportRow) dest() []any {
 	r := &x.r
 	return []any{&r.ID, &r.Ref, &x.ck, &x.lang, &x.src, &x.created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
-		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount}
+		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount, &x.format}
 }
 
 func (x *reportRow) report() reporter.Report {
 	r := x.r
 	r.Contact = contactFrom(x.ck, x.lang, x.src)
+	r.Contact.Format = x.format
 	r.Created, r.NextTry, r.Sent = fromUS(x.created), fromUS(x.nextTry), fromUS(x.sentAt)
 	return r
 }

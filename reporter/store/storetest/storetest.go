@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter"
 )
 
@@ -35,6 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"Rejects", testRejects},
 		{"FeedState", testFeedState},
 		{"Fetched", testFetched},
+		{"PendingContacts", testPendingContacts},
+		{"Overrides", testOverrides},
+		{"RDAPCache", testRDAPCache},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -365,5 +369,131 @@ func testFeedState(t *testing.T, s reporter.Store) {
 	got, err := s.FeedState(ctx, "abusech")
 	if err != nil || got != want {
 		t.Errorf("got %+v, want %+v (%v)", got, want, err)
+	}
+}
+
+func testPendingContacts(t *testing.T, s reporter.Store) {
+	pending := reporter.Contact{Pending: true, Source: "rdap pending"}
+	a := event("198.51.100.7", 3389, "", t0)
+	a.Contact = pending
+	b := event("198.51.100.7", 445, "", t0.Add(time.Minute))
+	b.Contact, b.Ingested = pending, t0.Add(time.Hour)
+	c := event("2001:db8::9", 3389, "", t0)
+	c.Contact, c.ASN, c.Ingested = pending, 64501, t0.Add(2*time.Hour)
+	inhibited := event("192.0.2.5", 3389, "", t0)
+	inhibited.Contact = reporter.Contact{Inhibit: "inhibited by override cidr 192.0.2.0/24", Format: abuse.FormatInline, Source: "override cidr 192.0.2.0/24"}
+	known := event("192.0.2.1", 3389, "a@x.example", t0)
+	got := mustInsert(t, s, a, b, c, inhibited, known)
+	if len(got) != 2 {
+		t.Fatalf("NewEvents returned %d events; pending ones must wait", len(got))
+	}
+	for _, e := range got {
+		if e.IP.String() == "192.0.2.5" && (e.Contact.Inhibit == "" || e.Contact.Format != abuse.FormatInline) {
+			t.Errorf("inhibit and format not kept: %+v", e.Contact)
+		}
+	}
+	p, err := s.PendingContacts(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != 2 || p[0].IP.String() != "198.51.100.7" || p[0].Events != 2 || !p[0].Since.Equal(t0) || p[0].ASN != 64500 ||
+		p[1].IP.String() != "2001:db8::9" || p[1].ASN != 64501 || p[1].Events != 1 {
+		t.Fatalf("pending: %+v", p)
+	}
+	if p, _ := s.PendingContacts(ctx, 1); len(p) != 1 {
+		t.Errorf("limit ignored: %d", len(p))
+	}
+	resolved := reporter.Contact{To: []string{"abuse@isp.example"}, Language: "en", Source: "rdap NET-1"}
+	n, err := s.SetContact(ctx, netip.MustParseAddr("198.51.100.7"), resolved)
+	if err != nil || n != 2 {
+		t.Fatalf("set contact: %d %v", n, err)
+	}
+	if n, _ := s.SetContact(ctx, netip.MustParseAddr("198.51.100.7"), resolved); n != 0 {
+		t.Errorf("set again changed %d events; only pending ones change", n)
+	}
+	evs, err := s.NewEvents(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range evs {
+		if e.IP.String() == "198.51.100.7" {
+			found++
+			if e.Contact.Key() != "abuse@isp.example" || e.Contact.Pending || e.Contact.Source != "rdap NET-1" {
+				t.Errorf("resolved event: %+v", e.Contact)
+			}
+		}
+	}
+	if found != 2 || len(evs) != 4 {
+		t.Errorf("after resolving: %d new events, %d of the address", len(evs), found)
+	}
+	if p, _ := s.PendingContacts(ctx, 10); len(p) != 1 || p[0].IP.String() != "2001:db8::9" {
+		t.Errorf("still pending: %+v", p)
+	}
+}
+
+func testOverrides(t *testing.T, s reporter.Store) {
+	if got, err := s.Overrides(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v %v", got, err)
+	}
+	o := abuse.Override{CIDR: netip.MustParsePrefix("192.0.2.0/24"), To: []string{"a@x.example", "b@x.example"}, Language: "sv",
+		Format: abuse.FormatInline, Note: "ticket 42", By: "alice", Set: t0}
+	asn := abuse.Override{ASN: 64500, Inhibit: true, Until: t0.Add(24 * time.Hour), By: "bob", Set: t0}
+	for _, x := range []abuse.Override{o, asn} {
+		if err := s.SetOverride(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.To = []string{"c@x.example"}
+	if err := s.SetOverride(ctx, o); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	got, err := s.Overrides(ctx)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("overrides: %v %+v", err, got)
+	}
+	g := got[1] // ordered by rule: "asn 64500" < "cidr 192.0.2.0/24"
+	if g.CIDR != o.CIDR || fmt.Sprint(g.To) != "[c@x.example]" || g.Language != "sv" || g.Format != abuse.FormatInline ||
+		g.Note != "ticket 42" || g.By != "alice" || !g.Set.Equal(t0) || g.Origin != "store" || g.Inhibit || !g.Until.IsZero() {
+		t.Errorf("cidr override: %+v", g)
+	}
+	if g := got[0]; g.ASN != 64500 || !g.Inhibit || !g.Until.Equal(t0.Add(24*time.Hour)) || len(g.To) != 0 {
+		t.Errorf("asn override: %+v", g)
+	}
+	if ok, err := s.UnsetOverride(ctx, "asn 64500"); !ok || err != nil {
+		t.Errorf("unset: %v %v", ok, err)
+	}
+	if ok, _ := s.UnsetOverride(ctx, "asn 64500"); ok {
+		t.Error("unset twice")
+	}
+	if got, _ := s.Overrides(ctx); len(got) != 1 {
+		t.Errorf("after unset: %+v", got)
+	}
+}
+
+func testRDAPCache(t *testing.T, s reporter.Store) {
+	e1 := abuse.RDAPEntry{First: netip.MustParseAddr("192.0.2.0"), Last: netip.MustParseAddr("192.0.2.255"), Handle: "NET-1",
+		Entity: "AR1", To: []string{"abuse@isp.example"}, Server: "https://rdap.example", Fetched: t0, Expires: t0.Add(time.Hour)}
+	e2 := abuse.RDAPEntry{First: netip.MustParseAddr("2001:db8::"), Last: netip.MustParseAddr("2001:db8::ffff"), Handle: "NET-6",
+		Server: "https://rdap.example", Fetched: t0, Expires: t0.Add(time.Minute)}
+	for _, e := range []abuse.RDAPEntry{e1, e2} {
+		if err := s.PutRDAP(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e1.To, e1.Fetched = []string{"new@isp.example"}, t0.Add(time.Hour)
+	if err := s.PutRDAP(ctx, e1); err != nil {
+		t.Fatalf("replace: %v", err)
+	}
+	got, err := s.RDAPCache(ctx)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("cache: %v %+v", err, got)
+	}
+	if g := got[0]; g.First != e1.First || g.Last != e1.Last || fmt.Sprint(g.To) != "[new@isp.example]" || g.Handle != "NET-1" ||
+		g.Entity != "AR1" || g.Server != e1.Server || !g.Fetched.Equal(e1.Fetched) || !g.Expires.Equal(e1.Expires) {
+		t.Errorf("v4 entry: %+v", g)
+	}
+	if g := got[1]; g.First != e2.First || g.Last != e2.Last || len(g.To) != 0 {
+		t.Errorf("v6 negative entry: %+v", g)
 	}
 }
