@@ -225,3 +225,6 @@ func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	}
 	return r.fallback
 }
+
+// Fallback is the CERT's own contact, the last step.
+func (r *Resolver) Fallback() Contact { return r.fallback }

@@ -24,6 +24,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
@@ -45,7 +46,11 @@ Usage:
   autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
   autoreporter contacts import ripe DIR     import the RIPE split dumps (ripe.db.*.gz) in DIR
   autoreporter contacts lookup IP|ASN...    where reports go, and which source said so
-  autoreporter contacts list                the overrides and the RIPE import in use
+  autoreporter contacts list                the overrides, the RIPE import and the RDAP cache in use
+  autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline]
+                            [--inhibit] [--until DATE|30d] [--note TEXT]
+                                            add or replace an override; it wins over every import
+  autoreporter contacts unset CIDR|ASN      remove an override set with contacts set
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
@@ -318,7 +323,7 @@ func (e *env) lookup(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		l, err := d.Lookup(ip)
+		l, err := d.Lookup(ctx, ip)
 		if err != nil {
 			return err
 		}
@@ -341,14 +346,30 @@ func (e *env) lookup(ctx context.Context, args []string) error {
 		if l.InTable != l.Decision.In {
 			fmt.Fprintf(w, "warning\tthe compiled range table says %v; please report this as a bug\n", l.InTable)
 		}
-		fmt.Fprintf(w, "contact\t%s\n", dash(strings.Join(l.Contact.To, ", ")))
-		fmt.Fprintf(w, "contact source\t%s\n", l.Contact.Source)
-		if l.Contact.Language != "" {
-			fmt.Fprintf(w, "language\t%s\n", l.Contact.Language)
+		printContact(w, l.Contact)
+		if l.ContactErr != nil {
+			fmt.Fprintf(w, "rdap\t%v\n", l.ContactErr)
 		}
 		w.Flush()
 	}
 	return nil
+}
+
+func printContact(w io.Writer, c reporter.Contact) {
+	fmt.Fprintf(w, "contact\t%s\n", dash(strings.Join(c.To, ", ")))
+	fmt.Fprintf(w, "contact source\t%s\n", c.Source)
+	if c.Language != "" {
+		fmt.Fprintf(w, "language\t%s\n", c.Language)
+	}
+	if c.Format != "" {
+		fmt.Fprintf(w, "format\t%s\n", c.Format)
+	}
+	if c.Inhibit != "" {
+		fmt.Fprintf(w, "inhibited\t%s: events are kept and not reported\n", c.Inhibit)
+	}
+	if c.Pending {
+		fmt.Fprintf(w, "pending\tevents wait until RDAP answers\n")
+	}
 }
 
 func asnString(asn uint32, org string) string {
@@ -554,17 +575,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 }
 
 func (e *env) contacts(ctx context.Context, args []string) error {
-	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list")
+	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list | set CIDR|ASN [flags] | unset CIDR|ASN")
 	if len(args) == 0 {
 		return usage
 	}
 	sub, args := args[0], args[1:]
 	fs := e.flags("contacts " + sub)
+	var set overrideFlags
+	if sub == "set" {
+		set.define(fs)
+	}
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
 	switch sub {
-	case "import", "lookup", "list":
+	case "import", "lookup", "list", "set", "unset":
 	default:
 		return usage
 	}
@@ -613,22 +638,60 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 			} else if asn, err = config.ParseASN(q); err != nil {
 				return fmt.Errorf("%q is neither an address nor an AS number", q)
 			}
-			c, err := d.Contact(ip, asn)
-			if err != nil {
-				return err
+			c, err := d.Contact(ctx, ip, asn)
+			source := c.Source
+			switch {
+			case err != nil:
+				source += " (" + err.Error() + ")"
+			case c.Inhibit != "":
+				source += "; " + c.Inhibit
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\n", q, dash(strings.Join(c.To, ", ")), c.Source)
+			fmt.Fprintf(w, "%s\t%s\t%s\n", q, dash(strings.Join(c.To, ", ")), source)
 		}
+		return nil
+	case "set":
+		if fs.NArg() != 1 {
+			return errors.New("usage: autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]")
+		}
+		o, err := set.override(fs.Arg(0), time.Now())
+		if err != nil {
+			return err
+		}
+		saved, err := d.SetOverride(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "set override %s: %s\n", saved.Key(), describeOverride(saved))
+		return nil
+	case "unset":
+		if fs.NArg() != 1 {
+			return errors.New("usage: autoreporter contacts unset CIDR|ASN")
+		}
+		rule, err := ruleKey(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		ok, err := d.UnsetOverride(ctx, rule)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no override %s was set with contacts set (overrides in %s are changed there)", rule, d.Config().Path)
+		}
+		fmt.Fprintf(e.stdout, "removed override %s\n", rule)
 		return nil
 	default: // list
 		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "OVERRIDE\tCONTACT\tLANGUAGE")
-		for _, c := range d.Config().Contacts {
-			key := "cidr " + c.CIDR
-			if c.ASN != "" {
-				key = "asn " + c.ASN
+		fmt.Fprintln(w, "OVERRIDE\tCONTACT\tFROM\tDETAILS")
+		for _, o := range d.Overrides() {
+			from := o.Origin
+			if o.Origin == "store" {
+				from = "contacts set"
+				if o.By != "" {
+					from += " by " + o.By
+				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\n", key, strings.Join(c.To, ", "), dash(c.Language))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Key(), dash(strings.Join(o.To, ", ")), from, describeOverride(o))
 		}
 		w.Flush()
 		if t := d.RIPE(); t != nil {
@@ -636,9 +699,88 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		} else {
 			fmt.Fprintf(e.stdout, "\nRIPE: not imported (autoreporter contacts import ripe DIR)\n")
 		}
+		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus())
 		fmt.Fprintf(e.stdout, "fallback: %s\n", strings.Join(d.Config().Cert.FallbackContact, ", "))
 		return nil
 	}
+}
+
+// overrideFlags are the options of contacts set.
+type overrideFlags struct {
+	to, lang, format, until, note, by *string
+	inhibit                           *bool
+}
+
+func (f *overrideFlags) define(fs *flag.FlagSet) {
+	f.to = fs.String("to", "", "comma-separated addresses reports go to")
+	f.lang = fs.String("lang", "", "two-letter language of the reports")
+	f.format = fs.String("format", "", "csv (attachment, the default) or inline (the lines in the body)")
+	f.inhibit = fs.Bool("inhibit", false, "keep the events but send nothing (an opt-out)")
+	f.until = fs.String("until", "", "when the override ends: a date (2027-01-31), an RFC 3339 time, or a duration from now (30d)")
+	f.note = fs.String("note", "", "why, for the next person (a ticket number)")
+	f.by = fs.String("by", os.Getenv("USER"), "who sets it")
+}
+
+func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, error) {
+	o := abuse.Override{Language: *f.lang, Format: *f.format, Inhibit: *f.inhibit, Note: *f.note, By: *f.by, Set: now.UTC(), Origin: "store"}
+	if p, err := config.ParsePrefix(rule); err == nil {
+		o.CIDR = p
+	} else if asn, err := config.ParseASN(rule); err == nil {
+		o.ASN = asn
+	} else {
+		return o, fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
+	}
+	if *f.to != "" {
+		o.To = strings.Split(*f.to, ",")
+	}
+	if *f.until != "" {
+		t, err := config.ParseUntil(*f.until)
+		if err != nil {
+			d, derr := config.ParseDuration(*f.until)
+			if derr != nil {
+				return o, fmt.Errorf("--until: %w", err)
+			}
+			t = now.Add(d).UTC()
+		}
+		if !t.After(now) {
+			return o, fmt.Errorf("--until %s is in the past", *f.until)
+		}
+		o.Until = t
+	}
+	return o, nil
+}
+
+func ruleKey(rule string) (string, error) {
+	if p, err := config.ParsePrefix(rule); err == nil {
+		return abuse.Override{CIDR: p}.Key(), nil
+	}
+	if asn, err := config.ParseASN(rule); err == nil {
+		return abuse.Override{ASN: asn}.Key(), nil
+	}
+	return "", fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
+}
+
+func describeOverride(o abuse.Override) string {
+	var parts []string
+	if o.Inhibit {
+		parts = append(parts, "inhibited (events kept, nothing sent)")
+	}
+	if o.Language != "" {
+		parts = append(parts, "language "+o.Language)
+	}
+	if o.Format != "" {
+		parts = append(parts, "format "+o.Format)
+	}
+	if !o.Until.IsZero() {
+		parts = append(parts, "until "+o.Until.UTC().Format(time.RFC3339))
+	}
+	if o.Note != "" {
+		parts = append(parts, fmt.Sprintf("note %q", o.Note))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (e *env) checkConfig(ctx context.Context, args []string) error {

@@ -37,6 +37,7 @@ type Config struct {
 	Feeds        []Feed       `yaml:"feeds"`
 	Contacts     []Contact    `yaml:"contacts"`
 	RIPE         RIPE         `yaml:"ripe"`
+	RDAP         RDAP         `yaml:"rdap"`
 	// Templates is a folder whose files override the embedded templates.
 	Templates string `yaml:"templates"`
 
@@ -52,6 +53,25 @@ type RIPE struct {
 	// ConstituencyOnly keeps only the ranges that touch the constituency:
 	// a much smaller table when the constituency is one country.
 	ConstituencyOnly bool `yaml:"constituency_only"`
+}
+
+// RDAP asks registries online for the addresses no override and no RIPE
+// import answers. Off unless server is set.
+type RDAP struct {
+	// Server is the base URL: a registry's ("https://rdap.db.ripe.net") or
+	// a redirector to the right one ("https://rdap.org").
+	Server      string  `yaml:"server"`
+	TTL         string  `yaml:"ttl"`          // how long an answer is used; default 7d
+	NegativeTTL string  `yaml:"negative_ttl"` // how long "no abuse contact" is believed; default 1d
+	Rate        float64 `yaml:"rate"`         // queries per second; default 1
+	Timeout     string  `yaml:"timeout"`      // per query; default 10s
+	// MaxWait is how long events wait for an answer before they go to an
+	// expired answer or the fallback contact; default 24h.
+	MaxWait string `yaml:"max_wait"`
+	// Budget caps the time one pass spends asking; default 2m.
+	Budget string `yaml:"budget"`
+
+	TTLDuration, NegativeTTLDuration, TimeoutDuration, MaxWaitDuration, BudgetDuration time.Duration `yaml:"-"`
 }
 
 // Cert says who is reporting.
@@ -419,6 +439,7 @@ func (v *validator) validate() {
 		c.RIPE.Snapshot = "var/ripe-contacts.bin"
 	}
 	c.RIPE.Snapshot = v.path(c.RIPE.Snapshot)
+	v.rdap()
 	switch c.Store.Driver {
 	case "sqlite", "postgres":
 	default:
@@ -907,6 +928,48 @@ func (v *validator) contacts() {
 	}
 }
 
+func (v *validator) rdap() {
+	r := &v.cfg.RDAP
+	for _, d := range []struct {
+		key string
+		in  string
+		def time.Duration
+		out *time.Duration
+	}{
+		{"ttl", r.TTL, 7 * 24 * time.Hour, &r.TTLDuration},
+		{"negative_ttl", r.NegativeTTL, 24 * time.Hour, &r.NegativeTTLDuration},
+		{"timeout", r.Timeout, 10 * time.Second, &r.TimeoutDuration},
+		{"max_wait", r.MaxWait, 24 * time.Hour, &r.MaxWaitDuration},
+		{"budget", r.Budget, 2 * time.Minute, &r.BudgetDuration},
+	} {
+		*d.out = d.def
+		if d.in == "" {
+			continue
+		}
+		x, err := ParseDuration(d.in)
+		switch {
+		case err != nil:
+			v.add("rdap."+d.key, "%v", err)
+		case x == 0:
+			v.add("rdap."+d.key, "must be more than 0")
+		default:
+			*d.out = x
+		}
+	}
+	if r.Rate < 0 {
+		v.add("rdap.rate", "must be more than 0 (queries per second)")
+	}
+	if r.Rate == 0 {
+		r.Rate = 1
+	}
+	if r.Server != "" {
+		u, err := url.Parse(r.Server)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.add("rdap.server", "%q is not an http(s) URL", r.Server)
+		}
+	}
+}
+
 // ParseUntil reads an expiry: an RFC 3339 time, or a date (the start of
 // that day, UTC).
 func ParseUntil(s string) (time.Time, error) {
@@ -958,3 +1021,7 @@ func (c *Config) Feed(name string) (*Feed, bool) {
 	}
 	return nil, false
 }
+
+// IsLanguage reports whether s is a two-letter language code, as reports'
+// languages are named.
+func IsLanguage(s string) bool { return langRE.MatchString(s) }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
@@ -52,7 +53,8 @@ type Daemon struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	geo      *geo.Live
 	ripe     *abuse.RIPE
-	contacts *abuse.Resolver
+	rdap     *abuse.RDAP // nil when rdap.server is not set
+	contacts atomic.Pointer[abuse.Resolver]
 	store    *sqlite.Store
 	builder  *mail.Builder
 	parsers  map[string]reporter.Parser
@@ -74,15 +76,19 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
 	}
-	if d.contacts, err = abuse.NewResolver(cfg.Overrides(), cfg.Cert.FallbackContact, cfg.Cert.Language); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("contacts: %w", err)
-	}
 	if d.ripe, err = abuse.OpenRIPE(cfg.RIPE.Snapshot, cfg.Cert.Language); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("ripe.snapshot: %w", err)
 	}
-	d.contacts = d.contacts.WithSources(d.ripe)
+	if r := cfg.RDAP; r.Server != "" {
+		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTLDuration, NegativeTTL: r.NegativeTTLDuration,
+			Rate: r.Rate, Timeout: r.TimeoutDuration, Language: cfg.Cert.Language, Now: d.now,
+			UserAgent: "autoreporter (" + cfg.Cert.Name + ")"})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("rdap.server: %w", err)
+		}
+	}
 	repeat := d.repeatWindow
 	if d.builder, err = mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, repeat); err != nil {
 		d.Close()
@@ -92,12 +98,24 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
+	if err := d.loadContacts(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.rdap != nil {
+		cache, err := d.store.RDAPCache(ctx)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("rdap cache: %w", err)
+		}
+		d.rdap.Load(cache)
+	}
 	d.parsers = map[string]reporter.Parser{}
 	for _, f := range cfg.Feeds {
 		d.parsers[f.Name] = newParser(f, d.log)
 	}
 	d.ingester = &reporter.Ingester{
-		Geo: d.geo, Constituency: d.geo, Contacts: d.contacts, Store: d.store,
+		Geo: d.geo, Constituency: d.geo, Contacts: liveContacts{&d.contacts}, Store: d.store,
 		Log: d.log, Now: d.now, LoggedRejects: 10,
 	}
 	var transport mail.Transport
@@ -261,7 +279,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 // IngestFeed ingests what is waiting for one feed: its spool folder's
 // files, or its URL when it changed.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
-	d.reloadContacts()
+	d.reloadContacts(ctx)
 	if f.Source.ShadowserverAPI != nil {
 		res := d.IngestAPI(ctx, f)
 		return res, ctx.Err()
@@ -357,10 +375,10 @@ func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
 	return res
 }
 
-// reloadContacts picks up a RIPE import made since the last pass (by
-// `contacts import` in another process). A broken snapshot leaves the one in
-// use serving.
-func (d *Daemon) reloadContacts() {
+// reloadContacts picks up a RIPE import and overrides set since the last
+// pass (by `contacts import` or `contacts set` in another process). A
+// broken snapshot leaves the one in use serving.
+func (d *Daemon) reloadContacts(ctx context.Context) {
 	changed, err := d.ripe.Reload()
 	switch {
 	case err != nil && !os.IsNotExist(err):
@@ -368,6 +386,38 @@ func (d *Daemon) reloadContacts() {
 	case changed:
 		d.log.Info("RIPE contacts reloaded", "summary", d.ripe.Table().Summary())
 	}
+	if err := d.loadContacts(ctx); err != nil {
+		d.log.Error("contact overrides not reloaded; still using the ones loaded before", slog.Any("err", err))
+	}
+}
+
+// loadContacts builds the resolver from the config's overrides and the
+// store's, which win for the same rule.
+func (d *Daemon) loadContacts(ctx context.Context) error {
+	stored, err := d.store.Overrides(ctx)
+	if err != nil {
+		return fmt.Errorf("contact overrides: %w", err)
+	}
+	r, err := abuse.NewResolver(abuse.MergeOverrides(d.cfg.Overrides(), stored), d.cfg.Cert.FallbackContact, d.cfg.Cert.Language)
+	if err != nil {
+		return fmt.Errorf("contacts: %w", err)
+	}
+	sources := []abuse.Source{d.ripe}
+	if d.rdap != nil {
+		sources = append(sources, d.rdap)
+	}
+	d.contacts.Store(r.WithClock(d.now).WithSources(sources...))
+	return nil
+}
+
+// liveContacts resolves with whichever resolver is current, so that a
+// reload never waits for an ingest to finish.
+type liveContacts struct {
+	p *atomic.Pointer[abuse.Resolver]
+}
+
+func (l liveContacts) Resolve(ip netip.Addr, asn uint32) reporter.Contact {
+	return l.p.Load().Resolve(ip, asn)
 }
 
 // RIPEImport is the outcome of an import.
@@ -408,8 +458,9 @@ func (d *Daemon) ImportRIPE(ctx context.Context, dir string) (RIPEImport, error)
 func (d *Daemon) RIPE() *ripe.Table { return d.ripe.Table() }
 
 // Contact resolves an address (routed by asn), or an ASN alone when ip is
-// not valid, through the whole chain, for `contacts lookup`.
-func (d *Daemon) Contact(ip netip.Addr, asn uint32) (reporter.Contact, error) {
+// not valid, through the whole chain, for `contacts lookup`. An address
+// RDAP has not answered for yet is asked about now, and the answer cached.
+func (d *Daemon) Contact(ctx context.Context, ip netip.Addr, asn uint32) (reporter.Contact, error) {
 	if ip.IsValid() && asn == 0 {
 		info, err := d.geo.Lookup(ip)
 		if err != nil {
@@ -417,7 +468,22 @@ func (d *Daemon) Contact(ip netip.Addr, asn uint32) (reporter.Contact, error) {
 		}
 		asn = info.ASN
 	}
-	return d.contacts.Resolve(ip, asn), nil
+	return d.resolveNow(ctx, ip, asn)
+}
+
+func (d *Daemon) resolveNow(ctx context.Context, ip netip.Addr, asn uint32) (reporter.Contact, error) {
+	c := d.contacts.Load().Resolve(ip, asn)
+	if !c.Pending || d.rdap == nil || !ip.IsValid() {
+		return c, nil
+	}
+	e, err := d.rdap.Fetch(ctx, ip)
+	if err != nil {
+		return c, err
+	}
+	if err := d.store.PutRDAP(ctx, e); err != nil {
+		return c, fmt.Errorf("rdap cache: %w", err)
+	}
+	return d.contacts.Load().Resolve(ip, asn), nil
 }
 
 // IngestAPI lists the Shadowserver reports of the feed's window and
@@ -531,14 +597,21 @@ func (d *Daemon) FeedStates(ctx context.Context) ([]reporter.FeedState, error) {
 
 // ReportResult is what one report pass did.
 type ReportResult struct {
-	Plan    reporter.PlanResult
-	Deliver reporter.DeliverStats
+	Contacts PendingResult
+	Plan     reporter.PlanResult
+	Deliver  reporter.DeliverStats
 }
 
-// Report plans new reports and delivers every pending one. With dryRun it
-// only plans, and writes and sends nothing.
+// Report resolves waiting contacts, plans new reports and delivers every
+// pending one. With dryRun it only plans, and writes and sends nothing.
 func (d *Daemon) Report(ctx context.Context, dryRun bool) (ReportResult, error) {
 	var res ReportResult
+	if !dryRun {
+		var err error
+		if res.Contacts, err = d.ResolvePending(ctx); err != nil {
+			return res, err
+		}
+	}
 	plan, err := d.reporter.Plan(ctx, dryRun)
 	res.Plan = plan
 	if err != nil || dryRun {
@@ -584,17 +657,22 @@ type Lookup struct {
 	Decision geo.Decision
 	InTable  bool // the compiled range table's answer; must equal Decision.In
 	Contact  reporter.Contact
+	// ContactErr is why RDAP could not be asked, when Contact is pending.
+	ContactErr error
 }
 
-// Lookup answers for one address.
-func (d *Daemon) Lookup(ip netip.Addr) (Lookup, error) {
+// Lookup answers for one address. A contact RDAP has not answered for is
+// asked about now; if that fails the lookup still answers, with the
+// contact pending and the reason in ContactErr.
+func (d *Daemon) Lookup(ctx context.Context, ip netip.Addr) (Lookup, error) {
 	snap := d.geo.Current() // one version of the databases for the whole answer
 	info, err := snap.DB.Lookup(ip)
 	if err != nil {
 		return Lookup{}, err
 	}
-	return Lookup{IP: ip, Info: info, Decision: snap.Constituency.Explain(ip, info), InTable: snap.Constituency.Contains(ip),
-		Contact: d.contacts.Resolve(ip, info.ASN)}, nil
+	l := Lookup{IP: ip, Info: info, Decision: snap.Constituency.Explain(ip, info), InTable: snap.Constituency.Contains(ip)}
+	l.Contact, l.ContactErr = d.resolveNow(ctx, ip, info.ASN)
+	return l, nil
 }
 
 // History queries what was reported.

@@ -282,7 +282,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || len(h) != 2 || h[0].Report.State != reporter.ReportSent {
 		t.Errorf("history: %v %+v", err, h)
 	}
-	l, err := d.Lookup(netip.MustParseAddr("198.51.100.7"))
+	l, err := d.Lookup(context.Background(), netip.MustParseAddr("198.51.100.7"))
 	if err != nil || l.Decision.In || l.InTable || !strings.Contains(strings.Join(l.Decision.Reasons, ";"), "excluded") {
 		t.Errorf("lookup of the excluded address: %+v %v", l, err)
 	}
@@ -532,7 +532,7 @@ func TestGeoReloadUnderRunningDaemon(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
 	ip := netip.MustParseAddr("192.0.2.10")
-	before, err := d.Lookup(ip)
+	before, err := d.Lookup(ctx, ip)
 	if err != nil || before.Info.ASN != 64500 || !before.Decision.In {
 		t.Fatalf("before: %+v %v", before, err)
 	}
@@ -546,7 +546,7 @@ func TestGeoReloadUnderRunningDaemon(t *testing.T) {
 	var lookups, failed int
 	var after daemon.Lookup
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		l, err := d.Lookup(ip)
+		l, err := d.Lookup(ctx, ip)
 		lookups++
 		if err != nil {
 			failed++
@@ -572,7 +572,7 @@ func TestRIPEImportPickedUp(t *testing.T) {
 	w := setup(t)
 	running := w.open(t, daemon.Options{})
 	ip := netip.MustParseAddr("100.64.200.1")
-	if l, _ := running.Lookup(ip); l.Contact.Source != "fallback" {
+	if l, _ := running.Lookup(context.Background(), ip); l.Contact.Source != "fallback" {
 		t.Fatalf("before the import: %+v", l.Contact)
 	}
 	res, err := w.open(t, daemon.Options{}).ImportRIPE(context.Background(), "../../abuse/ripe/testdata/dumps")
@@ -582,7 +582,7 @@ func TestRIPEImportPickedUp(t *testing.T) {
 	if _, err := running.IngestFeed(context.Background(), w.cfg.Feeds[0]); err != nil {
 		t.Fatal(err)
 	}
-	l, _ := running.Lookup(ip)
+	l, _ := running.Lookup(context.Background(), ip)
 	if l.Contact.Key() != "abuse@sahko.example" || !strings.HasPrefix(l.Contact.Source, "ripe inetnum 100.64.0.0 - 100.64.255.255") {
 		t.Errorf("after the import: %+v", l.Contact)
 	}
