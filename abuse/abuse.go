@@ -90,29 +90,19 @@ func (o Override) contact() Contact {
 	return c
 }
 
-// MergeOverrides puts the store's overrides over the config's: a rule for
-// the same CIDR or ASN in both is the store's, because a correction made
-// at run time is newer than the file.
+// MergeOverrides puts the store's overrides before the config's: for the
+// same CIDR or ASN the store's rule is tried first, because a correction
+// made at run time is newer than the file; when it expires, the config's
+// rule answers again.
 func MergeOverrides(fromConfig, fromStore []Override) []Override {
-	seen := map[string]bool{}
-	out := make([]Override, 0, len(fromConfig)+len(fromStore))
-	for _, o := range fromStore {
-		seen[o.Key()] = true
-		out = append(out, o)
-	}
-	for _, o := range fromConfig {
-		if !seen[o.Key()] {
-			out = append(out, o)
-		}
-	}
-	return out
+	return append(slices.Clone(fromStore), fromConfig...)
 }
 
 // Resolver answers contact questions. It is immutable once built and safe
 // for concurrent use.
 type Resolver struct {
 	cidrs    []Override // most specific first
-	asns     map[uint32]Override
+	asns     map[uint32][]Override // store's rule first
 	sources  []Source // imported databases, in order
 	fallback Contact
 	now      func() time.Time
@@ -137,7 +127,7 @@ func NormalizeAddresses(in []string) ([]string, error) {
 
 // NewResolver builds a resolver from overrides and the fallback addresses.
 func NewResolver(overrides []Override, fallback []string, fallbackLanguage string) (*Resolver, error) {
-	r := &Resolver{asns: map[uint32]Override{}, now: time.Now}
+	r := &Resolver{asns: map[uint32][]Override{}, now: time.Now}
 	fb, err := NormalizeAddresses(fallback)
 	if err != nil {
 		return nil, fmt.Errorf("fallback contact: %w", err)
@@ -154,10 +144,12 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 			o.CIDR = o.CIDR.Masked()
 			r.cidrs = append(r.cidrs, o)
 		case o.ASN != 0:
-			if _, dup := r.asns[o.ASN]; dup {
-				return nil, fmt.Errorf("override %d: AS%d has two overrides", i, o.ASN)
+			for _, x := range r.asns[o.ASN] {
+				if x.Origin == o.Origin {
+					return nil, fmt.Errorf("override %d: AS%d has two overrides", i, o.ASN)
+				}
 			}
-			r.asns[o.ASN] = o
+			r.asns[o.ASN] = append(r.asns[o.ASN], o)
 		default:
 			return nil, fmt.Errorf("override %d: needs a cidr or an asn", i)
 		}
@@ -191,7 +183,7 @@ func (r *Resolver) Overrides() []Override {
 	}
 	slices.Sort(asns)
 	for _, a := range asns {
-		out = append(out, r.asns[a])
+		out = append(out, r.asns[a]...)
 	}
 	return out
 }
@@ -214,8 +206,10 @@ func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 		}
 	}
 	if asn != 0 {
-		if o, ok := r.asns[asn]; ok && o.active(now) {
-			return o.contact()
+		for _, o := range r.asns[asn] {
+			if o.active(now) {
+				return o.contact()
+			}
 		}
 	}
 	for _, s := range r.sources {

@@ -69,6 +69,10 @@ func (d *Daemon) ResolvePending(ctx context.Context) (PendingResult, error) {
 			default:
 				res.Failed++
 				d.log.Warn("rdap query failed; the events wait", "ip", p.IP, slog.Any("err", err))
+				if open, until, _ := d.rdap.Open(); open {
+					asking = false
+					res.Stopped = fmt.Sprintf("%v: circuit open until %s", err, until.UTC().Format(time.RFC3339))
+				}
 			}
 		}
 		if c.Pending {

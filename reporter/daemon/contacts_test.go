@@ -1,0 +1,171 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/abuse/rdaptest"
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
+)
+
+// cableAnswer is a RIPE-shaped RDAP answer for Cable Oy's /16, the one
+// network of the test world that no override names.
+func cableAnswer() []byte {
+	b := string(rdaptest.Fixture("ripe-ip.json"))
+	b = strings.NewReplacer("192.0.2.0 - 192.0.2.255", "100.70.0.0 - 100.70.255.255", `"192.0.2.0"`, `"100.70.0.0"`,
+		`"192.0.2.255"`, `"100.70.255.255"`, "Abuse@ISP-One.example", "abuse@cable.example").Replace(b)
+	return []byte(b)
+}
+
+func withRDAP(t *testing.T, w *world, srv *rdaptest.Server, extra string) {
+	t.Helper()
+	w.reconfigure(t, "report: {backoff: 1m}", fmt.Sprintf("report: {backoff: 1m}\nrdap: {server: %q, timeout: 200ms, max_wait: 6h%s}", srv.URL, extra))
+}
+
+// The done-when of RDAP: a banning server does not stall ingest, the events
+// wait with their contact pending and go out when the server answers; the
+// other owners' reports are not held back meanwhile.
+func TestRDAPPendingContacts(t *testing.T) {
+	w := setup(t)
+	srv := rdaptest.New(t)
+	srv.Set("100.70.0.0/16", rdaptest.Answer{Status: 429, RetryAfter: "600", Body: []byte(`{"errorCode":429}`)})
+	withRDAP(t, w, srv, "")
+	w.drop(t)
+
+	s := w.runOnce(t)
+	if s.Ingest.Kept != 8 || s.Ingest.Stored != 8 {
+		t.Fatalf("ingest: %+v", s.Ingest)
+	}
+	c := s.Report.Contacts
+	if c.Waiting != 1 || c.Resolved != 0 || !strings.Contains(c.Stopped, "circuit open") {
+		t.Errorf("first pass: %+v", c)
+	}
+	got := received(t, w.smtp.Messages())
+	if len(got) != 3 || got["soc@cert.example"] != nil {
+		t.Errorf("first pass sent to %v; the three ISPs only, Cable Oy's event waits", got)
+	}
+	if srv.Hits(netip.Addr{}) != 1 {
+		t.Errorf("%d RDAP queries; one 429 must stop the pass", srv.Hits(netip.Addr{}))
+	}
+
+	// The server answers now; the next pass resolves and sends.
+	srv.Set("100.70.0.0/16", rdaptest.Answer{Body: cableAnswer()})
+	w.now = w.now.Add(time.Hour)
+	s = w.runOnce(t)
+	if c := s.Report.Contacts; c.Resolved != 1 || c.Queries != 1 || c.Waiting != 0 {
+		t.Errorf("second pass: %+v", c)
+	}
+	got = received(t, w.smtp.Messages())
+	if fmt.Sprint(got["abuse@cable.example"]) != "[100.70.1.1]" {
+		t.Errorf("after RDAP answered: %v", got)
+	}
+	d := w.open(t, daemon.Options{})
+	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "abuse@cable.example"})
+	if err != nil || len(h) != 1 || !strings.HasPrefix(h[0].Report.Contact.Source, "rdap 100.70.0.0 - 100.70.255.255 100.70.0.0-100.70.255.255 (abuse AR12345-RIPE") {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	// The answer is cached in the store: a new process answers the whole
+	// network without asking.
+	hits := srv.Hits(netip.Addr{})
+	ct, err := d.Contact(context.Background(), netip.MustParseAddr("100.70.200.1"), 0)
+	if err != nil || ct.Key() != "abuse@cable.example" || srv.Hits(netip.Addr{}) != hits {
+		t.Errorf("cached answer: %+v %v (%d more queries)", ct, err, srv.Hits(netip.Addr{})-hits)
+	}
+}
+
+// A server that never answers in time costs each pass its timeout, not the
+// ingest; after rdap.max_wait the events go to the fallback contact.
+func TestRDAPMaxWait(t *testing.T) {
+	w := setup(t)
+	srv := rdaptest.New(t)
+	srv.Set("100.70.0.0/16", rdaptest.Answer{Delay: 5 * time.Second, Body: cableAnswer()})
+	withRDAP(t, w, srv, "")
+	w.drop(t)
+	s := w.runOnce(t)
+	if c := s.Report.Contacts; c.Waiting != 1 || c.Failed != 1 {
+		t.Errorf("first pass: %+v", c)
+	}
+	w.now = w.now.Add(7 * time.Hour)
+	s = w.runOnce(t)
+	if c := s.Report.Contacts; c.Fallback != 1 || c.Resolved != 1 {
+		t.Errorf("after max_wait: %+v", c)
+	}
+	got := received(t, w.smtp.Messages())
+	if fmt.Sprint(got["soc@cert.example"]) != "[100.70.1.1]" {
+		t.Errorf("fallback after max_wait: %v", got)
+	}
+	d := w.open(t, daemon.Options{})
+	h, _ := d.History(context.Background(), reporter.HistoryQuery{Contact: "soc@cert.example"})
+	if len(h) != 1 || h[0].Report.Contact.Source != "fallback (no RDAP answer in 7h0m0s)" {
+		t.Errorf("history: %+v", h)
+	}
+}
+
+// Overrides set at run time win over the config and the imports, are
+// picked up by a running daemon, can inhibit an owner until a date, and
+// can be removed.
+func TestOverridesFromStore(t *testing.T) {
+	w := setup(t)
+	running := w.open(t, daemon.Options{})
+	admin := w.open(t, daemon.Options{}) // `contacts set` in another process
+	ctx := context.Background()
+
+	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64502, Inhibit: true, Until: w.now.Add(24 * time.Hour), By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetOverride(ctx, abuse.Override{CIDR: netip.MustParsePrefix("198.51.100.0/25"), To: []string{"Desk <Desk@ISP-Two.example>"}, Language: "sv"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []abuse.Override{
+		{ASN: 1},                    // neither addresses nor inhibit
+		{ASN: 1, To: []string{"x"}}, // not an address
+		{ASN: 1, To: []string{"a@b.example"}, Language: "svenska"},
+	} {
+		if _, err := admin.SetOverride(ctx, bad); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+	w.drop(t)
+	s, err := running.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := received(t, w.smtp.Messages())
+	if got["abuse@isp-three.example"] != nil {
+		t.Errorf("inhibited owner got mail: %v", got["abuse@isp-three.example"])
+	}
+	if fmt.Sprint(got["desk@isp-two.example"]) != "[198.51.100.5 198.51.100.9]" || got["noc@isp-two.example"] != nil {
+		t.Errorf("the /25 override did not win over the config's /24: %v", got)
+	}
+	inhibited := 0
+	for _, d := range s.Report.Plan.Skipped {
+		if d.Reason == reporter.Inhibited {
+			inhibited++
+		}
+	}
+	if inhibited != 2 {
+		t.Errorf("%d events skipped as inhibited, want 2 (203.0.113.4 and .5)", inhibited)
+	}
+
+	// Removed: the config's rule answers again.
+	if ok, err := admin.UnsetOverride(ctx, "cidr 198.51.100.0/25"); !ok || err != nil {
+		t.Fatalf("unset: %v %v", ok, err)
+	}
+	if _, err := running.ResolvePending(ctx); err != nil { // a pass
+		t.Fatal(err)
+	}
+	if c, _ := running.Contact(ctx, netip.MustParseAddr("198.51.100.5"), 0); c.Key() != "noc@isp-two.example" {
+		t.Errorf("after unset and a pass: %+v", c)
+	}
+	// The inhibit ends with its date.
+	w.now = w.now.Add(25 * time.Hour)
+	if c, _ := running.Contact(ctx, netip.MustParseAddr("203.0.113.4"), 0); c.Inhibit != "" || c.Key() != "abuse@isp-three.example" {
+		t.Errorf("after the inhibit ended: %+v", c)
+	}
+}
