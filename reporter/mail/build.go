@@ -18,6 +18,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/templates"
 )
@@ -76,6 +77,9 @@ type Data struct {
 	Total       int
 	Classes     []Class
 	Attachment  string
+	// Inline is true when the events follow the text instead of being
+	// attached (the contact asked for format inline).
+	Inline bool
 	// The shortest repeat window among the report's feeds: events told
 	// inside it are never repeated. Whole days when it is one, else hours.
 	RepeatDays, RepeatHours int
@@ -105,6 +109,7 @@ func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message,
 		return nil, fmt.Errorf("report %s has no recipient", rep.Ref)
 	}
 	data := b.data(rep, events)
+	data.Inline = rep.Contact.Format == abuse.FormatInline
 	subject := Subject(rep, events)
 
 	t := b.tmpl[rep.Contact.Language]
@@ -136,9 +141,18 @@ func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message,
 	// identical to the first attempt.
 	sum := sha256.Sum256([]byte(rep.MessageID))
 	m.SetBoundary("ar-" + hex.EncodeToString(sum[:12]))
+	if data.Inline {
+		// For ticket systems that drop attachments: the same CSV, after
+		// the text, between markers a script can find.
+		fmt.Fprintf(&body, "\n\n----- begin %s -----\n", AttachmentName)
+		body.Write(bytes.ReplaceAll(att.Bytes(), []byte("\r\n"), []byte("\n")))
+		fmt.Fprintf(&body, "----- end %s -----\n", AttachmentName)
+	}
 	m.SetBodyString(gomail.TypeTextPlain, body.String())
-	if err := m.AttachReader(AttachmentName, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
-		return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+	if !data.Inline {
+		if err := m.AttachReader(AttachmentName, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
+			return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+		}
 	}
 	var raw bytes.Buffer
 	if _, err := m.WriteTo(&raw); err != nil {

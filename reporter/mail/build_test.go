@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"io"
+	"mime/quotedprintable"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -132,6 +133,38 @@ func TestMessage(t *testing.T) {
 	}
 	if rows[3][5] != "'@evil" {
 		t.Errorf("hostname not defused: %q", rows[3][5])
+	}
+}
+
+func TestInlineFormat(t *testing.T) {
+	rep, evs := fixture("en")
+	rep.Contact.Format = "inline"
+	msg, err := builder(t).Build(rep, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, parts := parse(t, msg.Raw)
+	if len(parts) != 0 {
+		t.Errorf("inline format has attachments: %v", parts)
+	}
+	var r io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(body)
+	start := strings.Index(text, "----- begin events.csv -----")
+	end := strings.Index(text, "----- end events.csv -----")
+	if !strings.Contains(text, "All 3 are listed below as CSV.") || start < 0 || end < start {
+		t.Fatalf("body:\n%s", text)
+	}
+	block := strings.TrimSpace(text[start+len("----- begin events.csv -----") : end])
+	rows, err := csv.NewReader(strings.NewReader(block)).ReadAll()
+	if err != nil || len(rows) != 4 || rows[1][1] != "192.0.2.10" || rows[1][10] != `'=HYPERLINK("http://x")` {
+		t.Errorf("inline CSV: %v %v", err, rows)
 	}
 }
 
