@@ -212,7 +212,14 @@ func printSummary(w io.Writer, s daemon.Summary) {
 	printReasons(w, in.Reasons)
 	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
 	p := s.Report.Plan
-	fmt.Fprintf(w, "reports: %d created, %d events held back (already reported or duplicates)\n", len(p.Reports), len(p.Skipped))
+	fmt.Fprintf(w, "reports: %d created, %d events held back%s\n", len(p.Reports), len(p.Skipped), heldBack(p.Skipped))
+	if c := s.Report.Contacts; c.Waiting+c.Resolved > 0 {
+		fmt.Fprintf(w, "rdap:    %d events given a contact (%d after waiting too long), %d still waiting; %d queries, %d failed\n",
+			c.Resolved, c.Stale+c.Fallback, c.Waiting, c.Queries, c.Failed)
+		if c.Stopped != "" {
+			fmt.Fprintf(w, "         stopped asking: %s\n", c.Stopped)
+		}
+	}
 	dl := s.Report.Deliver
 	where := ""
 	if s.Outbox != "" {
@@ -224,6 +231,27 @@ func printSummary(w io.Writer, s daemon.Summary) {
 			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
 		}
 	}
+}
+
+// heldBack counts skipped events by reason: " (3 reported-recently, 1 inhibited)".
+func heldBack(skipped []reporter.Decision) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	n := map[reporter.Reason]int{}
+	var order []reporter.Reason
+	for _, d := range skipped {
+		if n[d.Reason] == 0 {
+			order = append(order, d.Reason)
+		}
+		n[d.Reason]++
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	parts := make([]string, len(order))
+	for i, r := range order {
+		parts[i] = fmt.Sprintf("%d %s", n[r], r)
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // printReasons breaks the rejected count down by reason, largest first.

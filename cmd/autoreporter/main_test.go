@@ -171,3 +171,74 @@ func TestLookupDelegatedStats(t *testing.T) {
 		t.Errorf("missing file: %d %s", code, errs)
 	}
 }
+
+func TestContactsSetUnset(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "sv",
+		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: language sv, format inline, note \"ticket 42\"") {
+		t.Fatalf("set: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
+	if code != 0 || !strings.Contains(out, "set override asn 64500: inhibited (events kept, nothing sent), until 20") {
+		t.Fatalf("set inhibit: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli("contacts", "lookup", "--config", c, "192.0.2.1", "192.0.2.200")
+	for _, want := range []string{
+		"192.0.2.1    desk@isp.example, noc@isp.example  override cidr 192.0.2.0/25 (set by alice 20",
+		// The store's ASN rule comes before the config's for the same ASN.
+		"192.0.2.200  -                                  override asn 64500 (set",
+		"inhibited by override asn 64500 until 20",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("lookup lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = cli("contacts", "list", "--config", c)
+	for _, want := range []string{"cidr 192.0.2.0/25", "contacts set by alice", "asn 64500", "config", "RDAP: off"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	// 192.0.2.1 is under the /25 (the most specific rule wins over the
+	// inhibited ASN): one mail, inline.
+	code, out, _ = cli("run", "--once", "--config", c)
+	if code != 0 || !strings.Contains(out, "mails:   1 written") {
+		t.Errorf("run: %d\n%s", code, out)
+	}
+	mails, _ := filepath.Glob(filepath.Join(dir, "var", "outbox", "*.eml"))
+	if len(mails) != 1 {
+		t.Fatalf("outbox: %v", mails)
+	}
+	raw, _ := os.ReadFile(mails[0])
+	if !bytes.Contains(raw, []byte("----- begin events.csv -----")) || bytes.Contains(raw, []byte("filename=")) {
+		t.Errorf("the override's inline format was not used:\n%s", raw)
+	}
+	// An event of the inhibited ASN outside the /25 is kept, not sent.
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-23 01:00:00,192.0.2.200,23,telnet\n"), 0o644)
+	code, out, _ = cli("run", "--once", "--config", c)
+	if code != 0 || !strings.Contains(out, "mails:   0 written") || !strings.Contains(out, "1 inhibited") {
+		t.Errorf("run with the owner inhibited: %d\n%s", code, out)
+	}
+	code, out, _ = cli("contacts", "unset", "AS64500", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed override asn 64500") {
+		t.Errorf("unset: %d %s", code, out)
+	}
+	code, out, _ = cli("contacts", "lookup", "--config", c, "192.0.2.200")
+	if !strings.Contains(out, "abuse@isp.example  override asn 64500") || strings.Contains(out, "inhibited") {
+		t.Errorf("after unset the config's rule answers: %s", out)
+	}
+	for _, bad := range [][]string{
+		{"contacts", "unset", "AS64500"},               // nothing set any more
+		{"contacts", "set", "AS1"},                     // no --to, no --inhibit
+		{"contacts", "set", "AS1", "--to", "x"},        // not an address
+		{"contacts", "set", "AS1", "--inhibit", "--until", "2001-01-01"},
+		{"contacts", "set", "AS1", "--inhibit", "--format", "pdf"},
+		{"contacts", "set", "nonsense", "--inhibit"},
+	} {
+		if code, _, errs := cli(append(bad, "--config", c)...); code != 1 || errs == "" {
+			t.Errorf("%v: %d %q", bad, code, errs)
+		}
+	}
+}
