@@ -101,9 +101,9 @@ func MergeOverrides(fromConfig, fromStore []Override) []Override {
 // Resolver answers contact questions. It is immutable once built and safe
 // for concurrent use.
 type Resolver struct {
-	cidrs    []Override // most specific first
+	cidrs    []Override            // most specific first
 	asns     map[uint32][]Override // store's rule first
-	sources  []Source // imported databases, in order
+	sources  []Source              // imported databases, in order
 	fallback Contact
 	now      func() time.Time
 }

@@ -230,9 +230,9 @@ func TestContactsSetUnset(t *testing.T) {
 		t.Errorf("after unset the config's rule answers: %s", out)
 	}
 	for _, bad := range [][]string{
-		{"contacts", "unset", "AS64500"},               // nothing set any more
-		{"contacts", "set", "AS1"},                     // no --to, no --inhibit
-		{"contacts", "set", "AS1", "--to", "x"},        // not an address
+		{"contacts", "unset", "AS64500"},        // nothing set any more
+		{"contacts", "set", "AS1"},              // no --to, no --inhibit
+		{"contacts", "set", "AS1", "--to", "x"}, // not an address
 		{"contacts", "set", "AS1", "--inhibit", "--until", "2001-01-01"},
 		{"contacts", "set", "AS1", "--inhibit", "--format", "pdf"},
 		{"contacts", "set", "nonsense", "--inhibit"},
