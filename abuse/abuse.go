@@ -102,6 +102,9 @@ func MergeOverrides(fromConfig, fromStore []Override) []Override {
 // for concurrent use.
 type Resolver struct {
 	cidrs    []Override            // most specific first
+	byPrefix map[netip.Prefix][]Override
+	lens4    []int // prefix lengths of the CIDR rules, longest first
+	lens6    []int
 	asns     map[uint32][]Override // store's rule first
 	sources  []Source              // imported databases, in order
 	fallback Contact
@@ -163,6 +166,19 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		}
 	}
 	sort.SliceStable(r.cidrs, func(i, j int) bool { return r.cidrs[i].CIDR.Bits() > r.cidrs[j].CIDR.Bits() })
+	// A map per prefix makes a lookup one probe per prefix length in use,
+	// whatever the number of rules.
+	r.byPrefix = map[netip.Prefix][]Override{}
+	for _, o := range r.cidrs {
+		r.byPrefix[o.CIDR] = append(r.byPrefix[o.CIDR], o)
+		lens := &r.lens4
+		if o.CIDR.Addr().Is6() {
+			lens = &r.lens6
+		}
+		if !slices.Contains(*lens, o.CIDR.Bits()) {
+			*lens = append(*lens, o.CIDR.Bits())
+		}
+	}
 	return r, nil
 }
 
@@ -200,9 +216,19 @@ func (r *Resolver) WithSources(s ...Source) *Resolver {
 func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	ip = ip.Unmap()
 	now := r.now()
-	for _, o := range r.cidrs {
-		if o.CIDR.Contains(ip) && o.active(now) {
-			return o.contact()
+	lens := r.lens4
+	if ip.Is6() {
+		lens = r.lens6
+	}
+	for _, bits := range lens {
+		p, err := ip.Prefix(bits)
+		if err != nil {
+			continue
+		}
+		for _, o := range r.byPrefix[p] {
+			if o.active(now) {
+				return o.contact()
+			}
 		}
 	}
 	if asn != 0 {

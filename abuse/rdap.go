@@ -98,7 +98,9 @@ type RDAP struct {
 
 	mu       sync.RWMutex
 	entries  []RDAPEntry
+	answers  []Contact            // each entry's answer, made once: Lookup runs per event
 	byPrefix map[netip.Prefix]int // each entry's range as prefixes -> index
+	byRange  map[netipx.IPRange]int
 	lens4    []int                // prefix lengths present, longest first
 	lens6    []int
 
@@ -128,6 +130,7 @@ func NewRDAP(opt RDAPOptions) (*RDAP, error) {
 		client:   &rdap.Client{HTTP: &hc, UserAgent: opt.UserAgent},
 		limiter:  rate.NewLimiter(rate.Limit(opt.Rate), 1),
 		byPrefix: map[netip.Prefix]int{},
+		byRange:  map[netipx.IPRange]int{},
 	}
 	return r, nil
 }
@@ -136,8 +139,9 @@ func NewRDAP(opt RDAPOptions) (*RDAP, error) {
 func (r *RDAP) Load(entries []RDAPEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.entries = nil
+	r.entries, r.answers = nil, nil
 	r.byPrefix = map[netip.Prefix]int{}
+	r.byRange = map[netipx.IPRange]int{}
 	r.lens4, r.lens6 = nil, nil
 	for _, e := range entries {
 		r.addLocked(e)
@@ -156,12 +160,18 @@ func (r *RDAP) addLocked(e RDAPEntry) {
 	if !rg.IsValid() {
 		return
 	}
+	if i, ok := r.byRange[rg]; ok {
+		// A fresh answer for a network already cached: same prefixes.
+		r.entries[i], r.answers[i] = e, r.contact(e, "")
+		return
+	}
 	idx := len(r.entries)
 	r.entries = append(r.entries, e)
+	r.answers = append(r.answers, r.contact(e, ""))
+	r.byRange[rg] = idx
 	for _, p := range rg.Prefixes() {
 		// Of two answers with the same prefix, the narrower network is the
-		// more specific one; a fresh answer for the same network replaces
-		// the old one.
+		// more specific one.
 		if old, ok := r.byPrefix[p]; ok {
 			if ro := r.entries[old].Range(); narrower(ro, rg) {
 				continue
@@ -187,9 +197,18 @@ func narrower(a, b netipx.IPRange) bool {
 // Cached returns the most specific cached answer covering ip, expired or
 // not.
 func (r *RDAP) Cached(ip netip.Addr) (RDAPEntry, bool) {
-	ip = ip.Unmap()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if i := r.find(ip); i >= 0 {
+		return r.entries[i], true
+	}
+	return RDAPEntry{}, false
+}
+
+// find returns the index of the most specific entry covering ip, or -1.
+// The caller holds mu.
+func (r *RDAP) find(ip netip.Addr) int {
+	ip = ip.Unmap()
 	lens := r.lens4
 	if ip.Is6() {
 		lens = r.lens6
@@ -200,10 +219,10 @@ func (r *RDAP) Cached(ip netip.Addr) (RDAPEntry, bool) {
 			continue
 		}
 		if i, ok := r.byPrefix[p]; ok {
-			return r.entries[i], true
+			return i
 		}
 	}
-	return RDAPEntry{}, false
+	return -1
 }
 
 // Len is how many answers are cached.
@@ -217,14 +236,16 @@ func (r *RDAP) Len() int {
 // a fresh "no abuse contact" passes to the next step; anything else is
 // Pending until Fetch has asked.
 func (r *RDAP) Lookup(ip netip.Addr, asn uint32) (Contact, bool) {
-	e, ok := r.Cached(ip)
-	if !ok || !r.opt.Now().Before(e.Expires) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	i := r.find(ip)
+	if i < 0 || !r.opt.Now().Before(r.entries[i].Expires) {
 		return Contact{Pending: true, Source: "rdap pending"}, true
 	}
-	if len(e.To) == 0 {
+	if len(r.entries[i].To) == 0 {
 		return Contact{}, false
 	}
-	return r.contact(e, ""), true
+	return r.answers[i], true
 }
 
 // StaleContact answers from an expired entry, for when the server cannot be

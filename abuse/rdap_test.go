@@ -340,3 +340,77 @@ func TestResolverOrderWithRDAP(t *testing.T) {
 		t.Error("no ASN changed the answer")
 	}
 }
+
+// BenchmarkRDAPCached is the ingest-time cost of RDAP: a cache lookup
+// among 100,000 cached networks (a mix of /24s and non-CIDR ranges).
+func BenchmarkRDAPCached(b *testing.B) {
+	r, err := NewRDAP(RDAPOptions{Server: "https://rdap.example", Now: func() time.Time { return t0 }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var entries []RDAPEntry
+	for i := range 100000 {
+		a := netip.AddrFrom4([4]byte{byte(10 + i>>16), byte(i >> 8), byte(i), 0})
+		last := netip.AddrFrom4([4]byte{byte(10 + i>>16), byte(i >> 8), byte(i), 255})
+		if i%3 == 0 {
+			last = netip.AddrFrom4([4]byte{byte(10 + i>>16), byte(i >> 8), byte(i), 199}) // not a CIDR
+		}
+		entries = append(entries, RDAPEntry{First: a, Last: last, Handle: "N", To: []string{"a@x.example"}, Expires: t0.Add(time.Hour)})
+	}
+	r.Load(entries)
+	ips := make([]netip.Addr, 1024)
+	for i := range ips {
+		n := i * 97
+		ips[i] = netip.AddrFrom4([4]byte{byte(10 + n>>16), byte(n >> 8), byte(n), byte(i % 200)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if c, ok := r.Lookup(ips[i&1023], 0); !ok || c.Pending {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkResolve is the whole chain for an address that reaches the
+// fallback past 1,000 CIDR overrides: the worst case at ingest.
+func BenchmarkResolve(b *testing.B) {
+	var ovs []Override
+	for i := range 1000 {
+		ovs = append(ovs, Override{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 32), To: []string{"a@x.example"}})
+	}
+	r, err := NewResolver(ovs, []string{"soc@cert.example"}, "en")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if c := r.Resolve(ip, 64500); c.Source != "fallback" {
+			b.Fatal(c.Source)
+		}
+	}
+}
+
+func TestRDAPRefreshReplaces(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	c := &clock{t: t0}
+	r := newRDAP(t, srv, c, func(o *RDAPOptions) { o.TTL = time.Hour })
+	for range 3 {
+		if _, err := r.Fetch(ctx, ip("192.0.2.1")); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(2 * time.Hour)
+	}
+	if r.Len() != 1 {
+		t.Errorf("three answers for one network make %d entries", r.Len())
+	}
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: []byte(strings.ReplaceAll(string(rdaptest.Fixture("ripe-ip.json")), "Abuse@ISP-One.example", "new@isp-one.example"))})
+	if _, err := r.Fetch(ctx, ip("192.0.2.1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Lookup(ip("192.0.2.1"), 0); got.Key() != "new@isp-one.example" {
+		t.Errorf("refreshed answer not used: %+v", got)
+	}
+}
