@@ -101,7 +101,7 @@ func MergeOverrides(fromConfig, fromStore []Override) []Override {
 // Resolver answers contact questions. It is immutable once built and safe
 // for concurrent use.
 type Resolver struct {
-	cidrs    []Override            // most specific first
+	cidrs    []Override // most specific first
 	byPrefix map[netip.Prefix][]Override
 	lens4    []int // prefix lengths of the CIDR rules, longest first
 	lens6    []int

@@ -101,7 +101,7 @@ type RDAP struct {
 	answers  []Contact            // each entry's answer, made once: Lookup runs per event
 	byPrefix map[netip.Prefix]int // each entry's range as prefixes -> index
 	byRange  map[netipx.IPRange]int
-	lens4    []int                // prefix lengths present, longest first
+	lens4    []int // prefix lengths present, longest first
 	lens6    []int
 
 	bmu       sync.Mutex

@@ -226,7 +226,7 @@ func TestContactsSetUnset(t *testing.T) {
 		t.Errorf("unset: %d %s", code, out)
 	}
 	code, out, _ = cli("contacts", "lookup", "--config", c, "192.0.2.200")
-	if !strings.Contains(out, "abuse@isp.example  override asn 64500") || strings.Contains(out, "inhibited") {
+	if code != 0 || !strings.Contains(out, "abuse@isp.example  override asn 64500") || strings.Contains(out, "inhibited") {
 		t.Errorf("after unset the config's rule answers: %s", out)
 	}
 	for _, bad := range [][]string{
