@@ -51,6 +51,7 @@ Usage:
                             [--inhibit] [--until DATE|30d] [--note TEXT]
                                             add or replace an override; it wins over every import
   autoreporter contacts unset CIDR|ASN      remove an override set with contacts set
+  autoreporter contacts pending             addresses whose events wait for an RDAP answer
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
@@ -603,7 +604,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 }
 
 func (e *env) contacts(ctx context.Context, args []string) error {
-	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list | set CIDR|ASN [flags] | unset CIDR|ASN")
+	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list | set CIDR|ASN [flags] | unset CIDR|ASN | pending")
 	if len(args) == 0 {
 		return usage
 	}
@@ -617,7 +618,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		return err
 	}
 	switch sub {
-	case "import", "lookup", "list", "set", "unset":
+	case "import", "lookup", "list", "set", "unset", "pending":
 	default:
 		return usage
 	}
@@ -690,6 +691,19 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "set override %s: %s\n", saved.Key(), describeOverride(saved))
+		return nil
+	case "pending":
+		pend, err := d.PendingContacts(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ADDRESS\tASN\tEVENTS\tWAITING SINCE")
+		for _, p := range pend {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", p.IP, p.ASN, p.Events, p.Since.Format(time.RFC3339))
+		}
+		w.Flush()
+		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus())
 		return nil
 	case "unset":
 		if fs.NArg() != 1 {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/autoreporter/autoreporter/abuse/rdaptest"
 	"github.com/autoreporter/autoreporter/geo/mmdbgen"
 )
 
@@ -240,5 +242,37 @@ func TestContactsSetUnset(t *testing.T) {
 		if code, _, errs := cli(append(bad, "--config", c)...); code != 1 || errs == "" {
 			t.Errorf("%v: %d %q", bad, code, errs)
 		}
+	}
+}
+
+func TestRDAPFromTheCLI(t *testing.T) {
+	dir := setup(t)
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Status: 503, Body: []byte("maintenance")})
+	c := filepath.Join(dir, "config.yaml")
+	// No override: 192.0.2.1 is RDAP's to answer.
+	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "rdap: {server: "+srv.URL+", timeout: 1s}\n", 1)
+	os.WriteFile(c, []byte(conf), 0o644)
+
+	code, out, errs := cli("run", "--once", "--config", c)
+	if code != 0 || !strings.Contains(out, "mails:   0 written") || !strings.Contains(out, "rdap:    0 events given a contact (0 after waiting too long), 1 still waiting; 0 queries, 1 failed") {
+		t.Fatalf("first run: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli("contacts", "pending", "--config", c)
+	if code != 0 || !strings.Contains(out, "192.0.2.1  64500  1") || !strings.Contains(out, "1 address(es) wait for RDAP; RDAP: "+srv.URL+", 0 networks cached") {
+		t.Errorf("pending: %d\n%s", code, out)
+	}
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	code, out, _ = cli("run", "--once", "--config", c)
+	if code != 0 || !strings.Contains(out, "mails:   1 written") || !strings.Contains(out, "rdap:    1 events given a contact") {
+		t.Errorf("second run: %d\n%s", code, out)
+	}
+	code, out, _ = cli("lookup", "--config", c, "192.0.2.99")
+	if code != 0 || !strings.Contains(out, "contact         abuse@isp-one.example") ||
+		!strings.Contains(out, "contact source  rdap 192.0.2.0 - 192.0.2.255 192.0.2.0-192.0.2.255 (abuse AR12345-RIPE") {
+		t.Errorf("lookup: %d\n%s", code, out)
+	}
+	if srv.Hits(netip.Addr{}) != 2 {
+		t.Errorf("%d RDAP queries; the cache in the store answers the lookup", srv.Hits(netip.Addr{}))
 	}
 }

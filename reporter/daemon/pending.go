@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
@@ -153,4 +154,9 @@ func (d *Daemon) RDAPStatus() string {
 		s += fmt.Sprintf("; not asking until %s after: %v", until.UTC().Format(time.RFC3339), cause)
 	}
 	return s
+}
+
+// PendingContacts lists the addresses whose events wait for RDAP.
+func (d *Daemon) PendingContacts(ctx context.Context) ([]reporter.PendingContact, error) {
+	return d.store.PendingContacts(ctx, maxPending)
 }
