@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 300000x ./reporter/feed
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 300000x ./reporter/feed/blocklist
 	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 300000x ./reporter/feed/jsonfeed
+	$(GO) test -run '^$$' -fuzz '^FuzzRDAPAnswer$$' -fuzztime 300000x ./abuse
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -358,9 +358,14 @@ func (r *RDAP) query(ctx context.Context, ip netip.Addr) (e RDAPEntry, err error
 		}
 		return RDAPEntry{}, httpError(ip, resp, err, ctx)
 	}
-	nw, ok := resp.Object.(*rdap.IPNetwork)
+	return r.entryFrom(resp.Object, ip, now)
+}
+
+// entryFrom reads a decoded answer about ip.
+func (r *RDAP) entryFrom(obj any, ip netip.Addr, now time.Time) (RDAPEntry, error) {
+	nw, ok := obj.(*rdap.IPNetwork)
 	if !ok {
-		return RDAPEntry{}, &RDAPError{IP: ip, Msg: fmt.Sprintf("answer is a %T, not an IP network", resp.Object)}
+		return RDAPEntry{}, &RDAPError{IP: ip, Msg: fmt.Sprintf("answer is a %T, not an IP network", obj)}
 	}
 	rg := networkRange(nw, ip)
 	ent, to := abuseEntity(nw.Entities, 0)
