@@ -215,8 +215,8 @@ func printSummary(w io.Writer, s daemon.Summary) {
 	p := s.Report.Plan
 	fmt.Fprintf(w, "reports: %d created, %d events held back%s\n", len(p.Reports), len(p.Skipped), heldBack(p.Skipped))
 	if c := s.Report.Contacts; c.Waiting+c.Resolved > 0 {
-		fmt.Fprintf(w, "rdap:    %d events given a contact (%d after waiting too long), %d still waiting; %d queries, %d failed\n",
-			c.Resolved, c.Stale+c.Fallback, c.Waiting, c.Queries, c.Failed)
+		fmt.Fprintf(w, "rdap:    %d events given a contact (%d from expired answers, %d to the fallback after rdap.max_wait), %d still waiting; %d queries, %d failed\n",
+			c.Resolved, c.Stale, c.Fallback, c.Waiting, c.Queries, c.Failed)
 		if c.Stopped != "" {
 			fmt.Fprintf(w, "         stopped asking: %s\n", c.Stopped)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +78,23 @@ func TestRDAPPendingContacts(t *testing.T) {
 	ct, err := d.Contact(context.Background(), netip.MustParseAddr("100.70.200.1"), 0)
 	if err != nil || ct.Key() != "abuse@cable.example" || srv.Hits(netip.Addr{}) != hits {
 		t.Errorf("cached answer: %+v %v (%d more queries)", ct, err, srv.Hits(netip.Addr{})-hits)
+	}
+
+	// Eight days on the answer has expired and the server is down: a new
+	// event of that network goes out at once on the expired answer.
+	srv.Set("100.70.0.0/16", rdaptest.Answer{Status: 503, Body: []byte("down")})
+	w.now = w.now.Add(8 * 24 * time.Hour)
+	p := filepath.Join(w.dir, "spool/ss/2026-12-01-scan_rdp-finland-geo.csv")
+	if err := os.WriteFile(p, []byte(strings.SplitN(rdp, "\n", 2)[0]+"\n\"2026-12-01 01:00:00\",\"100.70.2.2\",3389,,\"rdp\",1,\"FI\",,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = w.runOnce(t)
+	if c := s.Report.Contacts; c.Stale != 1 || c.Resolved != 1 || c.Failed != 1 {
+		t.Errorf("expired answer, server down: %+v", c)
+	}
+	h, _ = d.History(context.Background(), reporter.HistoryQuery{IP: netip.MustParseAddr("100.70.2.2")})
+	if len(h) != 1 || h[0].Report.Contact.Key() != "abuse@cable.example" || !strings.Contains(h[0].Report.Contact.Source, "stale since 2026-11-30") {
+		t.Errorf("stale answer in history: %+v", h)
 	}
 }
 

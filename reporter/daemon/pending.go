@@ -16,8 +16,8 @@ import (
 // events.
 type PendingResult struct {
 	Resolved int // given a contact (any source)
-	Stale    int // given an expired RDAP answer after waiting too long
-	Fallback int // given the fallback contact after waiting too long
+	Stale    int // given an expired RDAP answer, as the server could not be asked again
+	Fallback int // given the fallback contact after waiting rdap.max_wait
 	Waiting  int // still waiting for RDAP
 	Queries  int // RDAP queries answered
 	Failed   int // RDAP queries that failed
@@ -31,10 +31,12 @@ type PendingResult struct {
 const maxPending = 10000
 
 // ResolvePending gives the events that wait for RDAP their contact. It asks
-// RDAP for the addresses its cache does not cover, within rdap.budget and
-// the rate limit, and stops asking at once when the circuit opens. Events
-// that waited longer than rdap.max_wait take an expired answer when there
-// is one and the fallback contact otherwise, so that nothing waits forever.
+// RDAP for the addresses its cache does not cover (or covers with an
+// expired answer), within rdap.budget and the rate limit, and stops asking
+// at once when the circuit opens. When a question cannot be asked or is not
+// answered, an expired answer is used; an address never answered waits up
+// to rdap.max_wait and then goes to the fallback contact, so that nothing
+// waits forever.
 func (d *Daemon) ResolvePending(ctx context.Context) (PendingResult, error) {
 	var res PendingResult
 	d.reloadContacts(ctx)
@@ -76,23 +78,23 @@ func (d *Daemon) ResolvePending(ctx context.Context) (PendingResult, error) {
 				}
 			}
 		}
+		if c.Pending && d.rdap != nil {
+			// The network was answered before but the answer expired and
+			// could not be refreshed now: an old answer beats waiting.
+			if sc, ok := d.rdap.StaleContact(p.IP); ok {
+				c = sc
+				res.Stale += p.Events
+			}
+		}
 		if c.Pending {
 			waited := d.now().Sub(p.Since)
 			if waited < d.cfg.RDAP.MaxWaitDuration {
 				res.Waiting += p.Events
 				continue
 			}
-			if d.rdap != nil {
-				if sc, ok := d.rdap.StaleContact(p.IP); ok {
-					c = sc
-					res.Stale += p.Events
-				}
-			}
-			if c.Pending {
-				c = r.Fallback()
-				c.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
-				res.Fallback += p.Events
-			}
+			c = r.Fallback()
+			c.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
+			res.Fallback += p.Events
 		}
 		n, err := d.store.SetContact(ctx, p.IP, c)
 		if err != nil {
