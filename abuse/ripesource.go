@@ -29,6 +29,10 @@ type RIPE struct {
 	language string
 	cur      atomic.Pointer[ripeSnap]
 	mu       sync.Mutex
+	// lazy defers the load to the first question, for commands that
+	// seldom ask one: a full-RIPE snapshot takes most of a second to load.
+	lazy atomic.Bool
+	once sync.Once
 }
 
 type ripeSnap struct {
@@ -58,6 +62,23 @@ func OpenRIPE(path, language string) (*RIPE, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// OpenRIPELazy is OpenRIPE that reads the snapshot only when first asked.
+// A snapshot that cannot be read then answers nothing; Reload reports why.
+func OpenRIPELazy(path, language string) *RIPE {
+	r := &RIPE{path: path, language: language}
+	r.lazy.Store(true)
+	return r
+}
+
+func (r *RIPE) ensure() {
+	if r.lazy.Load() {
+		r.once.Do(func() {
+			_, _ = r.Reload()
+			r.lazy.Store(false)
+		})
+	}
 }
 
 // Reload loads the snapshot if it changed; it reports whether it did.
@@ -95,6 +116,7 @@ func newRIPESnap(t *ripe.Table, st fileStamp) *ripeSnap {
 
 // Table is the loaded import, or nil.
 func (r *RIPE) Table() *ripe.Table {
+	r.ensure()
 	if s := r.cur.Load(); s != nil {
 		return s.t
 	}
@@ -122,6 +144,7 @@ func mailboxAddresses(v string) []string {
 
 // Lookup implements Source: the most specific range, then the aut-num.
 func (r *RIPE) Lookup(ip netip.Addr, asn uint32) (Contact, bool) {
+	r.ensure()
 	s := r.cur.Load()
 	if s == nil {
 		return Contact{}, false

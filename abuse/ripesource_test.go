@@ -80,3 +80,25 @@ func TestMailboxAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestRIPELazy(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "ripe.bin")
+	tb, err := ripe.Import(context.Background(), "ripe/testdata/dumps", ripe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Save(snap); err != nil {
+		t.Fatal(err)
+	}
+	src := OpenRIPELazy(snap, "fi")
+	if src.cur.Load() != nil {
+		t.Fatal("the lazy source read the snapshot at open")
+	}
+	c, ok := src.Lookup(netip.MustParseAddr("100.64.200.1"), 0)
+	if !ok || c.Key() != "abuse@sahko.example" {
+		t.Errorf("first question: %+v %v", c, ok)
+	}
+	if src.Table() == nil || src.Table().Stats.Ranges != tb.Stats.Ranges {
+		t.Error("the table after the first question")
+	}
+}

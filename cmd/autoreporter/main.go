@@ -171,6 +171,16 @@ func (e *env) open(ctx context.Context) (*daemon.Daemon, error) {
 	return daemon.New(ctx, cfg, daemon.Options{Log: e.logger()})
 }
 
+// openLazy opens for commands that read the store only: the RIPE snapshot
+// is not loaded unless a contact is asked for.
+func (e *env) openLazy(ctx context.Context) (*daemon.Daemon, error) {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return nil, err
+	}
+	return daemon.New(ctx, cfg, daemon.Options{Log: e.logger(), LazyContacts: true})
+}
+
 func (e *env) run(ctx context.Context, args []string) error {
 	fs := e.flags("run")
 	once := fs.Bool("once", false, "ingest every feed, report, and exit")
@@ -448,7 +458,7 @@ func (e *env) history(ctx context.Context, args []string) error {
 	if q.Since, err = sinceFlag(*since); err != nil {
 		return err
 	}
-	d, err := e.open(ctx)
+	d, err := e.openLazy(ctx)
 	if err != nil {
 		return err
 	}
@@ -532,7 +542,7 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 	if q.Since, err = sinceFlag(*since); err != nil {
 		return err
 	}
-	d, err := e.open(ctx)
+	d, err := e.openLazy(ctx)
 	if err != nil {
 		return err
 	}
@@ -850,7 +860,7 @@ func (e *env) feeds(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, err := e.open(ctx)
+	d, err := e.openLazy(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// SpoolSettle is how long a spool file must be left alone before it is
 	// taken. Zero takes files at once (for run --once and tests).
 	SpoolSettle time.Duration
+	// LazyContacts reads the RIPE snapshot at the first contact question
+	// instead of at start, for commands that seldom ask one (history).
+	LazyContacts bool
 }
 
 // Daemon is a wired autoreporter.
@@ -76,7 +79,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
 	}
-	if d.ripe, err = abuse.OpenRIPE(cfg.RIPE.Snapshot, cfg.Cert.Language); err != nil {
+	if opt.LazyContacts {
+		d.ripe = abuse.OpenRIPELazy(cfg.RIPE.Snapshot, cfg.Cert.Language)
+	} else if d.ripe, err = abuse.OpenRIPE(cfg.RIPE.Snapshot, cfg.Cert.Language); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("ripe.snapshot: %w", err)
 	}
