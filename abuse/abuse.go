@@ -102,9 +102,7 @@ func MergeOverrides(fromConfig, fromStore []Override) []Override {
 // for concurrent use.
 type Resolver struct {
 	cidrs    []Override // most specific first
-	byPrefix map[netip.Prefix][]Override
-	lens4    []int // prefix lengths of the CIDR rules, longest first
-	lens6    []int
+	byPrefix prefixMap[[]Override]
 	asns     map[uint32][]Override // store's rule first
 	sources  []Source              // imported databases, in order
 	fallback Contact
@@ -166,18 +164,9 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		}
 	}
 	sort.SliceStable(r.cidrs, func(i, j int) bool { return r.cidrs[i].CIDR.Bits() > r.cidrs[j].CIDR.Bits() })
-	// A map per prefix makes a lookup one probe per prefix length in use,
-	// whatever the number of rules.
-	r.byPrefix = map[netip.Prefix][]Override{}
 	for _, o := range r.cidrs {
-		r.byPrefix[o.CIDR] = append(r.byPrefix[o.CIDR], o)
-		lens := &r.lens4
-		if o.CIDR.Addr().Is6() {
-			lens = &r.lens6
-		}
-		if !slices.Contains(*lens, o.CIDR.Bits()) {
-			*lens = append(*lens, o.CIDR.Bits())
-		}
+		os, _ := r.byPrefix.get(o.CIDR)
+		r.byPrefix.set(o.CIDR, append(os, o))
 	}
 	return r, nil
 }
@@ -216,20 +205,18 @@ func (r *Resolver) WithSources(s ...Source) *Resolver {
 func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 	ip = ip.Unmap()
 	now := r.now()
-	lens := r.lens4
-	if ip.Is6() {
-		lens = r.lens6
-	}
-	for _, bits := range lens {
-		p, err := ip.Prefix(bits)
-		if err != nil {
-			continue
-		}
-		for _, o := range r.byPrefix[p] {
-			if o.active(now) {
-				return o.contact()
+	var hit *Override
+	r.byPrefix.each(ip, func(os []Override) bool {
+		for i := range os {
+			if os[i].active(now) {
+				hit = &os[i]
+				return true
 			}
 		}
+		return false
+	})
+	if hit != nil {
+		return hit.contact()
 	}
 	if asn != 0 {
 		for _, o := range r.asns[asn] {

@@ -98,11 +98,9 @@ type RDAP struct {
 
 	mu       sync.RWMutex
 	entries  []RDAPEntry
-	answers  []Contact            // each entry's answer, made once: Lookup runs per event
-	byPrefix map[netip.Prefix]int // each entry's range as prefixes -> index
+	answers  []Contact      // each entry's answer, made once: Lookup runs per event
+	byPrefix prefixMap[int] // each entry's range as prefixes -> index
 	byRange  map[netipx.IPRange]int
-	lens4    []int // prefix lengths present, longest first
-	lens6    []int
 
 	bmu       sync.Mutex
 	failures  int
@@ -125,12 +123,11 @@ func NewRDAP(opt RDAPOptions) (*RDAP, error) {
 	}
 	hc.Transport = capTransport{base: base, max: opt.MaxBody}
 	r := &RDAP{
-		opt:      opt,
-		server:   u,
-		client:   &rdap.Client{HTTP: &hc, UserAgent: opt.UserAgent},
-		limiter:  rate.NewLimiter(rate.Limit(opt.Rate), 1),
-		byPrefix: map[netip.Prefix]int{},
-		byRange:  map[netipx.IPRange]int{},
+		opt:     opt,
+		server:  u,
+		client:  &rdap.Client{HTTP: &hc, UserAgent: opt.UserAgent},
+		limiter: rate.NewLimiter(rate.Limit(opt.Rate), 1),
+		byRange: map[netipx.IPRange]int{},
 	}
 	return r, nil
 }
@@ -140,9 +137,8 @@ func (r *RDAP) Load(entries []RDAPEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.entries, r.answers = nil, nil
-	r.byPrefix = map[netip.Prefix]int{}
+	r.byPrefix = prefixMap[int]{}
 	r.byRange = map[netipx.IPRange]int{}
-	r.lens4, r.lens6 = nil, nil
 	for _, e := range entries {
 		r.addLocked(e)
 	}
@@ -172,20 +168,12 @@ func (r *RDAP) addLocked(e RDAPEntry) {
 	for _, p := range rg.Prefixes() {
 		// Of two answers with the same prefix, the narrower network is the
 		// more specific one.
-		if old, ok := r.byPrefix[p]; ok {
+		if old, ok := r.byPrefix.get(p); ok {
 			if ro := r.entries[old].Range(); narrower(ro, rg) {
 				continue
 			}
 		}
-		r.byPrefix[p] = idx
-		lens := &r.lens4
-		if p.Addr().Is6() {
-			lens = &r.lens6
-		}
-		if !slices.Contains(*lens, p.Bits()) {
-			*lens = append(*lens, p.Bits())
-			slices.SortFunc(*lens, func(a, b int) int { return b - a })
-		}
+		r.byPrefix.set(p, idx)
 	}
 }
 
@@ -208,21 +196,9 @@ func (r *RDAP) Cached(ip netip.Addr) (RDAPEntry, bool) {
 // find returns the index of the most specific entry covering ip, or -1.
 // The caller holds mu.
 func (r *RDAP) find(ip netip.Addr) int {
-	ip = ip.Unmap()
-	lens := r.lens4
-	if ip.Is6() {
-		lens = r.lens6
-	}
-	for _, bits := range lens {
-		p, err := ip.Prefix(bits)
-		if err != nil {
-			continue
-		}
-		if i, ok := r.byPrefix[p]; ok {
-			return i
-		}
-	}
-	return -1
+	found := -1
+	r.byPrefix.each(ip, func(i int) bool { found = i; return true })
+	return found
 }
 
 // Len is how many answers are cached.

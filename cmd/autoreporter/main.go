@@ -164,21 +164,22 @@ func buildVersion() string {
 }
 
 func (e *env) open(ctx context.Context) (*daemon.Daemon, error) {
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return nil, err
-	}
-	return daemon.New(ctx, cfg, daemon.Options{Log: e.logger()})
+	return e.openWith(ctx, daemon.Options{})
 }
 
 // openLazy opens for commands that read the store only: the RIPE snapshot
 // is not loaded unless a contact is asked for.
 func (e *env) openLazy(ctx context.Context) (*daemon.Daemon, error) {
+	return e.openWith(ctx, daemon.Options{LazyContacts: true})
+}
+
+func (e *env) openWith(ctx context.Context, opts daemon.Options) (*daemon.Daemon, error) {
 	cfg, err := config.Load(e.configPath)
 	if err != nil {
 		return nil, err
 	}
-	return daemon.New(ctx, cfg, daemon.Options{Log: e.logger(), LazyContacts: true})
+	opts.Log = e.logger()
+	return daemon.New(ctx, cfg, opts)
 }
 
 func (e *env) run(ctx context.Context, args []string) error {
@@ -187,16 +188,12 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return err
-	}
-	opts := daemon.Options{Log: e.logger()}
+	var opts daemon.Options
 	if !*once {
 		// A file younger than this may still be being written into the spool.
 		opts.SpoolSettle = 5 * time.Second
 	}
-	d, err := daemon.New(ctx, cfg, opts)
+	d, err := e.openWith(ctx, opts)
 	if err != nil {
 		return err
 	}
