@@ -57,6 +57,8 @@ type Override struct {
 	Origin string    // "config" or "store"
 	By     string    // who set it (store overrides)
 	Set    time.Time // when it was set (store overrides)
+
+	answer Contact // made once by NewResolver: Resolve runs per event
 }
 
 // Key names the rule: "cidr 198.51.100.0/24" or "asn 64500".
@@ -140,9 +142,12 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 			return nil, fmt.Errorf("override %d: %w", i, err)
 		}
 		o.To = to
+		if o.CIDR.IsValid() {
+			o.CIDR = o.CIDR.Masked()
+		}
+		o.answer = o.contact()
 		switch {
 		case o.CIDR.IsValid():
-			o.CIDR = o.CIDR.Masked()
 			r.cidrs = append(r.cidrs, o)
 		case o.ASN != 0:
 			for _, x := range r.asns[o.ASN] {
@@ -216,12 +221,12 @@ func (r *Resolver) Resolve(ip netip.Addr, asn uint32) Contact {
 		return false
 	})
 	if hit != nil {
-		return hit.contact()
+		return hit.answer
 	}
 	if asn != 0 {
 		for _, o := range r.asns[asn] {
 			if o.active(now) {
-				return o.contact()
+				return o.answer
 			}
 		}
 	}

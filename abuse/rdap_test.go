@@ -383,13 +383,24 @@ func BenchmarkResolve(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ip := netip.MustParseAddr("192.0.2.1")
-	b.ReportAllocs()
-	for b.Loop() {
-		if c := r.Resolve(ip, 64500); c.Source != "fallback" {
-			b.Fatal(c.Source)
+	b.Run("fallback", func(b *testing.B) {
+		ip := netip.MustParseAddr("192.0.2.1")
+		b.ReportAllocs()
+		for b.Loop() {
+			if c := r.Resolve(ip, 64500); c.Source != "fallback" {
+				b.Fatal(c.Source)
+			}
 		}
-	}
+	})
+	b.Run("hit", func(b *testing.B) {
+		ip := netip.MustParseAddr("172.16.2.7")
+		b.ReportAllocs()
+		for b.Loop() {
+			if c := r.Resolve(ip, 64500); c.Source != "override cidr 172.16.2.7/32" {
+				b.Fatal(c.Source)
+			}
+		}
+	})
 }
 
 func TestRDAPRefreshReplaces(t *testing.T) {
