@@ -38,6 +38,10 @@ func (e RDAPEntry) Range() netipx.IPRange { return netipx.IPRangeFrom(e.First, e
 // failures or a 429.
 var ErrCircuitOpen = errors.New("rdap: circuit open")
 
+// ErrNoTime is returned by Fetch when the caller's deadline comes before
+// the rate limit allows another query; the server was not asked.
+var ErrNoTime = errors.New("rdap: no time left for another query under the rate limit")
+
 // RDAPOptions configure the RDAP source.
 type RDAPOptions struct {
 	Server      string        // base URL: "https://rdap.db.ripe.net" or a redirector such as "https://rdap.org"
@@ -270,7 +274,10 @@ func (r *RDAP) Fetch(ctx context.Context, ip netip.Addr) (RDAPEntry, error) {
 		return RDAPEntry{}, fmt.Errorf("%w until %s after: %v", ErrCircuitOpen, until.UTC().Format(time.RFC3339), cause)
 	}
 	if err := r.limiter.Wait(ctx); err != nil {
-		return RDAPEntry{}, err
+		if ctx.Err() == context.Canceled {
+			return RDAPEntry{}, ctx.Err()
+		}
+		return RDAPEntry{}, fmt.Errorf("%w (%v)", ErrNoTime, err)
 	}
 	qctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
 	defer cancel()

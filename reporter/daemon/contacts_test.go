@@ -188,3 +188,31 @@ func TestOverridesFromStore(t *testing.T) {
 		t.Errorf("after the inhibit ended: %+v", c)
 	}
 }
+
+// A pass asks no more than its budget and the rate limit allow; what is
+// left waits for the next pass.
+func TestRDAPBudget(t *testing.T) {
+	w := setup(t)
+	srv := rdaptest.New(t) // knows nothing: every answer is a 404
+	withRDAP(t, w, srv, ", rate: 0.001, budget: 200ms")
+	p := filepath.Join(w.dir, "spool/ss/2026-11-22-scan_rdp-finland-geo.csv")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	rows := strings.SplitN(rdp, "\n", 2)[0] + "\n" +
+		"\"2026-11-22 01:00:00\",\"100.70.1.1\",3389,,\"rdp\",1,\"FI\",,\n" +
+		"\"2026-11-22 01:00:00\",\"100.70.2.2\",3389,,\"rdp\",1,\"FI\",,\n"
+	if err := os.WriteFile(p, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := w.runOnce(t)
+	c := s.Report.Contacts
+	if c.Queries != 1 || c.Resolved != 1 || c.Waiting != 1 || c.Failed != 0 || !strings.Contains(c.Stopped, "rdap.budget of 200ms spent") {
+		t.Errorf("pass: %+v", c)
+	}
+	if srv.Hits(netip.Addr{}) != 1 {
+		t.Errorf("%d queries; the rate limit allows one in the budget", srv.Hits(netip.Addr{}))
+	}
+	// The 404 is an answer: no abuse contact there, so the fallback.
+	if got := received(t, w.smtp.Messages()); fmt.Sprint(got["soc@cert.example"]) != "[100.70.1.1]" {
+		t.Errorf("mails: %v", got)
+	}
+}

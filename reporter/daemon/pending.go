@@ -67,7 +67,7 @@ func (d *Daemon) ResolvePending(ctx context.Context) (PendingResult, error) {
 				return res, ctx.Err()
 			case errors.Is(err, abuse.ErrCircuitOpen):
 				asking, res.Stopped = false, err.Error()
-			case ask.Err() != nil:
+			case ask.Err() != nil || errors.Is(err, abuse.ErrNoTime):
 				asking, res.Stopped = false, fmt.Sprintf("rdap.budget of %s spent", budget)
 			default:
 				res.Failed++
