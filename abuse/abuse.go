@@ -34,6 +34,15 @@ type Contact struct {
 	// Pending is true while RDAP has not answered yet: the event waits and
 	// is resolved again on the next pass.
 	Pending bool
+	// Rule names what gave the answer, stable across changes to the
+	// addresses: "cidr 192.0.2.0/24", "asn 64500", "ripe inetnum 192.0.2.0 -
+	// 192.0.2.255", "rdap 192.0.2.0/24", "fallback". The repeat window is
+	// kept per rule, so that correcting a typo in an address does not tell
+	// an owner again what it was told last week.
+	Rule string
+	// Fallback is true for the CERT's own mailbox: no owner contact was
+	// found, and the mail says so instead of "your network".
+	Fallback bool
 }
 
 // Key identifies the recipient: the same set of addresses is one recipient
@@ -72,7 +81,7 @@ func (o Override) Key() string {
 func (o Override) active(now time.Time) bool { return o.Until.IsZero() || now.Before(o.Until) }
 
 func (o Override) contact() Contact {
-	c := Contact{To: o.To, Language: o.Language, Format: o.Format, Source: "override " + o.Key()}
+	c := Contact{To: o.To, Language: o.Language, Format: o.Format, Source: "override " + o.Key(), Rule: o.Key()}
 	if o.Origin == "store" {
 		c.Source += " (set"
 		if o.By != "" {
@@ -135,7 +144,7 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 	if err != nil {
 		return nil, fmt.Errorf("fallback contact: %w", err)
 	}
-	r.fallback = Contact{To: fb, Language: fallbackLanguage, Source: "fallback"}
+	r.fallback = Contact{To: fb, Language: fallbackLanguage, Source: "fallback", Rule: "fallback", Fallback: true}
 	for i, o := range overrides {
 		to, err := NormalizeAddresses(o.To)
 		if err != nil {

@@ -239,7 +239,7 @@ func (r *RDAP) StaleContact(ip netip.Addr) (Contact, bool) {
 }
 
 func (r *RDAP) contact(e RDAPEntry, note string) Contact {
-	return Contact{To: e.To, Language: r.opt.Language,
+	return Contact{To: e.To, Language: r.opt.Language, Rule: "rdap " + e.Range().String(),
 		Source: fmt.Sprintf("rdap %s %s (abuse %s, fetched %s%s)", e.Handle, e.Range(), e.Entity, e.Fetched.UTC().Format(time.DateOnly), note)}
 }
 

@@ -155,13 +155,15 @@ func (r *RIPE) Lookup(ip netip.Addr, asn uint32) (Contact, bool) {
 			if m.Range.First().Is6() {
 				kind = "inet6num"
 			}
-			return Contact{To: to, Language: r.language, Source: fmt.Sprintf("ripe %s %s (abuse-c %s)", kind, m.Range, m.Contact.Role)}, true
+			return Contact{To: to, Language: r.language, Source: fmt.Sprintf("ripe %s %s (abuse-c %s)", kind, m.Range, m.Contact.Role),
+				Rule: fmt.Sprintf("ripe %s %s", kind, m.Range)}, true
 		}
 	}
 	if asn != 0 {
 		if m, ok := s.t.LookupASN(asn); ok {
 			if to := s.to[m.Index]; len(to) > 0 {
-				return Contact{To: to, Language: r.language, Source: fmt.Sprintf("ripe aut-num AS%d (abuse-c %s)", asn, m.Contact.Role)}, true
+				return Contact{To: to, Language: r.language, Source: fmt.Sprintf("ripe aut-num AS%d (abuse-c %s)", asn, m.Contact.Role),
+					Rule: fmt.Sprintf("ripe aut-num AS%d", asn)}, true
 			}
 		}
 	}

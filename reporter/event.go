@@ -58,6 +58,13 @@ type Event struct {
 	Country        string
 	Hostname       string
 	Extra          []Field
+	// ReportType is the feed's own name for what it reports (Shadowserver's
+	// "scan_rdp"); empty when the feed has none.
+	ReportType string
+	// Unclassified is set by a parser that could not classify the row (a
+	// Shadowserver report type it does not know). Such events are stored
+	// but held back from reports, never mailed as "undetermined".
+	Unclassified bool
 
 	// Set at ingest.
 	Contact  Contact
