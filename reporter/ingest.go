@@ -38,11 +38,6 @@ type Membership interface {
 	Contains(ip netip.Addr) bool
 }
 
-// ContactResolver finds where an owner's reports go.
-type ContactResolver interface {
-	Resolve(ip netip.Addr, asn uint32) Contact
-}
-
 // IngestStats counts what happened to the rows of one file.
 type IngestStats struct {
 	Rows      int // data rows read: Kept + Outside + NoAddress + Rejected
@@ -71,12 +66,13 @@ func (s *IngestStats) Add(o IngestStats) {
 	}
 }
 
-// Ingester runs parse -> enrich -> keep? -> contact -> store.
+// Ingester runs parse -> enrich -> keep? -> store. The owner (address,
+// ASN) is stored with each event; where its reports go is decided at report
+// time, so that a contact changed after ingest applies.
 type Ingester struct {
 	Geo          Enricher
 	Constituency Membership
-	Contacts     ContactResolver
-	Store        Store
+	Store        EventWriter
 	Log          *slog.Logger
 	Now          func() time.Time
 	// BatchSize is how many events go to the store at once.
@@ -140,7 +136,6 @@ func (s *ingestSink) Event(e *Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now // the feed gave no time: it was seen now
 	}
-	e.Contact = s.in.Contacts.Resolve(e.IP, e.ASN)
 	e.Ingested = s.now
 	s.stats.Kept++
 	s.batch = append(s.batch, *e)

@@ -69,78 +69,91 @@ func TestRepeat(t *testing.T) {
 	}
 }
 
-func ev(id int64, ip string, port int, contact string, age time.Duration) Event {
-	e := Event{ID: id, Time: t0.Add(-age), Feed: "ss", Classification: VulnerableSystem, Identifier: "rdp",
-		IP: netip.MustParseAddr(ip), Port: port}
-	if contact != "" {
-		e.Contact = Contact{To: []string{contact}}
+func TestDecide(t *testing.T) {
+	isp := Contact{To: []string{"abuse@isp.example"}, Rule: "asn 64500"}
+	day := Policy{Repeat: 24 * time.Hour, MaxAge: 72 * time.Hour}
+	fresh := Event{Time: t0.Add(-time.Hour)}
+	tests := []struct {
+		name string
+		e    Event
+		c    Contact
+		last time.Time
+		p    Policy
+		want Reason
+	}{
+		{"new to the contact", fresh, isp, time.Time{}, day, Send},
+		{"told an hour ago", fresh, isp, t0.Add(-time.Hour), day, RepeatWindow},
+		{"told 30 hours ago", fresh, isp, t0.Add(-30 * time.Hour), day, Send},
+		{"unknown report type waits", Event{Time: t0, Unclassified: true}, isp, time.Time{}, day, Unclassified},
+		{"unknown type waits even when stale", Event{Time: t0.Add(-1000 * time.Hour), Unclassified: true}, isp, time.Time{}, day, Unclassified},
+		{"older than max_age", Event{Time: t0.Add(-73 * time.Hour)}, isp, time.Time{}, day, TooOld},
+		{"max_age off keeps years-old rows", Event{Time: t0.Add(-3 * 365 * 24 * time.Hour)}, isp, time.Time{}, Policy{Repeat: time.Hour}, Send},
+		{"stale events do not wait for RDAP", Event{Time: t0.Add(-100 * time.Hour)}, Contact{Pending: true}, time.Time{}, day, TooOld},
+		{"contact pending", fresh, Contact{Pending: true, Source: "rdap pending"}, time.Time{}, day, WaitingContact},
+		{"inhibited owner", fresh, Contact{To: isp.To, Inhibit: "inhibited by override asn 64500"}, time.Time{}, day, Inhibited},
+		{"inhibit without addresses", fresh, Contact{Inhibit: "opt-out"}, time.Time{}, day, Inhibited},
+		{"no address", fresh, Contact{Source: "nowhere"}, time.Time{}, day, Unroutable},
 	}
-	return e
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Decide(&tt.e, tt.c, tt.last, tt.p, t0); got != tt.want {
+				t.Errorf("Decide = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
 
-func TestPlan(t *testing.T) {
-	events := []Event{
-		ev(1, "192.0.2.1", 3389, "a@isp.example", 2*time.Hour),
-		ev(2, "192.0.2.1", 3389, "a@isp.example", time.Hour), // same key, newer: this one is sent
-		ev(3, "192.0.2.2", 3389, "a@isp.example", time.Hour), // told 1 h ago: held back
-		ev(4, "192.0.2.3", 3389, "a@isp.example", time.Hour), // told 30 h ago: sent again
-		ev(5, "198.51.100.1", 3389, "b@isp.example", time.Hour),
-		ev(6, "198.51.100.1", 3389, "", time.Hour), // no contact
-		ev(7, "203.0.113.1", 3389, "c@isp.example", time.Hour),
+func TestLastTold(t *testing.T) {
+	told := []Told{
+		{Rule: "asn 64500", Contact: "abuse@isp.example", At: t0.Add(-5 * time.Hour)},
+		{Rule: "cidr 192.0.2.0/24", Contact: "noc@other.example", At: t0.Add(-2 * time.Hour)},
+		{Rule: "", Contact: "old@isp.example", At: t0.Add(-1 * time.Hour)}, // a report from before rules were kept
 	}
-	// The owner opted out: kept, not sent, even with an address.
-	events[6].Contact.Inhibit = "inhibited by override asn 64500"
-	told := map[string]time.Time{
-		"a@isp.example|" + events[2].Key(): t0.Add(-time.Hour),
-		"a@isp.example|" + events[3].Key(): t0.Add(-30 * time.Hour),
-		// Told to another contact: does not hold back b's report.
-		"c@isp.example|" + events[4].Key(): t0.Add(-time.Hour),
+	tests := []struct {
+		name string
+		c    Contact
+		want time.Time
+	}{
+		{"same rule, same addresses", Contact{To: []string{"abuse@isp.example"}, Rule: "asn 64500"}, t0.Add(-5 * time.Hour)},
+		{"same rule, address corrected since", Contact{To: []string{"abuse@isp.example.fixed"}, Rule: "asn 64500"}, t0.Add(-5 * time.Hour)},
+		{"another rule, same addresses", Contact{To: []string{"noc@other.example"}, Rule: "ripe inetnum x"}, t0.Add(-2 * time.Hour)},
+		{"old report matched by addresses", Contact{To: []string{"old@isp.example"}, Rule: "asn 1"}, t0.Add(-1 * time.Hour)},
+		{"never told", Contact{To: []string{"new@isp.example"}, Rule: "asn 64999"}, time.Time{}},
+		{"no rule, no addresses", Contact{}, time.Time{}},
 	}
-	last := func(ck, k string) time.Time { return told[ck+"|"+k] }
-	window := func(string) time.Duration { return 24 * time.Hour }
-	batches, skipped := Plan(events, last, window, t0)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := LastTold(told, tt.c); !got.Equal(tt.want) {
+				t.Errorf("LastTold = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
 
-	if len(batches) != 2 {
-		t.Fatalf("want 2 batches, got %d", len(batches))
-	}
-	ids := func(ev []Event) []int64 {
-		var out []int64
-		for _, e := range ev {
-			out = append(out, e.ID)
-		}
-		return out
-	}
-	if got := batches[0].Contact.Key(); got != "a@isp.example" {
-		t.Errorf("batch 0 is for %s", got)
-	}
-	if got := ids(batches[0].Events); len(got) != 2 || got[0] != 2 || got[1] != 4 {
-		t.Errorf("batch a events = %v, want [2 4]", got)
-	}
-	if got := ids(batches[1].Events); len(got) != 1 || got[0] != 5 {
-		t.Errorf("batch b events = %v, want [5]", got)
-	}
-	reasons := map[int64]Reason{}
-	for _, d := range skipped {
-		reasons[d.Event.ID] = d.Reason
-	}
-	want := map[int64]Reason{1: DuplicateInRun, 3: RepeatWindow, 6: Unroutable, 7: Inhibited}
-	if len(reasons) != len(want) {
-		t.Errorf("skipped = %v, want %v", reasons, want)
-	}
-	for id, r := range want {
-		if reasons[id] != r {
-			t.Errorf("event %d: reason %v, want %v", id, reasons[id], r)
+func TestOlder(t *testing.T) {
+	for newest, want := range map[Reason]Reason{
+		Send: DuplicateInRun, RepeatWindow: DuplicateInRun, TooOld: TooOld,
+		WaitingContact: WaitingContact, Inhibited: Inhibited, Unroutable: Unroutable, Unclassified: Unclassified,
+	} {
+		if got := Older(newest); got != want {
+			t.Errorf("Older(%v) = %v, want %v", newest, got, want)
 		}
 	}
 }
 
 func TestReasonStrings(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range []Reason{Send, RepeatWindow, DuplicateInRun, Unroutable, Inhibited} {
+	for _, r := range []Reason{Send, RepeatWindow, DuplicateInRun, Unroutable, Inhibited, TooOld, WaitingContact, Unclassified} {
 		s := r.String()
 		if s == "unknown" || seen[s] {
 			t.Errorf("reason %d has string %q", r, s)
 		}
 		seen[s] = true
+		if back, ok := ParseReason(s); !ok || back != r {
+			t.Errorf("ParseReason(%q) = %v, %v", s, back, ok)
+		}
+	}
+	if !WaitingContact.Held() || !Unclassified.Held() || Send.Held() || TooOld.Held() {
+		t.Error("Held is wrong")
 	}
 }

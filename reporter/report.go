@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sort"
 	"time"
 )
 
@@ -17,81 +19,229 @@ type Mailer interface {
 	Send(ctx context.Context, rep Report, events []Event) (subject string, err error)
 }
 
+// ContactFinder says where an owner's events go, asked at report time so
+// that an override set after ingest (an inhibit, a corrected address)
+// applies to every event not yet reported. since is when the oldest of the
+// events in question was ingested, for deciding how long they may wait for
+// an RDAP answer. A Contact still Pending makes the events wait.
+type ContactFinder interface {
+	Find(ctx context.Context, ip netip.Addr, asn uint32, since time.Time) (Contact, error)
+}
+
 // Reporter turns new events into reports and delivers them.
 type Reporter struct {
-	Store  Store
-	Mailer Mailer
-	Log    *slog.Logger
-	Now    func() time.Time
+	Plans      PlanStore
+	Deliveries DeliverStore
+	Contacts   ContactFinder
+	Mailer     Mailer
+	Log        *slog.Logger
+	Now        func() time.Time
 	// Prefix starts every report ref: "CERT-XX" gives "CERT-XX#20261123-0001".
 	Prefix string
 	// MessageIDDomain is the right-hand side of generated Message-IDs.
 	MessageIDDomain string
-	// RepeatWindow gives a feed's repeat window.
-	RepeatWindow func(feed string) time.Duration
+	// Policy gives a feed's repeat window and max age.
+	Policy func(feed string) Policy
 	// MaxAttempts is how many failed deliveries make a report failed.
 	MaxAttempts int
 	// Backoff is the wait after the first failure; it doubles per attempt.
 	Backoff time.Duration
-	// BatchLimit caps how many new events one planning pass reads.
-	BatchLimit int
+	// BatchSize is how many new events planning reads at a time; memory
+	// grows with it, not with the backlog.
+	BatchSize int
 }
 
 // PlanResult is what one planning pass decided.
 type PlanResult struct {
-	Batches []Batch
-	Skipped []Decision
+	// Groups are the recipients and how many events each gets (on a dry
+	// run, would get).
+	Groups []ReportGroup
+	// Reasons counts the events not sent, by reason; held ones stay new.
+	Reasons map[Reason]int
 	Reports []Report // empty on a dry run
+	Read    int      // new events read
 }
 
-// Plan groups the new events into reports. With dryRun it only decides and
-// writes nothing.
+// Held is how many events wait for a later pass.
+func (p PlanResult) Held() int {
+	n := 0
+	for r, c := range p.Reasons {
+		if r.Held() {
+			n += c
+		}
+	}
+	return n
+}
+
+// Closed is how many events were closed without being sent.
+func (p PlanResult) Closed() int {
+	n := 0
+	for r, c := range p.Reasons {
+		if !r.Held() {
+			n += c
+		}
+	}
+	return n
+}
+
+// Planned is how many events go (or would go) into reports.
+func (p PlanResult) Planned() int {
+	n := 0
+	for _, g := range p.Groups {
+		n += g.Events
+	}
+	return n
+}
+
+const defaultBatch = 5000
+
+// Plan reads every new event, in batches, decides each one and creates one
+// report per recipient. With dryRun it only decides, and writes nothing.
+// Memory stays flat in the backlog: a batch is decided and written before
+// the next is read, and a key's observations are never split across
+// batches, so "the newest observation is the one sent" holds for the pass.
 func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
-	limit := r.BatchLimit
-	if limit <= 0 {
-		limit = 100000
-	}
-	events, err := r.Store.NewEvents(ctx, limit)
-	if err != nil {
-		return PlanResult{}, fmt.Errorf("read new events: %w", err)
-	}
-	// One query per contact for the repeat window.
-	keys := map[string][]string{}
-	for i := range events {
-		ck := events[i].Contact.Key()
-		keys[ck] = append(keys[ck], events[i].Key())
-	}
-	last := map[string]map[string]time.Time{}
-	for ck, ks := range keys {
-		if ck == "" {
-			continue
-		}
-		m, err := r.Store.LastReported(ctx, ck, ks)
-		if err != nil {
-			return PlanResult{}, fmt.Errorf("repeat window for %s: %w", ck, err)
-		}
-		last[ck] = m
-	}
+	res := PlanResult{Reasons: map[Reason]int{}}
 	now := r.Now().UTC()
-	batches, skipped := Plan(events,
-		func(ck, k string) time.Time { return last[ck][k] },
-		r.RepeatWindow, now)
-	res := PlanResult{Batches: batches, Skipped: skipped}
-	if dryRun || (len(batches) == 0 && len(skipped) == 0) {
+	if !dryRun {
+		n, err := r.Plans.ResetPlanned(ctx)
+		if err != nil {
+			return res, fmt.Errorf("reset planned events: %w", err)
+		}
+		if n > 0 {
+			r.Log.Warn("events left planned by an interrupted pass are planned again", "events", n)
+		}
+	}
+	size := r.BatchSize
+	if size <= 0 {
+		size = defaultBatch
+	}
+	dry := map[string]*ReportGroup{}
+	var order []string
+	var cur PlanCursor
+	limit := size
+	for {
+		batch, err := r.Plans.Candidates(ctx, cur, limit)
+		if err != nil {
+			return res, fmt.Errorf("read new events: %w", err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if len(batch) == limit {
+			// The last key's observations may go on in the next batch:
+			// leave them all to it.
+			i := len(batch) - 1
+			for i > 0 && batch[i-1].Key == batch[len(batch)-1].Key {
+				i--
+			}
+			if i == 0 {
+				limit *= 2 // one key fills the batch: read more of it
+				continue
+			}
+			batch = batch[:i]
+		}
+		limit = size
+		last := batch[len(batch)-1]
+		cur = PlanCursor{Key: last.Key, Time: last.Time, ID: last.ID}
+		verdicts, err := r.decide(ctx, batch, now)
+		if err != nil {
+			return res, err
+		}
+		res.Read += len(batch)
+		for _, v := range verdicts {
+			if v.Reason != Send {
+				res.Reasons[v.Reason]++
+				continue
+			}
+			if dryRun {
+				g := ReportGroup{Contact: v.Contact}
+				k := g.Key()
+				if dry[k] == nil {
+					dry[k] = &g
+					order = append(order, k)
+				}
+				dry[k].Events++
+			}
+		}
+		if !dryRun {
+			if err := r.Plans.Decide(ctx, verdicts); err != nil {
+				return res, fmt.Errorf("record decisions: %w", err)
+			}
+		}
+	}
+	if dryRun {
+		sort.Strings(order)
+		for _, k := range order {
+			res.Groups = append(res.Groups, *dry[k])
+		}
 		return res, nil
 	}
-	newReports := make([]NewReport, len(batches))
-	for i, b := range batches {
-		newReports[i] = NewReport{Batch: b, MessageID: r.messageID(now)}
-	}
-	res.Reports, err = r.Store.CreateReports(ctx, r.Prefix, now, newReports, skipped)
+	groups, err := r.Plans.PlannedGroups(ctx)
 	if err != nil {
-		return res, fmt.Errorf("create reports: %w", err)
+		return res, fmt.Errorf("planned reports: %w", err)
 	}
-	for _, rep := range res.Reports {
+	for _, g := range groups {
+		rep, err := r.Plans.CreateReport(ctx, r.Prefix, now, g, r.messageID(now))
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("create report for %s: %w", g.Contact.Key(), err)
+		}
+		res.Groups = append(res.Groups, g)
+		res.Reports = append(res.Reports, rep)
 		r.Log.Info("report created", "report", rep.Ref, "contact", rep.Contact.Key(), "events", rep.EventCount)
 	}
 	return res, nil
+}
+
+// decide gives every event of a batch its verdict. The batch holds whole
+// keys in (key, time, id) order, so the last observation of a key is its
+// newest: that one is decided, and the older ones follow it (Older).
+func (r *Reporter) decide(ctx context.Context, batch []Candidate, now time.Time) ([]Verdict, error) {
+	keys := make([]string, 0, len(batch))
+	for i := range batch {
+		if i == 0 || batch[i].Key != batch[i-1].Key {
+			keys = append(keys, batch[i].Key)
+		}
+	}
+	told, err := r.Plans.Told(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("repeat window: %w", err)
+	}
+	out := make([]Verdict, 0, len(batch))
+	for start := 0; start < len(batch); {
+		end := start + 1
+		since := batch[start].Ingested
+		for end < len(batch) && batch[end].Key == batch[start].Key {
+			if batch[end].Ingested.Before(since) {
+				since = batch[end].Ingested
+			}
+			end++
+		}
+		newest := &batch[end-1]
+		var c Contact
+		if !newest.Unclassified {
+			if c, err = r.Contacts.Find(ctx, newest.IP, newest.ASN, since); err != nil {
+				return nil, fmt.Errorf("contact for %s: %w", newest.IP, err)
+			}
+		}
+		reason := Decide(&newest.Event, c, LastTold(told[newest.Key], c), r.policy(newest.Feed), now)
+		for i := start; i < end-1; i++ {
+			out = append(out, Verdict{ID: batch[i].ID, Reason: Older(reason), Contact: c})
+		}
+		out = append(out, Verdict{ID: newest.ID, Reason: reason, Contact: c})
+		start = end
+	}
+	return out, nil
+}
+
+func (r *Reporter) policy(feed string) Policy {
+	if r.Policy == nil {
+		return Policy{}
+	}
+	return r.Policy(feed)
 }
 
 func (r *Reporter) messageID(now time.Time) string {
@@ -114,7 +264,7 @@ type DeliverStats struct {
 // pass; after MaxAttempts the report is marked failed, never dropped.
 func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 	var st DeliverStats
-	reps, err := r.Store.PendingReports(ctx, r.Now().UTC())
+	reps, err := r.Deliveries.PendingReports(ctx, r.Now().UTC())
 	if err != nil {
 		return st, fmt.Errorf("read pending reports: %w", err)
 	}
@@ -122,14 +272,14 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		events, err := r.Store.ReportEvents(ctx, rep.ID)
+		events, err := r.Deliveries.ReportEvents(ctx, rep.ID)
 		if err != nil {
 			return st, fmt.Errorf("report %s: read events: %w", rep.Ref, err)
 		}
 		subject, sendErr := r.Mailer.Send(ctx, rep, events)
 		now := r.Now().UTC()
 		if sendErr == nil {
-			if err := r.Store.MarkSent(ctx, rep.ID, subject, now); err != nil {
+			if err := r.Deliveries.MarkSent(ctx, rep.ID, subject, now); err != nil {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
 			}
 			st.Sent++
@@ -147,7 +297,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		st.Failed++
 		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
-		if err := r.Store.MarkAttempt(ctx, rep.ID, sendErr.Error(), now, next); err != nil {
+		if err := r.Deliveries.MarkAttempt(ctx, rep.ID, sendErr.Error(), now, next); err != nil {
 			return st, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
 		}
 	}

@@ -37,10 +37,43 @@ type Report struct {
 	EventCount int
 }
 
-// NewReport is a planned report before the store gives it an id and a ref.
-type NewReport struct {
-	Batch     Batch
-	MessageID string
+// Candidate is a new event as the planner reads it: without its extra
+// columns, with the dedup key the store keeps for it.
+type Candidate struct {
+	Event
+	Key string
+}
+
+// PlanCursor is where a planning pass is in the new events, which it reads
+// in (dedup key, time, id) order so that the observations of one key come
+// together and a pass never holds more than a batch.
+type PlanCursor struct {
+	Key  string
+	Time time.Time
+	ID   int64
+}
+
+// Verdict is the planner's decision on one event: Send plans it for its
+// contact, a held reason keeps it new with the reason, any other closes it.
+type Verdict struct {
+	ID      int64
+	Reason  Reason
+	Contact Contact
+}
+
+// ReportGroup is the planned events of one recipient: one mail.
+type ReportGroup struct {
+	Contact Contact // To, Language, Format and Fallback decide the group
+	Events  int
+}
+
+// Key identifies the group's recipient and the mail's shape.
+func (g ReportGroup) Key() string {
+	fb := ""
+	if g.Contact.Fallback {
+		fb = "|fallback"
+	}
+	return g.Contact.Key() + "|" + g.Contact.Language + "|" + g.Contact.Format + fb
 }
 
 // Reject is a row that could not be read, kept so that staff can see it.
@@ -90,6 +123,14 @@ type PendingContact struct {
 	Since  time.Time // when the oldest of them was ingested
 }
 
+// HeldCount is how many new events of a feed wait, and why.
+type HeldCount struct {
+	Feed   string
+	Reason string
+	Events int
+	Oldest time.Time // ingested
+}
+
 // HistoryQuery filters history. Zero fields do not filter.
 type HistoryQuery struct {
 	IP      netip.Addr
@@ -119,22 +160,38 @@ type FeedState struct {
 	Rejected     int
 }
 
-// Store is the contract every store backend meets; the shared conformance
-// suite in reporter/store/storetest holds each backend to it.
-type Store interface {
+// EventWriter is what ingest writes.
+type EventWriter interface {
 	// InsertEvents stores events, ignoring ones already stored (same feed,
 	// dedup key and time), and returns how many were new.
 	InsertEvents(ctx context.Context, events []Event) (int, error)
-	// NewEvents returns up to limit events not yet reported or suppressed.
-	NewEvents(ctx context.Context, limit int) ([]Event, error)
-	// LastReported returns, for each given dedup key, when it was last
-	// reported to the contact.
-	LastReported(ctx context.Context, contactKey string, keys []string) (map[string]time.Time, error)
-	// CreateReports, in one transaction, allocates refs, inserts the
-	// reports as pending, links their events and closes the skipped ones. If
-	// any of the events is no longer new it changes nothing and returns
-	// ErrConflict.
-	CreateReports(ctx context.Context, prefix string, now time.Time, reports []NewReport, skipped []Decision) ([]Report, error)
+	// AddRejects keeps rows that could not be read.
+	AddRejects(ctx context.Context, rejects []Reject) error
+}
+
+// PlanStore is what the planner reads and writes. One planner runs at a
+// time (the report pass holds a lock), so planned events are its own.
+type PlanStore interface {
+	// ResetPlanned returns the events a crashed pass left planned to new.
+	ResetPlanned(ctx context.Context) (int, error)
+	// Candidates returns up to limit new events after the cursor, in
+	// (dedup key, time, id) order.
+	Candidates(ctx context.Context, after PlanCursor, limit int) ([]Candidate, error)
+	// Told returns the earlier reports of each key; reports that failed
+	// are not counted, as nobody was told.
+	Told(ctx context.Context, keys []string) (map[string][]Told, error)
+	// Decide records verdicts (Verdict).
+	Decide(ctx context.Context, verdicts []Verdict) error
+	// PlannedGroups lists the recipients of planned events.
+	PlannedGroups(ctx context.Context) ([]ReportGroup, error)
+	// CreateReport turns the planned events of one group into a pending
+	// report whose ref comes from the day's counter. A group with no
+	// planned events left returns ErrConflict.
+	CreateReport(ctx context.Context, prefix string, now time.Time, g ReportGroup, messageID string) (Report, error)
+}
+
+// DeliverStore is what delivery reads and writes.
+type DeliverStore interface {
 	// PendingReports returns reports not yet sent whose next try is due.
 	PendingReports(ctx context.Context, now time.Time) ([]Report, error)
 	// ReportEvents returns the events of a report in report order.
@@ -144,8 +201,21 @@ type Store interface {
 	// MarkAttempt records a failed delivery attempt and when to try again;
 	// a zero next gives up and marks the report failed.
 	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error
-	// AddRejects keeps rows that could not be read.
-	AddRejects(ctx context.Context, rejects []Reject) error
+}
+
+// Store is the contract every store backend meets; the shared conformance
+// suite in reporter/store/storetest holds each backend to it. Each
+// consumer declares the part it uses (EventWriter, PlanStore, DeliverStore).
+type Store interface {
+	EventWriter
+	PlanStore
+	DeliverStore
+	// Requeue makes failed reports pending again, to be sent at once: the
+	// report with ref, or when ref is empty every report that failed since
+	// since. It returns the refs requeued.
+	Requeue(ctx context.Context, ref string, since time.Time) ([]string, error)
+	// Held counts the new events that wait, by feed and reason.
+	Held(ctx context.Context) ([]HeldCount, error)
 	// Rejects lists kept rows, newest first.
 	Rejects(ctx context.Context, q RejectQuery) ([]Reject, error)
 	// RejectSummary counts kept rows by feed and reason class, largest
@@ -160,12 +230,9 @@ type Store interface {
 	FeedState(ctx context.Context, feed string) (FeedState, error)
 	// SaveFeedState replaces it.
 	SaveFeedState(ctx context.Context, st FeedState) error
-	// PendingContacts lists addresses with new events whose contact is
-	// pending, oldest first.
+	// PendingContacts lists the addresses whose new events wait for their
+	// contact (held with WaitingContact), oldest first.
 	PendingContacts(ctx context.Context, limit int) ([]PendingContact, error)
-	// SetContact gives the new, pending events of an address their
-	// contact, and returns how many it changed.
-	SetContact(ctx context.Context, ip netip.Addr, c Contact) (int, error)
 	// Overrides lists the contact overrides set at run time.
 	Overrides(ctx context.Context) ([]abuse.Override, error)
 	// SetOverride adds or replaces the override for its rule (Override.Key).

@@ -214,26 +214,23 @@ func printSummary(w io.Writer, s daemon.Summary) {
 		}
 	}
 	in := s.Ingest
-	fmt.Fprintf(w, "files:   %d read, %d failed\n", len(s.Files), failed)
+	fmt.Fprintf(w, "files:   %s read, %d failed\n", plural(len(s.Files), "file"), failed)
 	fmt.Fprintf(w, "rows:    %d read, %d kept (in the constituency), %d outside, %d rejected, %d without an address\n",
 		in.Rows, in.Kept, in.Outside, in.Rejected, in.NoAddress)
 	printReasons(w, in.Reasons)
 	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
-	p := s.Report.Plan
-	fmt.Fprintf(w, "reports: %d created, %d events held back%s\n", len(p.Reports), len(p.Skipped), heldBack(p.Skipped))
-	if c := s.Report.Contacts; c.Waiting+c.Resolved > 0 {
-		fmt.Fprintf(w, "rdap:    %d events given a contact (%d from expired answers, %d to the fallback after rdap.max_wait), %d still waiting; %d queries, %d failed\n",
-			c.Resolved, c.Stale, c.Fallback, c.Waiting, c.Queries, c.Failed)
-		if c.Stopped != "" {
-			fmt.Fprintf(w, "         stopped asking: %s\n", c.Stopped)
-		}
-	}
+	printPlan(w, s.Report)
 	dl := s.Report.Deliver
 	where := ""
 	if s.Outbox != "" {
 		where = " to " + s.Outbox
 	}
-	fmt.Fprintf(w, "mails:   %d written%s, %d failed (retried on the next run)\n", dl.Sent, where, dl.Failed)
+	verb := "sent"
+	if s.Outbox != "" {
+		verb = "written"
+	}
+	fmt.Fprintf(w, "mails:   %d %s%s, %d failed%s\n", dl.Sent, verb, where, dl.Failed, failedNote(dl))
+	fmt.Fprintf(w, "backlog: %s held, %s waiting to be sent\n", plural(s.Report.Plan.Held(), "event"), plural(s.Report.Unsent, "report"))
 	for _, f := range s.Files {
 		if f.Err != nil {
 			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
@@ -241,18 +238,54 @@ func printSummary(w io.Writer, s daemon.Summary) {
 	}
 }
 
-// heldBack counts skipped events by reason: " (3 reported-recently, 1 inhibited)".
-func heldBack(skipped []reporter.Decision) string {
-	if len(skipped) == 0 {
+// failedNote says what becomes of failed sends: retried later, or given up
+// (then only `resend` sends them).
+func failedNote(dl reporter.DeliverStats) string {
+	switch {
+	case dl.Failed == 0:
 		return ""
+	case dl.GaveUp == 0:
+		return " (retried later)"
+	case dl.GaveUp == dl.Failed:
+		return " (gave up after report.max_attempts; autoreporter resend sends them again)"
 	}
-	n := map[reporter.Reason]int{}
-	var order []reporter.Reason
-	for _, d := range skipped {
-		if n[d.Reason] == 0 {
-			order = append(order, d.Reason)
+	return fmt.Sprintf(" (%d retried later, %d gave up after report.max_attempts; autoreporter resend sends them again)", dl.Failed-dl.GaveUp, dl.GaveUp)
+}
+
+// printPlan says what the report pass decided.
+func printPlan(w io.Writer, r daemon.ReportResult) {
+	p := r.Plan
+	fmt.Fprintf(w, "reports: %s created for %s", plural(len(p.Reports), "report"), plural(p.Planned(), "event"))
+	if n := p.Closed(); n > 0 {
+		fmt.Fprintf(w, "; %s not sent%s", plural(n, "event"), byReason(p.Reasons, false))
+	}
+	fmt.Fprintln(w)
+	if n := p.Held(); n > 0 {
+		verb := "wait"
+		if n == 1 {
+			verb = "waits"
 		}
-		n[d.Reason]++
+		fmt.Fprintf(w, "held:    %s %s for a later pass%s\n", plural(n, "event"), verb, byReason(p.Reasons, true))
+	}
+	if c := r.Contacts; c.Queries+c.Failed+c.Stale+c.Fallback > 0 || c.Stopped != "" {
+		fmt.Fprintf(w, "rdap:    %s, %d failed; %d answered from expired answers, %d sent to the fallback after rdap.max_wait\n",
+			plural(c.Queries, "query"), c.Failed, c.Stale, c.Fallback)
+		if c.Stopped != "" {
+			fmt.Fprintf(w, "         stopped asking: %s\n", c.Stopped)
+		}
+	}
+}
+
+// byReason breaks counts down: " (3 reported-recently, 1 inhibited)".
+func byReason(n map[reporter.Reason]int, held bool) string {
+	var order []reporter.Reason
+	for r, c := range n {
+		if c > 0 && r.Held() == held {
+			order = append(order, r)
+		}
+	}
+	if len(order) == 0 {
+		return ""
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 	parts := make([]string, len(order))
@@ -260,6 +293,17 @@ func heldBack(skipped []reporter.Decision) string {
 		parts[i] = fmt.Sprintf("%d %s", n[r], r)
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// plural writes "1 event", "2 events", "1 query", "3 queries".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // printReasons breaks the rejected count down by reason, largest first.
@@ -329,15 +373,18 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if *dry {
 		verb = "would send"
 	}
-	for _, b := range res.Plan.Batches {
-		fmt.Fprintf(tw, "%s\t%s\t%d events\n", verb, b.Contact.Key(), len(b.Events))
+	for _, g := range res.Plan.Groups {
+		to := g.Contact.Key()
+		if g.Contact.Fallback {
+			to += " (fallback)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", verb, to, plural(g.Events, "event"))
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "%d report(s), %d event(s) held back", len(res.Plan.Batches), len(res.Plan.Skipped))
+	printPlan(e.stdout, res)
 	if !*dry {
-		fmt.Fprintf(e.stdout, "; %d sent, %d failed", res.Deliver.Sent, res.Deliver.Failed)
+		fmt.Fprintf(e.stdout, "mails:   %d sent, %d failed%s\n", res.Deliver.Sent, res.Deliver.Failed, failedNote(res.Deliver))
 	}
-	fmt.Fprintln(e.stdout)
 	return err
 }
 

@@ -25,6 +25,8 @@ func cableAnswer() []byte {
 	return []byte(b)
 }
 
+func waiting(s daemon.Summary) int { return s.Report.Plan.Reasons[reporter.WaitingContact] }
+
 func withRDAP(t *testing.T, w *world, srv *rdaptest.Server, extra string) {
 	t.Helper()
 	w.reconfigure(t, "report: {backoff: 1m}", fmt.Sprintf("report: {backoff: 1m}\nrdap: {server: %q, timeout: 200ms, max_wait: 6h%s}", srv.URL, extra))
@@ -45,8 +47,8 @@ func TestRDAPPendingContacts(t *testing.T) {
 		t.Fatalf("ingest: %+v", s.Ingest)
 	}
 	c := s.Report.Contacts
-	if c.Waiting != 1 || c.Resolved != 0 || !strings.Contains(c.Stopped, "circuit open") {
-		t.Errorf("first pass: %+v", c)
+	if waiting(s) != 1 || c.Queries != 0 || !strings.Contains(c.Stopped, "circuit open") {
+		t.Errorf("first pass: %+v, %d waiting", c, waiting(s))
 	}
 	got := received(t, w.smtp.Messages())
 	if len(got) != 3 || got["soc@cert.example"] != nil {
@@ -60,8 +62,8 @@ func TestRDAPPendingContacts(t *testing.T) {
 	srv.Set("100.70.0.0/16", rdaptest.Answer{Body: cableAnswer()})
 	w.now = w.now.Add(time.Hour)
 	s = w.runOnce(t)
-	if c := s.Report.Contacts; c.Resolved != 1 || c.Queries != 1 || c.Waiting != 0 {
-		t.Errorf("second pass: %+v", c)
+	if c := s.Report.Contacts; c.Queries != 1 || waiting(s) != 0 {
+		t.Errorf("second pass: %+v, %d waiting", c, waiting(s))
 	}
 	got = received(t, w.smtp.Messages())
 	if fmt.Sprint(got["abuse@cable.example"]) != "[100.70.1.1]" {
@@ -69,7 +71,7 @@ func TestRDAPPendingContacts(t *testing.T) {
 	}
 	d := w.open(t, daemon.Options{})
 	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "abuse@cable.example"})
-	if err != nil || len(h) != 1 || !strings.HasPrefix(h[0].Report.Contact.Source, "rdap 100.70.0.0 - 100.70.255.255 100.70.0.0-100.70.255.255 (abuse AR12345-RIPE") {
+	if err != nil || len(h) != 1 || !strings.HasPrefix(h[0].Event.Contact.Source, "rdap 100.70.0.0 - 100.70.255.255 100.70.0.0-100.70.255.255 (abuse AR12345-RIPE") {
 		t.Fatalf("history: %v %+v", err, h)
 	}
 	// The answer is cached in the store: a new process answers the whole
@@ -89,11 +91,11 @@ func TestRDAPPendingContacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = w.runOnce(t)
-	if c := s.Report.Contacts; c.Stale != 1 || c.Resolved != 1 || c.Failed != 1 {
+	if c := s.Report.Contacts; c.Stale != 1 || c.Failed != 1 || waiting(s) != 0 {
 		t.Errorf("expired answer, server down: %+v", c)
 	}
 	h, _ = d.History(context.Background(), reporter.HistoryQuery{IP: netip.MustParseAddr("100.70.2.2")})
-	if len(h) != 1 || h[0].Report.Contact.Key() != "abuse@cable.example" || !strings.Contains(h[0].Report.Contact.Source, "stale since 2026-11-30") {
+	if len(h) != 1 || h[0].Report.Contact.Key() != "abuse@cable.example" || !strings.Contains(h[0].Event.Contact.Source, "stale since 2026-11-30") {
 		t.Errorf("stale answer in history: %+v", h)
 	}
 }
@@ -107,12 +109,12 @@ func TestRDAPMaxWait(t *testing.T) {
 	withRDAP(t, w, srv, "")
 	w.drop(t)
 	s := w.runOnce(t)
-	if c := s.Report.Contacts; c.Waiting != 1 || c.Failed != 1 {
-		t.Errorf("first pass: %+v", c)
+	if c := s.Report.Contacts; waiting(s) != 1 || c.Failed != 1 {
+		t.Errorf("first pass: %+v, %d waiting", c, waiting(s))
 	}
 	w.now = w.now.Add(7 * time.Hour)
 	s = w.runOnce(t)
-	if c := s.Report.Contacts; c.Fallback != 1 || c.Resolved != 1 {
+	if c := s.Report.Contacts; c.Fallback != 1 || waiting(s) != 0 {
 		t.Errorf("after max_wait: %+v", c)
 	}
 	got := received(t, w.smtp.Messages())
@@ -121,7 +123,7 @@ func TestRDAPMaxWait(t *testing.T) {
 	}
 	d := w.open(t, daemon.Options{})
 	h, _ := d.History(context.Background(), reporter.HistoryQuery{Contact: "soc@cert.example"})
-	if len(h) != 1 || h[0].Report.Contact.Source != "fallback (no RDAP answer in 7h0m0s)" {
+	if len(h) != 1 || h[0].Event.Contact.Source != "fallback (no RDAP answer in 7h0m0s)" || !h[0].Report.Contact.Fallback {
 		t.Errorf("history: %+v", h)
 	}
 }
@@ -162,13 +164,7 @@ func TestOverridesFromStore(t *testing.T) {
 	if fmt.Sprint(got["desk@isp-two.example"]) != "[198.51.100.5 198.51.100.9]" || got["noc@isp-two.example"] != nil {
 		t.Errorf("the /25 override did not win over the config's /24: %v", got)
 	}
-	inhibited := 0
-	for _, d := range s.Report.Plan.Skipped {
-		if d.Reason == reporter.Inhibited {
-			inhibited++
-		}
-	}
-	if inhibited != 2 {
+	if inhibited := s.Report.Plan.Reasons[reporter.Inhibited]; inhibited != 2 {
 		t.Errorf("%d events skipped as inhibited, want 2 (203.0.113.4 and .5)", inhibited)
 	}
 
@@ -176,7 +172,7 @@ func TestOverridesFromStore(t *testing.T) {
 	if ok, err := admin.UnsetOverride(ctx, "cidr 198.51.100.0/25"); !ok || err != nil {
 		t.Fatalf("unset: %v %v", ok, err)
 	}
-	if _, err := running.ResolvePending(ctx); err != nil { // a pass
+	if _, err := running.Report(ctx, true); err != nil { // a pass
 		t.Fatal(err)
 	}
 	if c, _ := running.Contact(ctx, netip.MustParseAddr("198.51.100.5"), 0); c.Key() != "noc@isp-two.example" {
@@ -205,7 +201,7 @@ func TestRDAPBudget(t *testing.T) {
 	}
 	s := w.runOnce(t)
 	c := s.Report.Contacts
-	if c.Queries != 1 || c.Resolved != 1 || c.Waiting != 1 || c.Failed != 0 || !strings.Contains(c.Stopped, "rdap.budget of 200ms spent") {
+	if c.Queries != 1 || waiting(s) != 1 || c.Failed != 0 || !strings.Contains(c.Stopped, "rdap.budget of 200ms spent") {
 		t.Errorf("pass: %+v", c)
 	}
 	if srv.Hits(netip.Addr{}) != 1 {
@@ -214,5 +210,55 @@ func TestRDAPBudget(t *testing.T) {
 	// The 404 is an answer: no abuse contact there, so the fallback.
 	if got := received(t, w.smtp.Messages()); fmt.Sprint(got["soc@cert.example"]) != "[100.70.1.1]" {
 		t.Errorf("mails: %v", got)
+	}
+}
+
+// The contact is decided at report time: an inhibit set between ingest and
+// the report pass stops the mail, and a corrected address for the same
+// rule does not tell the owner again what it was told inside the window.
+func TestContactChangedAfterIngest(t *testing.T) {
+	w := setup(t)
+	running := w.open(t, daemon.Options{})
+	admin := w.open(t, daemon.Options{})
+	ctx := context.Background()
+	w.drop(t)
+	if _, err := running.IngestAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64502, Inhibit: true, By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	// A typo in the config's address for AS64500 is fixed at run time.
+	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64500, To: []string{"abuse@isp-one.example"}, Language: "fi"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := running.Report(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := received(t, w.smtp.Messages())
+	if got["abuse@isp-three.example"] != nil || s.Plan.Reasons[reporter.Inhibited] != 2 {
+		t.Errorf("an inhibit set after ingest did not stop the mail: %v, %v", got["abuse@isp-three.example"], s.Plan.Reasons)
+	}
+	if fmt.Sprint(got["abuse@isp-one.example"]) != fmt.Sprint(want["abuse@isp-one.example"]) {
+		t.Fatalf("isp-one: %v", got["abuse@isp-one.example"])
+	}
+	// The address of the same rule changes; the same hosts are seen again
+	// an hour later, inside the 24 h window: nothing is sent again.
+	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64500, To: []string{"abuse-desk@isp-one.example"}, Language: "fi"}); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(time.Hour)
+	again := strings.ReplaceAll(rdp, "2026-11-22 01:", "2026-11-22 02:")
+	if err := os.WriteFile(filepath.Join(w.dir, "spool/ss/2026-11-22-scan_rdp-finland-geo-2.csv"), []byte(again), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := len(w.smtp.Messages())
+	s2 := w.runOnce(t)
+	if len(w.smtp.Messages()) != n {
+		t.Errorf("a corrected address re-sent events told an hour ago: %v", received(t, w.smtp.Messages()[n:]))
+	}
+	if s2.Report.Plan.Reasons[reporter.RepeatWindow] == 0 {
+		t.Errorf("no event held back as reported-recently: %v", s2.Report.Plan.Reasons)
 	}
 }

@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.parsers[f.Name] = newParser(f, d.log)
 	}
 	d.ingester = &reporter.Ingester{
-		Geo: d.geo, Constituency: d.geo, Contacts: liveContacts{&d.contacts}, Store: d.store,
+		Geo: d.geo, Constituency: d.geo, Store: d.store,
 		Log: d.log, Now: d.now, LoggedRejects: 10,
 	}
 	var transport mail.Transport
@@ -133,9 +133,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox}
 	}
 	d.reporter = &reporter.Reporter{
-		Store: d.store, Mailer: &mail.Mailer{Builder: d.builder, Transport: transport},
+		Plans: d.store, Deliveries: d.store, Mailer: &mail.Mailer{Builder: d.builder, Transport: transport},
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
-		RepeatWindow: repeat, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
+		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
 	}
 	d.log.Debug("ready", "constituency_ranges", d.geo.Current().Constituency.Ranges(), "feeds", len(cfg.Feeds))
 	return d, nil
@@ -192,6 +192,15 @@ func domainOf(addr string) string {
 	}
 	_, domain, _ := strings.Cut(a.Address, "@")
 	return domain
+}
+
+func (d *Daemon) policy(feed string) reporter.Policy {
+	if f, ok := d.cfg.Feed(feed); ok {
+		return reporter.Policy{Repeat: f.RepeatDuration}
+	}
+	// A feed removed from the config since its events came: the default
+	// window still keeps an owner from being told twice.
+	return reporter.Policy{Repeat: config.DefaultRepeat}
 }
 
 func (d *Daemon) repeatWindow(feed string) time.Duration {
@@ -415,16 +424,6 @@ func (d *Daemon) loadContacts(ctx context.Context) error {
 	return nil
 }
 
-// liveContacts resolves with whichever resolver is current, so that a
-// reload never waits for an ingest to finish.
-type liveContacts struct {
-	p *atomic.Pointer[abuse.Resolver]
-}
-
-func (l liveContacts) Resolve(ip netip.Addr, asn uint32) reporter.Contact {
-	return l.p.Load().Resolve(ip, asn)
-}
-
 // RIPEImport is the outcome of an import.
 type RIPEImport struct {
 	Table    *ripe.Table
@@ -605,24 +604,35 @@ type ReportResult struct {
 	Contacts PendingResult
 	Plan     reporter.PlanResult
 	Deliver  reporter.DeliverStats
+	// Unsent is how many reports are still to be sent after the pass
+	// (retries scheduled for later); with Plan.Held() it is the backlog.
+	Unsent int
 }
 
-// Report resolves waiting contacts, plans new reports and delivers every
-// pending one. With dryRun it only plans, and writes and sends nothing.
+// Report plans new reports, deciding every new event with the contacts as
+// they are now (asking RDAP about owners it has not answered for), and
+// delivers every pending one. With dryRun it only plans, and writes and
+// sends nothing.
 func (d *Daemon) Report(ctx context.Context, dryRun bool) (ReportResult, error) {
 	var res ReportResult
-	if !dryRun {
-		var err error
-		if res.Contacts, err = d.ResolvePending(ctx); err != nil {
-			return res, err
-		}
-	}
-	plan, err := d.reporter.Plan(ctx, dryRun)
-	res.Plan = plan
+	d.reloadContacts(ctx)
+	pass, cancel := d.newContactPass(ctx, dryRun)
+	defer cancel()
+	r := *d.reporter
+	r.Contacts = pass
+	plan, err := r.Plan(ctx, dryRun)
+	res.Plan, res.Contacts = plan, pass.res
+	pass.done(plan.Reasons[reporter.WaitingContact])
 	if err != nil || dryRun {
 		return res, err
 	}
 	res.Deliver, err = d.reporter.Deliver(ctx)
+	if err != nil {
+		return res, err
+	}
+	// Every report not sent yet, whenever its next try is.
+	unsent, err := d.store.PendingReports(ctx, time.Unix(1<<40, 0))
+	res.Unsent = len(unsent)
 	return res, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
@@ -12,104 +13,128 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
-// PendingResult is what one pass over the waiting contacts did, counted in
-// events.
+// PendingResult is what one report pass did about owners RDAP had not
+// answered for, counted in owner questions (one per dedup key).
 type PendingResult struct {
-	Resolved int // given a contact (any source)
-	Stale    int // given an expired RDAP answer, as the server could not be asked again
-	Fallback int // given the fallback contact after waiting rdap.max_wait
-	Waiting  int // still waiting for RDAP
 	Queries  int // RDAP queries answered
 	Failed   int // RDAP queries that failed
+	Stale    int // answered from an expired RDAP answer, as the server could not be asked again
+	Fallback int // sent to the fallback contact after waiting rdap.max_wait
 	// Stopped says why the pass stopped asking early (circuit open,
 	// budget spent), or is empty.
 	Stopped string
 }
 
-// maxPending caps the addresses read in one pass; the rest wait for the
-// next.
-const maxPending = 10000
+// fate is what becomes of an owner RDAP has not answered for.
+type fate int
 
-// ResolvePending gives the events that wait for RDAP their contact. It asks
-// RDAP for the addresses its cache does not cover (or covers with an
-// expired answer), within rdap.budget and the rate limit, and stops asking
-// at once when the circuit opens. When a question cannot be asked or is not
-// answered, an expired answer is used; an address never answered waits up
-// to rdap.max_wait and then goes to the fallback contact, so that nothing
-// waits forever.
-func (d *Daemon) ResolvePending(ctx context.Context) (PendingResult, error) {
-	var res PendingResult
-	d.reloadContacts(ctx)
-	pend, err := d.store.PendingContacts(ctx, maxPending)
-	if err != nil || len(pend) == 0 {
-		return res, err
+const (
+	wait       fate = iota // its events wait for the next pass
+	useStale               // an expired answer beats waiting
+	toFallback             // waited rdap.max_wait: the CERT's mailbox
+)
+
+// pendingFate decides an owner RDAP has not answered for (this pass could
+// not ask, or the question failed). Pure: every input is an argument.
+func pendingFate(haveStale bool, waited, maxWait time.Duration) fate {
+	switch {
+	case haveStale:
+		return useStale
+	case waited >= maxWait:
+		return toFallback
 	}
+	return wait
+}
+
+// contactPass answers the planner's contact questions for one report pass
+// (reporter.ContactFinder). The resolver answers from overrides, the RIPE
+// import and the RDAP cache; an owner the cache does not cover is asked
+// about now, within rdap.budget and the rate limit, and asking stops for
+// the pass when the circuit opens or the budget is spent.
+type contactPass struct {
+	d      *Daemon
+	ask    context.Context // carries the budget
+	asking bool
+	failed map[netip.Addr]bool // asked and failed in this pass: not asked again
+	res    PendingResult
+	budget time.Duration
+}
+
+// newContactPass starts a pass; a dry run never asks (it must not write the
+// cache). The returned cancel ends the budget.
+func (d *Daemon) newContactPass(ctx context.Context, dryRun bool) (*contactPass, context.CancelFunc) {
 	budget := d.cfg.RDAP.BudgetDuration
 	if budget <= 0 {
 		budget = 2 * time.Minute
 	}
 	ask, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	asking := d.rdap != nil
-	for _, p := range pend {
-		r := d.contacts.Load()
-		c := r.Resolve(p.IP, p.ASN)
-		if c.Pending && asking {
-			e, err := d.rdap.Fetch(ask, p.IP)
-			switch {
-			case err == nil:
-				res.Queries++
-				if err := d.store.PutRDAP(ctx, e); err != nil {
-					return res, fmt.Errorf("rdap cache: %w", err)
-				}
-				c = r.Resolve(p.IP, p.ASN)
-			case ctx.Err() != nil:
-				return res, ctx.Err()
-			case errors.Is(err, abuse.ErrCircuitOpen):
-				asking, res.Stopped = false, err.Error()
-			case ask.Err() != nil || errors.Is(err, abuse.ErrNoTime):
-				asking, res.Stopped = false, fmt.Sprintf("rdap.budget of %s spent", budget)
-			default:
-				res.Failed++
-				d.log.Warn("rdap query failed; the events wait", "ip", p.IP, slog.Any("err", err))
-				if open, until, _ := d.rdap.Open(); open {
-					asking = false
-					res.Stopped = fmt.Sprintf("%v: circuit open until %s", err, until.UTC().Format(time.RFC3339))
-				}
+	return &contactPass{d: d, ask: ask, asking: d.rdap != nil && !dryRun, failed: map[netip.Addr]bool{}, budget: budget}, cancel
+}
+
+// Find implements reporter.ContactFinder.
+func (p *contactPass) Find(ctx context.Context, ip netip.Addr, asn uint32, since time.Time) (reporter.Contact, error) {
+	d := p.d
+	r := d.contacts.Load()
+	c := r.Resolve(ip, asn)
+	if !c.Pending {
+		return c, nil
+	}
+	if p.asking && !p.failed[ip] {
+		e, err := d.rdap.Fetch(p.ask, ip)
+		switch {
+		case err == nil:
+			p.res.Queries++
+			if err := d.store.PutRDAP(ctx, e); err != nil {
+				return c, fmt.Errorf("rdap cache: %w", err)
+			}
+			c = r.Resolve(ip, asn)
+		case ctx.Err() != nil:
+			return c, ctx.Err()
+		case errors.Is(err, abuse.ErrCircuitOpen):
+			p.asking, p.res.Stopped = false, err.Error()
+		case p.ask.Err() != nil || errors.Is(err, abuse.ErrNoTime):
+			p.asking, p.res.Stopped = false, fmt.Sprintf("rdap.budget of %s spent", p.budget)
+		default:
+			p.res.Failed++
+			p.failed[ip] = true
+			d.log.Warn("rdap query failed; the events wait", "ip", ip, slog.Any("err", err))
+			if open, until, _ := d.rdap.Open(); open {
+				p.asking = false
+				p.res.Stopped = fmt.Sprintf("%v: circuit open until %s", err, until.UTC().Format(time.RFC3339))
 			}
 		}
-		if c.Pending && d.rdap != nil {
-			// The network was answered before but the answer expired and
-			// could not be refreshed now: an old answer beats waiting.
-			if sc, ok := d.rdap.StaleContact(p.IP); ok {
-				c = sc
-				res.Stale += p.Events
-			}
-		}
-		if c.Pending {
-			waited := d.now().Sub(p.Since)
-			if waited < d.cfg.RDAP.MaxWaitDuration {
-				res.Waiting += p.Events
-				continue
-			}
-			c = r.Fallback()
-			c.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
-			res.Fallback += p.Events
-		}
-		n, err := d.store.SetContact(ctx, p.IP, c)
-		if err != nil {
-			return res, err
-		}
-		res.Resolved += n
 	}
-	if res.Stopped != "" {
-		d.log.Warn("rdap: stopped asking for this pass", "reason", res.Stopped, "waiting_events", res.Waiting)
+	if !c.Pending {
+		return c, nil
 	}
-	if res.Resolved+res.Waiting > 0 {
-		d.log.Info("waiting contacts", "resolved", res.Resolved, "waiting", res.Waiting, "rdap_queries", res.Queries,
-			"rdap_failed", res.Failed, "stale", res.Stale, "fallback", res.Fallback)
+	var stale reporter.Contact
+	haveStale := false
+	if d.rdap != nil {
+		stale, haveStale = d.rdap.StaleContact(ip)
 	}
-	return res, nil
+	waited := d.now().Sub(since)
+	switch pendingFate(haveStale, waited, d.cfg.RDAP.MaxWaitDuration) {
+	case useStale:
+		p.res.Stale++
+		return stale, nil
+	case toFallback:
+		p.res.Fallback++
+		fb := r.Fallback()
+		fb.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
+		return fb, nil
+	}
+	return c, nil
+}
+
+// done logs what the pass did about waiting owners.
+func (p *contactPass) done(waitingEvents int) {
+	if p.res.Stopped != "" {
+		p.d.log.Warn("rdap: stopped asking for this pass", "reason", p.res.Stopped, "waiting_events", waitingEvents)
+	}
+	if p.res.Queries+p.res.Failed+p.res.Stale+p.res.Fallback+waitingEvents > 0 {
+		p.d.log.Info("waiting contacts", "rdap_queries", p.res.Queries, "rdap_failed", p.res.Failed,
+			"stale", p.res.Stale, "fallback", p.res.Fallback, "waiting_events", waitingEvents)
+	}
 }
 
 // SetOverride checks an override, normalises its addresses, stores it and
@@ -160,5 +185,5 @@ func (d *Daemon) RDAPStatus() string {
 
 // PendingContacts lists the addresses whose events wait for RDAP.
 func (d *Daemon) PendingContacts(ctx context.Context) ([]reporter.PendingContact, error) {
-	return d.store.PendingContacts(ctx, maxPending)
+	return d.store.PendingContacts(ctx, 10000)
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/autoreporter/autoreporter/reporter"
 )
 
-// PendingContacts implements reporter.Store. Uses events_pending.
+// PendingContacts implements reporter.Store. Uses events_held.
 func (s *Store) PendingContacts(ctx context.Context, limit int) ([]reporter.PendingContact, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT ip, max(asn), count(*), min(ingested) FROM events
-		WHERE state = 'new' AND contact_pending = 1
-		GROUP BY ip_bytes ORDER BY min(ingested), ip_bytes LIMIT $1`, limit)
+		WHERE state = 'new' AND hold_reason = $1
+		GROUP BY ip_bytes ORDER BY min(ingested), ip_bytes LIMIT $2`, reporter.WaitingContact.String(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -39,18 +39,27 @@ func (s *Store) PendingContacts(ctx context.Context, limit int) ([]reporter.Pend
 	return out, rows.Err()
 }
 
-// SetContact implements reporter.Store.
-func (s *Store) SetContact(ctx context.Context, ip netip.Addr, c reporter.Contact) (int, error) {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE events SET contact = $1, contact_language = $2, contact_source = $3, contact_format = $4,
-		                  contact_inhibit = $5, contact_pending = $6
-		WHERE ip_bytes = $7 AND state = 'new' AND contact_pending = 1`,
-		c.Key(), c.Language, c.Source, c.Format, c.Inhibit, c.Pending, ipBytes(ip))
+// Held implements reporter.Store. Uses events_held.
+func (s *Store) Held(ctx context.Context) ([]reporter.HeldCount, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT feed, hold_reason, count(*), min(ingested) FROM events
+		WHERE state = 'new' AND hold_reason <> ''
+		GROUP BY feed, hold_reason ORDER BY feed, hold_reason`)
 	if err != nil {
-		return 0, fmt.Errorf("set contact of %s: %w", ip, err)
+		return nil, err
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	defer rows.Close()
+	var out []reporter.HeldCount
+	for rows.Next() {
+		var h reporter.HeldCount
+		var ing int64
+		if err := rows.Scan(&h.Feed, &h.Reason, &h.Events, &ing); err != nil {
+			return nil, err
+		}
+		h.Oldest = fromUS(ing)
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // Overrides implements reporter.Store.

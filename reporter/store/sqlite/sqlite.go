@@ -43,7 +43,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite %s: %w", path, err)
 		}
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	// Transactions begin IMMEDIATE: a transaction that reads and then
+	// writes would otherwise fail with SQLITE_BUSY when another process
+	// wrote in between, instead of waiting for it.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
@@ -129,7 +132,8 @@ func ipBytes(a netip.Addr) []byte {
 	return b[:]
 }
 
-// InsertEvents implements reporter.Store.
+// InsertEvents implements reporter.Store. The contact columns are left
+// empty: the planner fills them.
 func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -139,8 +143,8 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 	stmt, err := tx.PrepareContext(ctx, `
 		INSERT INTO events (feed, dedup_key, time, classification, identifier, ip, ip_bytes, port, protocol,
 		                    asn, as_org, country, hostname, extra, contact, contact_language, contact_source,
-		                    source, ingested, contact_format, contact_inhibit, contact_pending)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		                    source, ingested, report_type, unclassified)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, '', '', '', $15, $16, $17, $18)
 		ON CONFLICT (feed, dedup_key, time) DO NOTHING`)
 	if err != nil {
 		return 0, err
@@ -158,8 +162,7 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 		}
 		res, err := stmt.ExecContext(ctx, e.Feed, e.Key(), us(e.Time), e.Classification, e.Identifier,
 			e.IP.Unmap().String(), ipBytes(e.IP), e.Port, e.Protocol, int64(e.ASN), e.ASOrg, e.Country, e.Hostname,
-			string(extra), e.Contact.Key(), e.Contact.Language, e.Contact.Source, e.Source, us(e.Ingested),
-			e.Contact.Format, e.Contact.Inhibit, e.Contact.Pending)
+			string(extra), e.Source, us(e.Ingested), e.ReportType, e.Unclassified)
 		if err != nil {
 			return 0, fmt.Errorf("insert event %s: %w", e.Source, err)
 		}
@@ -171,7 +174,7 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 
 const eventColumns = `e.id, e.feed, e.time, e.classification, e.identifier, e.ip, e.port, e.protocol, e.asn,
 	e.as_org, e.country, e.hostname, e.extra, e.contact, e.contact_language, e.contact_source, e.source, e.ingested,
-	e.contact_format, e.contact_inhibit, e.contact_pending`
+	e.contact_format, e.contact_inhibit, e.contact_rule, e.report_type, e.unclassified`
 
 type scanner interface{ Scan(...any) error }
 
@@ -183,7 +186,7 @@ type eventRow struct {
 	ip, extra       string
 	cks, lang, csrc string
 	cfmt, cinhibit  string
-	cpending        bool
+	crule           string
 	asn             int64
 }
 
@@ -191,7 +194,7 @@ func (r *eventRow) dest() []any {
 	e := &r.e
 	return []any{&e.ID, &e.Feed, &r.tm, &e.Classification, &e.Identifier, &r.ip, &e.Port, &e.Protocol, &r.asn,
 		&e.ASOrg, &e.Country, &e.Hostname, &r.extra, &r.cks, &r.lang, &r.csrc, &e.Source, &r.ingested,
-		&r.cfmt, &r.cinhibit, &r.cpending}
+		&r.cfmt, &r.cinhibit, &r.crule, &e.ReportType, &e.Unclassified}
 }
 
 func (r *eventRow) event() (reporter.Event, error) {
@@ -206,7 +209,8 @@ func (r *eventRow) event() (reporter.Event, error) {
 		return e, fmt.Errorf("event %d: extra: %w", e.ID, err)
 	}
 	e.Contact = contactFrom(r.cks, r.lang, r.csrc)
-	e.Contact.Format, e.Contact.Inhibit, e.Contact.Pending = r.cfmt, r.cinhibit, r.cpending
+	e.Contact.Format, e.Contact.Inhibit, e.Contact.Rule = r.cfmt, r.cinhibit, r.crule
+	e.Contact.Fallback = r.crule == fallbackRule
 	return e, nil
 }
 
@@ -226,50 +230,83 @@ func contactFrom(key, lang, src string) reporter.Contact {
 	return c
 }
 
-// NewEvents implements reporter.Store. Uses the partial index events_new.
-func (s *Store) NewEvents(ctx context.Context, limit int) ([]reporter.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.state = 'new' AND e.contact_pending = 0 ORDER BY e.id LIMIT $1`, limit)
+// fallbackRule is the rule of the CERT's own mailbox (abuse.Resolver).
+const fallbackRule = "fallback"
+
+// ResetPlanned implements reporter.PlanStore. Uses events_planned.
+func (s *Store) ResetPlanned(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET state = 'new' WHERE state = 'planned'`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// Candidates implements reporter.PlanStore. Uses the partial index
+// events_new (dedup_key, time, id): the row-value comparison is a range
+// scan that starts where the last batch ended.
+func (s *Store) Candidates(ctx context.Context, after reporter.PlanCursor, limit int) ([]reporter.Candidate, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT id, feed, dedup_key, time, classification, identifier, ip, port, asn, ingested, report_type, unclassified
+		FROM events WHERE state = 'new' AND (dedup_key, time, id) > ($1, $2, $3)
+		ORDER BY dedup_key, time, id LIMIT $4`, after.Key, us(after.Time), after.ID, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []reporter.Event
+	out := make([]reporter.Candidate, 0, limit)
 	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
+		var (
+			c            reporter.Candidate
+			tm, ing, asn int64
+			ip           string
+		)
+		if err := rows.Scan(&c.ID, &c.Feed, &c.Key, &tm, &c.Classification, &c.Identifier, &ip, &c.Port, &asn, &ing,
+			&c.ReportType, &c.Unclassified); err != nil {
 			return nil, err
 		}
-		out = append(out, e)
+		if c.IP, err = netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("event %d: address %q: %w", c.ID, ip, err)
+		}
+		c.Time, c.Ingested, c.ASN = fromUS(tm), fromUS(ing), uint32(asn)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// LastReported implements reporter.Store. Uses report_events_repeat.
-func (s *Store) LastReported(ctx context.Context, contactKey string, keys []string) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
+// Told implements reporter.PlanStore. Uses report_events_key; a report that
+// failed told nobody.
+func (s *Store) Told(ctx context.Context, keys []string) (map[string][]reporter.Told, error) {
+	out := map[string][]reporter.Told{}
 	const chunk = 500
 	for len(keys) > 0 {
 		part := keys[:min(chunk, len(keys))]
 		keys = keys[len(part):]
-		args := []any{contactKey}
+		args := make([]any, len(part))
 		ph := make([]string, len(part))
 		for i, k := range part {
-			args = append(args, k)
-			ph[i] = "$" + strconv.Itoa(i+2)
+			args[i] = k
+			ph[i] = "$" + strconv.Itoa(i+1)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT dedup_key, max(reported) FROM report_events
-			WHERE contact = $1 AND dedup_key IN (`+strings.Join(ph, ",")+`) GROUP BY dedup_key`, args...)
+		rows, err := s.db.QueryContext(ctx, `
+			SELECT re.dedup_key, re.rule, re.contact, max(re.reported)
+			FROM report_events re JOIN reports r ON r.id = re.report_id
+			WHERE re.dedup_key IN (`+strings.Join(ph, ",")+`) AND r.state <> 'failed'
+			GROUP BY re.dedup_key, re.rule, re.contact`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var k string
-			var t int64
-			if err := rows.Scan(&k, &t); err != nil {
+			var t reporter.Told
+			var at int64
+			if err := rows.Scan(&k, &t.Rule, &t.Contact, &at); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out[k] = fromUS(t)
+			t.At = fromUS(at)
+			out[k] = append(out[k], t)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -279,99 +316,165 @@ func (s *Store) LastReported(ctx context.Context, contactKey string, keys []stri
 	return out, nil
 }
 
-// CreateReports implements reporter.Store.
-func (s *Store) CreateReports(ctx context.Context, prefix string, now time.Time, reports []reporter.NewReport, skipped []reporter.Decision) ([]reporter.Report, error) {
+// verdictState is where a verdict leaves an event: planned for a report,
+// still new when held, or closed.
+func verdictState(r reporter.Reason) (state, skip, hold string) {
+	switch {
+	case r == reporter.Send:
+		return "planned", "", ""
+	case r.Held():
+		return "new", "", r.String()
+	}
+	return "skipped", r.String(), ""
+}
+
+// Decide implements reporter.PlanStore: one transaction per batch.
+func (s *Store) Decide(ctx context.Context, verdicts []reporter.Verdict) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `
+		UPDATE events SET state = $1, skip_reason = $2, hold_reason = $3, contact = $4, contact_language = $5,
+		       contact_source = $6, contact_format = $7, contact_inhibit = $8, contact_rule = $9
+		WHERE id = $10 AND state = 'new'`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, v := range verdicts {
+		state, skip, hold := verdictState(v.Reason)
+		c := v.Contact
+		res, err := stmt.ExecContext(ctx, state, skip, hold, c.Key(), c.Language, c.Source, c.Format, c.Inhibit, c.Rule, v.ID)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", v.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("event %d: %w", v.ID, reporter.ErrConflict)
+		}
+	}
+	return tx.Commit()
+}
+
+// PlannedGroups implements reporter.PlanStore. Uses events_planned.
+func (s *Store) PlannedGroups(ctx context.Context) ([]reporter.ReportGroup, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT contact, contact_language, contact_format, contact_rule = 'fallback', count(*), group_concat(DISTINCT contact_rule)
+		FROM events WHERE state = 'planned'
+		GROUP BY contact, contact_language, contact_format, contact_rule = 'fallback'
+		ORDER BY contact, contact_language, contact_format`)
+	if err != nil {
 		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.ReportGroup
+	for rows.Next() {
+		var g reporter.ReportGroup
+		var key, rules string
+		if err := rows.Scan(&key, &g.Contact.Language, &g.Contact.Format, &g.Contact.Fallback, &g.Events, &rules); err != nil {
+			return nil, err
+		}
+		g.Contact.To = contactFrom(key, "", "").To
+		g.Contact.Source = groupSource(rules)
+		if g.Contact.Fallback {
+			g.Contact.Rule = fallbackRule
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// groupSource names the rules that routed a report's events, for history.
+func groupSource(rules string) string {
+	list := strings.Split(rules, ",")
+	sort.Strings(list)
+	if len(list) > 5 {
+		list = append(list[:5], fmt.Sprintf("and %d more", len(list)-5))
+	}
+	return strings.Join(list, ", ")
+}
+
+// CreateReport implements reporter.PlanStore, in one transaction: a ref
+// from the day's counter, the report, its events linked and closed.
+func (s *Store) CreateReport(ctx context.Context, prefix string, now time.Time, g reporter.ReportGroup, messageID string) (reporter.Report, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return reporter.Report{}, err
 	}
 	defer tx.Rollback()
 	now = now.UTC()
 	day := now.Format("20060102")
 	var seq int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM reports WHERE day = $1`, day).Scan(&seq); err != nil {
-		return nil, err
+	if err := tx.QueryRowContext(ctx, `INSERT INTO report_seq (day, seq) VALUES ($1, 1)
+		ON CONFLICT (day) DO UPDATE SET seq = report_seq.seq + 1 RETURNING seq`, day).Scan(&seq); err != nil {
+		return reporter.Report{}, fmt.Errorf("report ref: %w", err)
 	}
-	var out []reporter.Report
-	for _, nr := range reports {
-		seq++
-		rep := reporter.Report{
-			Ref:        fmt.Sprintf("%s#%s-%04d", prefix, day, seq),
-			Contact:    nr.Batch.Contact,
-			Created:    now,
-			MessageID:  nr.MessageID,
-			State:      reporter.ReportPending,
-			NextTry:    now,
-			EventCount: len(nr.Batch.Events),
-		}
-		err := tx.QueryRowContext(ctx, `
-			INSERT INTO reports (ref, day, seq, contact, contact_language, contact_source, created, message_id, state, next_try, event_count, contact_format)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			rep.Ref, day, seq, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Source, us(now), rep.MessageID,
-			rep.State, us(now), rep.EventCount, rep.Contact.Format).Scan(&rep.ID)
-		if err != nil {
-			return nil, fmt.Errorf("insert report %s: %w", rep.Ref, err)
-		}
-		for _, e := range nr.Batch.Events {
-			if err := closeEvent(ctx, tx, e.ID, "reported", "", rep.ID); err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO report_events (report_id, event_id, contact, dedup_key, reported) VALUES ($1, $2, $3, $4, $5)`,
-				rep.ID, e.ID, rep.Contact.Key(), e.Key(), us(now)); err != nil {
-				return nil, fmt.Errorf("link event %d to %s: %w", e.ID, rep.Ref, err)
-			}
-		}
-		out = append(out, rep)
+	rep := reporter.Report{
+		Ref:       fmt.Sprintf("%s#%s-%04d", prefix, day, seq),
+		Contact:   g.Contact,
+		Created:   now,
+		MessageID: messageID,
+		State:     reporter.ReportPending,
+		NextTry:   now,
 	}
-	for _, d := range skipped {
-		if err := closeEvent(ctx, tx, d.Event.ID, "skipped", d.Reason.String(), 0); err != nil {
-			return nil, err
-		}
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO reports (ref, day, seq, contact, contact_language, contact_source, created, message_id, state, next_try,
+		                     event_count, contact_format, fallback)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12) RETURNING id`,
+		rep.Ref, day, seq, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Source, us(now), rep.MessageID,
+		rep.State, us(now), rep.Contact.Format, rep.Contact.Fallback).Scan(&rep.ID)
+	if err != nil {
+		return reporter.Report{}, fmt.Errorf("insert report %s: %w", rep.Ref, err)
+	}
+	const group = `state = 'planned' AND contact = $2 AND contact_language = $3 AND contact_format = $4 AND (contact_rule = 'fallback') = $5`
+	args := []any{rep.ID, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Format, rep.Contact.Fallback}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO report_events (report_id, event_id, contact, rule, dedup_key, reported)
+		SELECT $1, id, contact, contact_rule, dedup_key, $6 FROM events WHERE `+group, append(args, us(now))...); err != nil {
+		return reporter.Report{}, fmt.Errorf("link events to %s: %w", rep.Ref, err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE events SET state = 'reported', report_id = $1 WHERE `+group, args...)
+	if err != nil {
+		return reporter.Report{}, fmt.Errorf("close events of %s: %w", rep.Ref, err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return reporter.Report{}, fmt.Errorf("report for %s: no planned events: %w", rep.Contact.Key(), reporter.ErrConflict)
+	}
+	rep.EventCount = int(n)
+	if _, err := tx.ExecContext(ctx, `UPDATE reports SET event_count = $1 WHERE id = $2`, n, rep.ID); err != nil {
+		return reporter.Report{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, err
+		return reporter.Report{}, err
 	}
-	return out, nil
-}
-
-// closeEvent moves an event out of state new, and fails with ErrConflict
-// when it is no longer new: someone else planned it first.
-func closeEvent(ctx context.Context, tx *sql.Tx, id int64, state, reason string, reportID int64) error {
-	var rid any
-	if reportID != 0 {
-		rid = reportID
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE events SET state = $1, skip_reason = $2, report_id = $3 WHERE id = $4 AND state = 'new'`,
-		state, reason, rid, id)
-	if err != nil {
-		return fmt.Errorf("close event %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("event %d: %w", id, reporter.ErrConflict)
-	}
-	return nil
+	return rep, nil
 }
 
 const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
-	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format`
+	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format, r.fallback`
 
 // reportRow holds one row of reportColumns while it is scanned.
 type reportRow struct {
 	r                        reporter.Report
 	ck, lang, src, format    string
 	created, nextTry, sentAt int64
+	fallback                 bool
 }
 
 func (x *reportRow) dest() []any {
 	r := &x.r
 	return []any{&r.ID, &r.Ref, &x.ck, &x.lang, &x.src, &x.created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
-		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount, &x.format}
+		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount, &x.format, &x.fallback}
 }
 
 func (x *reportRow) report() reporter.Report {
 	r := x.r
 	r.Contact = contactFrom(x.ck, x.lang, x.src)
-	r.Contact.Format = x.format
+	r.Contact.Format, r.Contact.Fallback = x.format, x.fallback
+	if x.fallback {
+		r.Contact.Rule = fallbackRule
+	}
 	r.Created, r.NextTry, r.Sent = fromUS(x.created), fromUS(x.nextTry), fromUS(x.sentAt)
 	return r
 }
@@ -426,7 +529,7 @@ func (s *Store) ReportEvents(ctx context.Context, reportID int64) ([]reporter.Ev
 
 // MarkSent implements reporter.Store.
 func (s *Store) MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, attempts = attempts + 1, last_error = '' WHERE id = $3`,
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2, attempts = attempts + 1, last_error = '' WHERE id = $3`,
 		subject, us(at), reportID)
 	if err != nil {
 		return err
@@ -445,8 +548,8 @@ func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, a
 	if next.IsZero() {
 		state = reporter.ReportFailed
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3 WHERE id = $4`,
-		cause, us(next), state, reportID)
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3, last_attempt = $4 WHERE id = $5`,
+		cause, us(next), state, us(at), reportID)
 	if err != nil {
 		return err
 	}
@@ -454,6 +557,35 @@ func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, a
 		return fmt.Errorf("report %d: %w", reportID, errNotFound)
 	}
 	return nil
+}
+
+// Requeue implements reporter.Store. A report that was sent may be sent
+// again by its ref (the ISP lost it): with the same Message-ID and bytes.
+func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]string, error) {
+	var rows *sql.Rows
+	var err error
+	now := us(s.now())
+	if ref != "" {
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = $1
+			WHERE ref = $2 AND state IN ('failed', 'sent') RETURNING ref`, now, ref)
+	} else {
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = $1
+			WHERE state = 'failed' AND last_attempt >= $2 RETURNING ref`, now, us(since))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
 }
 
 // AddRejects implements reporter.Store.

@@ -27,16 +27,19 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		fn   func(t *testing.T, s reporter.Store)
 	}{
 		{"InsertIsIdempotent", testInsertIdempotent},
+		{"Candidates", testCandidates},
 		{"EventRoundTrip", testRoundTrip},
 		{"CreateReports", testCreateReports},
-		{"CreateReportsConflict", testConflict},
+		{"HeldEventsStayNew", testHeld},
+		{"ResetPlanned", testResetPlanned},
+		{"Conflict", testConflict},
 		{"RefsCountPerDay", testRefs},
+		{"Fallback", testFallback},
 		{"DeliveryStates", testDelivery},
 		{"History", testHistory},
 		{"Rejects", testRejects},
 		{"FeedState", testFeedState},
 		{"Fetched", testFetched},
-		{"PendingContacts", testPendingContacts},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
 	}
@@ -52,32 +55,90 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 var ctx = context.Background()
 
 func contact(addr string) reporter.Contact {
-	return reporter.Contact{To: []string{addr}, Language: "fi", Source: "override asn 64500"}
+	return reporter.Contact{To: []string{addr}, Language: "fi", Source: "override asn 64500", Rule: "asn 64500"}
 }
 
-func event(ip string, port int, c string, at time.Time) reporter.Event {
+func event(ip string, port int, at time.Time) reporter.Event {
 	return reporter.Event{
 		Time: at, Feed: "shadowserver", Classification: reporter.VulnerableSystem, Identifier: "rdp",
 		IP: netip.MustParseAddr(ip), Port: port, Protocol: "tcp", ASN: 64500, ASOrg: "ISP One", Country: "FI",
 		Hostname: "h.example", Extra: []reporter.Field{{Key: "tag", Value: "rdp"}, {Key: "a", Value: "=1+1"}},
-		Contact: contact(c), Source: "f.csv:2", Ingested: t0,
+		Source: "f.csv:2", Ingested: t0, ReportType: "scan_rdp",
 	}
 }
 
-func mustInsert(t *testing.T, s reporter.Store, ev ...reporter.Event) []reporter.Event {
+// candidates reads every new event the way the planner does, a few at a
+// time, and checks the order.
+func candidates(t *testing.T, s reporter.Store) []reporter.Candidate {
+	t.Helper()
+	var out []reporter.Candidate
+	var cur reporter.PlanCursor
+	for {
+		b, err := s.Candidates(ctx, cur, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			return out
+		}
+		for _, c := range b {
+			if c.Key < cur.Key || (c.Key == cur.Key && c.Time.Before(cur.Time)) {
+				t.Fatalf("candidates out of order: %s %v after %s %v", c.Key, c.Time, cur.Key, cur.Time)
+			}
+			cur = reporter.PlanCursor{Key: c.Key, Time: c.Time, ID: c.ID}
+		}
+		out = append(out, b...)
+	}
+}
+
+func mustInsert(t *testing.T, s reporter.Store, ev ...reporter.Event) []reporter.Candidate {
 	t.Helper()
 	if _, err := s.InsertEvents(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.NewEvents(ctx, 1000)
+	return candidates(t, s)
+}
+
+// byIP finds the candidate of an address.
+func byIP(t *testing.T, cs []reporter.Candidate, ip string) reporter.Candidate {
+	t.Helper()
+	for _, c := range cs {
+		if c.IP.String() == ip {
+			return c
+		}
+	}
+	t.Fatalf("no new event for %s", ip)
+	return reporter.Candidate{}
+}
+
+func send(c reporter.Candidate, to reporter.Contact) reporter.Verdict {
+	return reporter.Verdict{ID: c.ID, Reason: reporter.Send, Contact: to}
+}
+
+// plan records the verdicts and creates a report per planned group, as
+// the planner does.
+func plan(t *testing.T, s reporter.Store, at time.Time, verdicts ...reporter.Verdict) []reporter.Report {
+	t.Helper()
+	if err := s.Decide(ctx, verdicts); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := s.PlannedGroups(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var out []reporter.Report
+	for _, g := range groups {
+		rep, err := s.CreateReport(ctx, "C", at, g, fmt.Sprintf("<%d@test>", msgSeq.Add(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rep)
 	}
 	return out
 }
 
 func testInsertIdempotent(t *testing.T, s reporter.Store) {
-	evs := []reporter.Event{event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0)}
+	evs := []reporter.Event{event("192.0.2.1", 3389, t0), event("192.0.2.2", 3389, t0)}
 	n, err := s.InsertEvents(ctx, evs)
 	if err != nil || n != 2 {
 		t.Fatalf("first insert: %d, %v", n, err)
@@ -87,78 +148,102 @@ func testInsertIdempotent(t *testing.T, s reporter.Store) {
 		t.Fatalf("second insert of the same events: %d, %v", n, err)
 	}
 	// Same key, later observation: a new event.
-	n, err = s.InsertEvents(ctx, []reporter.Event{event("192.0.2.1", 3389, "a@x.example", t0.Add(time.Hour))})
+	n, err = s.InsertEvents(ctx, []reporter.Event{event("192.0.2.1", 3389, t0.Add(time.Hour))})
 	if err != nil || n != 1 {
 		t.Fatalf("later observation: %d, %v", n, err)
+	}
+	if got := candidates(t, s); len(got) != 3 {
+		t.Errorf("%d new events, want 3", len(got))
+	}
+}
+
+func testCandidates(t *testing.T, s reporter.Store) {
+	var in []reporter.Event
+	for i := 0; i < 7; i++ {
+		in = append(in, event(fmt.Sprintf("192.0.2.%d", i%3+1), 3389, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	unknown := event("192.0.2.9", 0, t0)
+	unknown.Unclassified, unknown.Classification = true, reporter.Undetermined
+	got := mustInsert(t, s, append(in, unknown)...)
+	if len(got) != 8 {
+		t.Fatalf("%d candidates, want 8", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if a.Key > b.Key || (a.Key == b.Key && a.Time.After(b.Time)) {
+			t.Errorf("candidate %d out of (key, time) order", i)
+		}
+		if a.Key == b.Key && a.IP != b.IP {
+			t.Errorf("one key, two addresses")
+		}
+	}
+	u := byIP(t, got, "192.0.2.9")
+	if !u.Unclassified || u.ReportType != "scan_rdp" || u.Key != unknown.Key() || u.ASN != 64500 || !u.Ingested.Equal(t0) {
+		t.Errorf("candidate fields: %+v", u)
 	}
 }
 
 func testRoundTrip(t *testing.T, s reporter.Store) {
-	in := event("2001:db8:1::5", 443, "a@x.example", t0.Add(1500*time.Microsecond))
+	in := event("2001:db8:1::5", 443, t0.Add(1500*time.Microsecond))
 	got := mustInsert(t, s, in)
 	if len(got) != 1 {
 		t.Fatalf("%d new events", len(got))
 	}
-	e := got[0]
+	to := contact("a@x.example")
+	to.Format = abuse.FormatInline
+	reps := plan(t, s, t0, send(got[0], to))
+	evs, err := s.ReportEvents(ctx, reps[0].ID)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("report events: %v %d", err, len(evs))
+	}
+	e := evs[0]
 	if e.ID == 0 || e.IP != in.IP || e.Port != 443 || !e.Time.Equal(in.Time) || e.ASN != 64500 || e.ASOrg != "ISP One" ||
 		e.Country != "FI" || e.Hostname != "h.example" || e.Classification != in.Classification || e.Identifier != "rdp" ||
-		e.Feed != "shadowserver" || e.Protocol != "tcp" || e.Source != "f.csv:2" || !e.Ingested.Equal(t0) {
+		e.Feed != "shadowserver" || e.Protocol != "tcp" || e.Source != "f.csv:2" || !e.Ingested.Equal(t0) || e.ReportType != "scan_rdp" {
 		t.Errorf("round trip:\n got %+v\nwant %+v", e, in)
 	}
 	if fmt.Sprint(e.Extra) != fmt.Sprint(in.Extra) {
 		t.Errorf("extra %v, want %v (order kept)", e.Extra, in.Extra)
 	}
-	if e.Contact.Key() != "a@x.example" || e.Contact.Language != "fi" || e.Contact.Source != in.Contact.Source {
+	if e.Contact.Key() != "a@x.example" || e.Contact.Language != "fi" || e.Contact.Source != to.Source ||
+		e.Contact.Rule != "asn 64500" || e.Contact.Format != abuse.FormatInline {
 		t.Errorf("contact %+v", e.Contact)
 	}
-}
-
-func plan(evs []reporter.Event) []reporter.NewReport {
-	byContact := map[string]*reporter.NewReport{}
-	var out []reporter.NewReport
-	var order []string
-	for _, e := range evs {
-		k := e.Contact.Key()
-		if byContact[k] == nil {
-			byContact[k] = &reporter.NewReport{Batch: reporter.Batch{Contact: e.Contact}, MessageID: fmt.Sprintf("<%d@test>", msgSeq.Add(1))}
-			order = append(order, k)
-		}
-		byContact[k].Batch.Events = append(byContact[k].Batch.Events, e)
+	if r := reps[0]; r.Contact.Format != abuse.FormatInline || r.Contact.Language != "fi" || r.Contact.Fallback {
+		t.Errorf("report contact %+v", r.Contact)
 	}
-	for _, k := range order {
-		out = append(out, *byContact[k])
-	}
-	return out
 }
 
 func testCreateReports(t *testing.T, s reporter.Store) {
 	evs := mustInsert(t, s,
-		event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0),
-		event("198.51.100.1", 3389, "b@y.example", t0), event("198.51.100.2", 3389, "b@y.example", t0))
-	skipped := []reporter.Decision{{Event: evs[3], Reason: reporter.RepeatWindow}}
-	reps, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs[:3]), skipped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reps) != 2 || reps[0].Ref != "CERT-T#20261123-0001" || reps[1].Ref != "CERT-T#20261123-0002" {
+		event("192.0.2.1", 3389, t0), event("192.0.2.2", 3389, t0),
+		event("198.51.100.1", 3389, t0), event("198.51.100.2", 3389, t0))
+	a, b := contact("a@x.example"), contact("b@y.example")
+	b.Rule = "cidr 198.51.100.0/24"
+	reps := plan(t, s, t0,
+		send(byIP(t, evs, "192.0.2.1"), a), send(byIP(t, evs, "192.0.2.2"), a), send(byIP(t, evs, "198.51.100.1"), b),
+		reporter.Verdict{ID: byIP(t, evs, "198.51.100.2").ID, Reason: reporter.RepeatWindow, Contact: b})
+	if len(reps) != 2 || reps[0].Ref != "C#20261123-0001" || reps[1].Ref != "C#20261123-0002" {
 		t.Fatalf("reports: %+v", reps)
 	}
-	if reps[0].State != reporter.ReportPending || reps[0].EventCount != 2 || reps[0].ID == 0 {
+	if reps[0].State != reporter.ReportPending || reps[0].EventCount != 2 || reps[0].ID == 0 || reps[0].Contact.Key() != "a@x.example" {
 		t.Errorf("report: %+v", reps[0])
 	}
-	if left, _ := s.NewEvents(ctx, 100); len(left) != 0 {
+	if left := candidates(t, s); len(left) != 0 {
 		t.Errorf("%d events still new", len(left))
 	}
 	got, err := s.ReportEvents(ctx, reps[0].ID)
 	if err != nil || len(got) != 2 || got[0].IP.String() != "192.0.2.1" {
 		t.Errorf("report events: %v %+v", err, got)
 	}
-	last, err := s.LastReported(ctx, "a@x.example", []string{evs[0].Key(), evs[2].Key(), "nope"})
+	k1, k3 := byIP(t, evs, "192.0.2.1").Key, byIP(t, evs, "198.51.100.1").Key
+	told, err := s.Told(ctx, []string{k1, k3, byIP(t, evs, "198.51.100.2").Key, "nope"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !last[evs[0].Key()].Equal(t0) || len(last) != 1 {
-		t.Errorf("LastReported = %v", last)
+	if len(told) != 2 || len(told[k1]) != 1 || told[k1][0] != (reporter.Told{Rule: "asn 64500", Contact: "a@x.example", At: t0}) ||
+		told[k3][0].Rule != "cidr 198.51.100.0/24" {
+		t.Errorf("Told = %+v", told)
 	}
 	pend, err := s.PendingReports(ctx, t0)
 	if err != nil || len(pend) != 2 || pend[0].MessageID == "" || pend[0].Contact.Key() != "a@x.example" {
@@ -166,95 +251,238 @@ func testCreateReports(t *testing.T, s reporter.Store) {
 	}
 }
 
-func testConflict(t *testing.T, s reporter.Store) {
-	evs := mustInsert(t, s, event("192.0.2.1", 3389, "a@x.example", t0), event("192.0.2.2", 3389, "a@x.example", t0))
-	if _, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs[:1]), nil); err != nil {
+func testHeld(t *testing.T, s reporter.Store) {
+	a := event("198.51.100.7", 3389, t0)
+	b := event("198.51.100.7", 445, t0.Add(time.Minute))
+	b.Ingested = t0.Add(time.Hour)
+	c := event("2001:db8::9", 3389, t0)
+	c.ASN, c.Ingested = 64501, t0.Add(2*time.Hour)
+	u := event("192.0.2.5", 0, t0)
+	u.Unclassified = true
+	evs := mustInsert(t, s, a, b, c, u)
+	wait := reporter.Contact{Pending: true, Source: "rdap pending"}
+	var vs []reporter.Verdict
+	for _, e := range evs {
+		r := reporter.WaitingContact
+		if e.Unclassified {
+			r = reporter.Unclassified
+		}
+		vs = append(vs, reporter.Verdict{ID: e.ID, Reason: r, Contact: wait})
+	}
+	if reps := plan(t, s, t0, vs...); len(reps) != 0 {
+		t.Fatalf("held events made reports: %+v", reps)
+	}
+	if left := candidates(t, s); len(left) != 4 {
+		t.Errorf("%d new events after holding 4; held events stay new", len(left))
+	}
+	p, err := s.PendingContacts(ctx, 10)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// A second planner that read both events before the first one wrote.
-	_, err := s.CreateReports(ctx, "CERT-T", t0, plan(evs), nil)
+	if len(p) != 2 || p[0].IP.String() != "198.51.100.7" || p[0].Events != 2 || !p[0].Since.Equal(t0) || p[0].ASN != 64500 ||
+		p[1].IP.String() != "2001:db8::9" || p[1].ASN != 64501 || p[1].Events != 1 {
+		t.Fatalf("pending: %+v", p)
+	}
+	if p, err := s.PendingContacts(ctx, 1); err != nil || len(p) != 1 {
+		t.Errorf("limit ignored: %d %v", len(p), err)
+	}
+	h, err := s.Held(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0] != (reporter.HeldCount{Feed: "shadowserver", Reason: "unknown-report-type", Events: 1, Oldest: t0}) ||
+		h[1] != (reporter.HeldCount{Feed: "shadowserver", Reason: "waiting-for-contact", Events: 3, Oldest: t0}) {
+		t.Errorf("held: %+v", h)
+	}
+	// The next pass decides them again: the contact came.
+	to := contact("abuse@isp.example")
+	var again []reporter.Verdict
+	for _, e := range candidates(t, s) {
+		if !e.Unclassified {
+			again = append(again, send(e, to))
+		}
+	}
+	reps := plan(t, s, t0, again...)
+	if len(reps) != 1 || reps[0].EventCount != 3 {
+		t.Errorf("after the contact came: %+v", reps)
+	}
+	if p, _ := s.PendingContacts(ctx, 10); len(p) != 0 {
+		t.Errorf("still pending: %+v", p)
+	}
+}
+
+func testResetPlanned(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, t0), event("192.0.2.2", 3389, t0))
+	if err := s.Decide(ctx, []reporter.Verdict{send(evs[0], contact("a@x.example")), send(evs[1], contact("a@x.example"))}); err != nil {
+		t.Fatal(err)
+	}
+	if left := candidates(t, s); len(left) != 0 {
+		t.Fatalf("planned events are still candidates: %d", len(left))
+	}
+	// A crash before the report was created: the next pass starts over.
+	n, err := s.ResetPlanned(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("reset: %d %v", n, err)
+	}
+	if left := candidates(t, s); len(left) != 2 {
+		t.Errorf("%d new after reset, want 2", len(left))
+	}
+	if g, err := s.PlannedGroups(ctx); err != nil || len(g) != 0 {
+		t.Errorf("groups after reset: %v %+v", err, g)
+	}
+}
+
+func testConflict(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, t0), event("192.0.2.2", 3389, t0))
+	a := contact("a@x.example")
+	if err := s.Decide(ctx, []reporter.Verdict{send(evs[0], a)}); err != nil {
+		t.Fatal(err)
+	}
+	// Deciding an event that is no longer new is a conflict, and the
+	// batch changes nothing.
+	err := s.Decide(ctx, []reporter.Verdict{send(evs[1], a), send(evs[0], a)})
 	if !errors.Is(err, reporter.ErrConflict) {
-		t.Fatalf("want ErrConflict, got %v", err)
+		t.Fatalf("deciding a planned event again: want ErrConflict, got %v", err)
 	}
-	// Nothing of the failed attempt stuck.
-	if left, _ := s.NewEvents(ctx, 10); len(left) != 1 {
-		t.Errorf("%d new events after a conflict, want 1", len(left))
+	if left := candidates(t, s); len(left) != 1 {
+		t.Errorf("%d new events after a conflict, want 1 (the batch rolled back)", len(left))
 	}
-	if pend, _ := s.PendingReports(ctx, t0); len(pend) != 1 {
-		t.Errorf("%d pending reports after a conflict, want 1", len(pend))
+	groups, err := s.PlannedGroups(ctx)
+	if err != nil || len(groups) != 1 || groups[0].Events != 1 {
+		t.Fatalf("groups: %v %+v", err, groups)
+	}
+	if _, err := s.CreateReport(ctx, "C", t0, groups[0], "<c1@test>"); err != nil {
+		t.Fatal(err)
+	}
+	// The same group again: nothing planned is left for it.
+	if _, err := s.CreateReport(ctx, "C", t0, groups[0], "<c2@test>"); !errors.Is(err, reporter.ErrConflict) {
+		t.Fatalf("an empty group: want ErrConflict, got %v", err)
+	}
+	if pend, err := s.PendingReports(ctx, t0); err != nil || len(pend) != 1 {
+		t.Errorf("%d pending reports after a conflict, want 1 (%v)", len(pend), err)
 	}
 }
 
 func testRefs(t *testing.T, s reporter.Store) {
 	for i, at := range []time.Time{t0, t0.Add(time.Hour), t0.Add(24 * time.Hour)} {
-		evs := mustInsert(t, s, event(fmt.Sprintf("192.0.2.%d", i+1), 1, "a@x.example", at))
-		reps, err := s.CreateReports(ctx, "C", at, plan(evs), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		evs := mustInsert(t, s, event(fmt.Sprintf("192.0.2.%d", i+1), 1, at))
+		reps := plan(t, s, at, send(evs[0], contact("a@x.example")))
 		want := []string{"C#20261123-0001", "C#20261123-0002", "C#20261124-0001"}[i]
-		if reps[0].Ref != want {
-			t.Errorf("ref %s, want %s", reps[0].Ref, want)
+		if len(reps) != 1 || reps[0].Ref != want {
+			t.Errorf("refs %+v, want %s", reps, want)
 		}
 	}
 }
 
-func testDelivery(t *testing.T, s reporter.Store) {
-	evs := mustInsert(t, s, event("192.0.2.1", 3389, "a@x.example", t0))
-	reps, err := s.CreateReports(ctx, "C", t0, plan(evs), nil)
-	if err != nil {
-		t.Fatal(err)
+func testFallback(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, t0), event("192.0.2.2", 3389, t0))
+	fb := reporter.Contact{To: []string{"soc@cert.example"}, Source: "fallback (no RDAP answer in 24h0m)", Rule: "fallback", Fallback: true}
+	// An ISP whose address is the CERT's own mailbox still gets its own mail.
+	isp := reporter.Contact{To: []string{"soc@cert.example"}, Source: "override asn 64500", Rule: "asn 64500"}
+	reps := plan(t, s, t0, send(evs[0], fb), send(evs[1], isp))
+	if len(reps) != 2 {
+		t.Fatalf("reports: %+v", reps)
 	}
-	id := reps[0].ID
+	var found bool
+	for _, r := range reps {
+		got, err := s.PendingReports(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range got {
+			if p.ID == r.ID && p.Contact.Fallback != r.Contact.Fallback {
+				t.Errorf("report %s: fallback %v read back as %v", r.Ref, r.Contact.Fallback, p.Contact.Fallback)
+			}
+		}
+		if r.Contact.Fallback {
+			found = true
+			evs, err := s.ReportEvents(ctx, r.ID)
+			if err != nil || len(evs) != 1 || !evs[0].Contact.Fallback || evs[0].Contact.Source != fb.Source {
+				t.Errorf("fallback events: %v %+v", err, evs)
+			}
+		}
+	}
+	if !found {
+		t.Error("no fallback report")
+	}
+}
+
+func testDelivery(t *testing.T, s reporter.Store) {
+	evs := mustInsert(t, s, event("192.0.2.1", 3389, t0))
+	reps := plan(t, s, t0, send(evs[0], contact("a@x.example")))
+	id, sentRef := reps[0].ID, reps[0].Ref
 	if err := s.MarkAttempt(ctx, id, "421 try later", t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.PendingReports(ctx, t0.Add(time.Minute)); len(p) != 0 {
-		t.Error("report due before its next try")
+	if p, err := s.PendingReports(ctx, t0.Add(time.Minute)); err != nil || len(p) != 0 {
+		t.Errorf("report due before its next try (%v)", err)
 	}
-	p, _ := s.PendingReports(ctx, t0.Add(time.Hour))
-	if len(p) != 1 || p[0].Attempts != 1 || p[0].LastError != "421 try later" {
-		t.Fatalf("after one failure: %+v", p)
+	p, err := s.PendingReports(ctx, t0.Add(time.Hour))
+	if err != nil || len(p) != 1 || p[0].Attempts != 1 || p[0].LastError != "421 try later" {
+		t.Fatalf("after one failure: %v %+v", err, p)
 	}
 	if err := s.MarkSent(ctx, id, "[C#1] subject", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.PendingReports(ctx, t0.Add(48*time.Hour)); len(p) != 0 {
-		t.Error("sent report still pending")
+	if p, err := s.PendingReports(ctx, t0.Add(48*time.Hour)); err != nil || len(p) != 0 {
+		t.Errorf("sent report still pending (%v)", err)
 	}
 	h, err := s.History(ctx, reporter.HistoryQuery{})
 	if err != nil || len(h) != 1 || h[0].Report.State != reporter.ReportSent || h[0].Report.Subject != "[C#1] subject" || !h[0].Report.Sent.Equal(t0.Add(time.Hour)) {
 		t.Errorf("history after send: %v %+v", err, h)
 	}
 	// Giving up marks it failed, and it stays in history.
-	evs = mustInsert(t, s, event("192.0.2.9", 3389, "a@x.example", t0))
-	reps, err = s.CreateReports(ctx, "C", t0, plan(evs), nil)
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("second report: %v", err)
+	evs = mustInsert(t, s, event("192.0.2.9", 3389, t0))
+	reps = plan(t, s, t0, send(evs[0], contact("a@x.example")))
+	if len(reps) != 1 {
+		t.Fatalf("second report: %+v", reps)
 	}
 	if err := s.MarkAttempt(ctx, reps[0].ID, "550 no such user", t0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.PendingReports(ctx, t0.Add(1000*time.Hour)); len(p) != 0 {
-		t.Error("failed report still pending")
+	if p, err := s.PendingReports(ctx, t0.Add(1000*time.Hour)); err != nil || len(p) != 0 {
+		t.Errorf("failed report still pending (%v)", err)
 	}
-	h, _ = s.History(ctx, reporter.HistoryQuery{IP: netip.MustParseAddr("192.0.2.9")})
-	if len(h) != 1 || h[0].Report.State != reporter.ReportFailed {
-		t.Errorf("failed report in history: %+v", h)
+	h, err = s.History(ctx, reporter.HistoryQuery{IP: netip.MustParseAddr("192.0.2.9")})
+	if err != nil || len(h) != 1 || h[0].Report.State != reporter.ReportFailed {
+		t.Errorf("failed report in history: %v %+v", err, h)
+	}
+	// A failed report told nobody: it does not hold back the key.
+	told, err := s.Told(ctx, []string{evs[0].Key})
+	if err != nil || len(told) != 0 {
+		t.Errorf("a failed report counts as told: %v %+v", err, told)
+	}
+	// Requeued, it is pending again with its attempts reset.
+	refs, err := s.Requeue(ctx, "", t0.Add(-time.Hour))
+	if err != nil || len(refs) != 1 || refs[0] != reps[0].Ref {
+		t.Fatalf("requeue failed since: %v %v", refs, err)
+	}
+	p, err = s.PendingReports(ctx, time.Now().Add(time.Minute))
+	if err != nil || len(p) != 1 || p[0].ID != reps[0].ID || p[0].Attempts != 0 || p[0].MessageID != reps[0].MessageID {
+		t.Errorf("requeued: %v %+v", err, p)
+	}
+	if refs, err := s.Requeue(ctx, "", t0.Add(-time.Hour)); err != nil || len(refs) != 0 {
+		t.Errorf("requeue twice: %v %v", refs, err)
+	}
+	if refs, err := s.Requeue(ctx, "C#nope", time.Time{}); err != nil || len(refs) != 0 {
+		t.Errorf("requeue an unknown ref: %v %v", refs, err)
+	}
+	// A sent report may be sent again by its ref.
+	if refs, err := s.Requeue(ctx, sentRef, time.Time{}); err != nil || len(refs) != 1 {
+		t.Errorf("requeue a sent report by ref: %v %v", refs, err)
 	}
 }
 
 func testHistory(t *testing.T, s reporter.Store) {
-	a := event("192.0.2.1", 3389, "a@x.example", t0)
-	b := event("192.0.2.200", 23, "a@x.example", t0)
+	a := event("192.0.2.1", 3389, t0)
+	b := event("192.0.2.200", 23, t0)
 	b.ASN = 64501
-	c := event("2001:db8:1::1", 443, "b@y.example", t0)
+	c := event("2001:db8:1::1", 443, t0)
 	c.Feed = "other"
-	d := event("198.51.100.1", 443, "b@y.example", t0) // never reported
+	d := event("198.51.100.1", 443, t0) // never reported
 	evs := mustInsert(t, s, a, b, c, d)
-	if _, err := s.CreateReports(ctx, "C", t0, plan(evs[:3]), nil); err != nil {
-		t.Fatal(err)
-	}
+	plan(t, s, t0, send(byIP(t, evs, "192.0.2.1"), contact("a@x.example")), send(byIP(t, evs, "192.0.2.200"), contact("a@x.example")),
+		send(byIP(t, evs, "2001:db8:1::1"), contact("b@y.example")))
 	tests := []struct {
 		name string
 		q    reporter.HistoryQuery
@@ -369,66 +597,6 @@ func testFeedState(t *testing.T, s reporter.Store) {
 	got, err := s.FeedState(ctx, "abusech")
 	if err != nil || got != want {
 		t.Errorf("got %+v, want %+v (%v)", got, want, err)
-	}
-}
-
-func testPendingContacts(t *testing.T, s reporter.Store) {
-	pending := reporter.Contact{Pending: true, Source: "rdap pending"}
-	a := event("198.51.100.7", 3389, "", t0)
-	a.Contact = pending
-	b := event("198.51.100.7", 445, "", t0.Add(time.Minute))
-	b.Contact, b.Ingested = pending, t0.Add(time.Hour)
-	c := event("2001:db8::9", 3389, "", t0)
-	c.Contact, c.ASN, c.Ingested = pending, 64501, t0.Add(2*time.Hour)
-	inhibited := event("192.0.2.5", 3389, "", t0)
-	inhibited.Contact = reporter.Contact{Inhibit: "inhibited by override cidr 192.0.2.0/24", Format: abuse.FormatInline, Source: "override cidr 192.0.2.0/24"}
-	known := event("192.0.2.1", 3389, "a@x.example", t0)
-	got := mustInsert(t, s, a, b, c, inhibited, known)
-	if len(got) != 2 {
-		t.Fatalf("NewEvents returned %d events; pending ones must wait", len(got))
-	}
-	for _, e := range got {
-		if e.IP.String() == "192.0.2.5" && (e.Contact.Inhibit == "" || e.Contact.Format != abuse.FormatInline) {
-			t.Errorf("inhibit and format not kept: %+v", e.Contact)
-		}
-	}
-	p, err := s.PendingContacts(ctx, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p) != 2 || p[0].IP.String() != "198.51.100.7" || p[0].Events != 2 || !p[0].Since.Equal(t0) || p[0].ASN != 64500 ||
-		p[1].IP.String() != "2001:db8::9" || p[1].ASN != 64501 || p[1].Events != 1 {
-		t.Fatalf("pending: %+v", p)
-	}
-	if p, _ := s.PendingContacts(ctx, 1); len(p) != 1 {
-		t.Errorf("limit ignored: %d", len(p))
-	}
-	resolved := reporter.Contact{To: []string{"abuse@isp.example"}, Language: "en", Source: "rdap NET-1"}
-	n, err := s.SetContact(ctx, netip.MustParseAddr("198.51.100.7"), resolved)
-	if err != nil || n != 2 {
-		t.Fatalf("set contact: %d %v", n, err)
-	}
-	if n, _ := s.SetContact(ctx, netip.MustParseAddr("198.51.100.7"), resolved); n != 0 {
-		t.Errorf("set again changed %d events; only pending ones change", n)
-	}
-	evs, err := s.NewEvents(ctx, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := 0
-	for _, e := range evs {
-		if e.IP.String() == "198.51.100.7" {
-			found++
-			if e.Contact.Key() != "abuse@isp.example" || e.Contact.Pending || e.Contact.Source != "rdap NET-1" {
-				t.Errorf("resolved event: %+v", e.Contact)
-			}
-		}
-	}
-	if found != 2 || len(evs) != 4 {
-		t.Errorf("after resolving: %d new events, %d of the address", len(evs), found)
-	}
-	if p, _ := s.PendingContacts(ctx, 10); len(p) != 1 || p[0].IP.String() != "2001:db8::9" {
-		t.Errorf("still pending: %+v", p)
 	}
 }
 
