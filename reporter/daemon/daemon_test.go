@@ -587,3 +587,44 @@ func TestRIPEImportPickedUp(t *testing.T) {
 		t.Errorf("after the import: %+v", l.Contact)
 	}
 }
+
+// run does one pass at start: with hourly schedules, a file already in the
+// spool is ingested and mailed within seconds, not an hour later; ingest
+// goes before the report, so the mail carries the file's events.
+func TestRunPassAtStart(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1m, schedule: \"@hourly\"}")
+	for i := range w.cfg.Feeds {
+		w.cfg.Feeds[i].Schedule = "@hourly"
+	}
+	w.drop(t)
+	d := w.open(t, daemon.Options{Now: time.Now, SpoolSettle: 5 * time.Second})
+	// The files have sat in the spool for a while: settled.
+	old := time.Now().Add(-time.Minute)
+	filepath.WalkDir(filepath.Join(w.dir, "spool"), func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			os.Chtimes(p, old, old)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	start := time.Now()
+	go func() { done <- d.Run(ctx) }()
+	for time.Since(start) < 10*time.Second && len(w.smtp.Messages()) < len(want) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := received(t, w.smtp.Messages())
+	if len(got) != len(want) {
+		t.Fatalf("after %s: mails to %v, want %d recipients", time.Since(start).Round(time.Millisecond), got, len(want))
+	}
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+}

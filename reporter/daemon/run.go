@@ -6,7 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"sync"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -15,59 +16,149 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
-// Run runs the daemon until ctx is done: each feed's spool on its
-// schedule, and the report pass on report.schedule. Jobs never overlap
-// themselves, and a panic in one is logged and does not stop the others.
+// job is one scheduled piece of work: a feed's ingest or the report pass.
+type job struct {
+	name  string // "feed shadowserver", "report"
+	spec  string
+	sched cron.Schedule
+	next  time.Time
+	run   func(ctx context.Context) (busy bool, err error)
+}
+
+// Run runs the daemon until ctx is done: one pass at start (every feed,
+// then the report), then each feed on its schedule and the report pass on
+// report.schedule. Jobs run one at a time in one loop, so that the
+// embedded store has one writer and a report never sees half a file; when
+// several fall due at once, the feeds go first, so new events do not wait a
+// whole report interval. A job that overruns its interval skips the ticks
+// it missed; a panic in one is logged and does not stop the others. Run
+// returns only when no job is running, so the caller may close the store.
 func (d *Daemon) Run(ctx context.Context) error {
-	// Ingest and report share the store; one at a time keeps the embedded
-	// store's single writer simple and a report from seeing half a file.
-	var mu sync.Mutex
-	logger := cron.VerbosePrintfLogger(slogPrintf{d.log})
-	// SkipIfStillRunning goes before Recover: the other order stops a job
-	// for good after its first panic.
-	c := cron.New(cron.WithParser(config.ScheduleParser()), cron.WithLogger(logger),
-		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
+	var jobs []*job
 	for _, f := range d.cfg.Feeds {
 		f := f
-		if _, err := c.AddFunc(f.Schedule, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if _, err := d.IngestFeed(ctx, f); err != nil && ctx.Err() == nil {
-				d.log.Error("ingest", "feed", f.Name, slog.Any("err", err))
+		jobs = append(jobs, &job{name: "feed " + f.Name, spec: f.Schedule, run: func(ctx context.Context) (bool, error) {
+			res, err := d.IngestFeed(ctx, f)
+			busy := false
+			for _, r := range res {
+				busy = busy || r.File != NotModified
 			}
-		}); err != nil {
-			return fmt.Errorf("feeds %s: schedule: %w", f.Name, err)
-		}
+			return busy, err
+		}})
 	}
-	if _, err := c.AddFunc(d.cfg.Report.Schedule, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if _, err := d.Report(ctx, false); err != nil && ctx.Err() == nil {
-			d.log.Error("report", slog.Any("err", err))
+	jobs = append(jobs, &job{name: "report", spec: d.cfg.Report.Schedule, run: d.reportJob})
+	for _, j := range jobs {
+		s, err := config.ScheduleParser().Parse(j.spec)
+		if err != nil {
+			return fmt.Errorf("%s: schedule %q: %w", j.name, j.spec, err)
 		}
-	}); err != nil {
-		return fmt.Errorf("report.schedule: %w", err)
+		j.sched = s
 	}
 	if every := d.cfg.Geo.ReloadEvery; every > 0 {
 		// Lookups never wait for a reload: the swap is one atomic store.
 		go d.geo.Watch(ctx, every)
 	}
-	d.log.Info("running", "feeds", len(d.cfg.Feeds), "report_schedule", d.cfg.Report.Schedule)
-	c.Start()
-	<-ctx.Done()
-	stop := c.Stop()
-	select {
-	case <-stop.Done():
-	case <-time.After(30 * time.Second):
-		d.log.Warn("jobs still running at shutdown")
+	names := make([]string, len(d.cfg.Feeds))
+	for i, f := range d.cfg.Feeds {
+		names[i] = f.Name
 	}
-	return nil
+	d.log.Info("running", "config", d.cfg.Path, "store", d.cfg.Store.Driver, "feeds", strings.Join(names, ","),
+		"report_schedule", d.cfg.Report.Schedule, "mail", d.cfg.Mail.Mode)
+	// A pass at start: a file already in the spool, or a report left
+	// pending by the last run, need not wait for the first tick.
+	for _, j := range jobs {
+		d.runJob(ctx, j)
+	}
+	now := time.Now()
+	for _, j := range jobs {
+		j.next = j.sched.Next(now)
+	}
+	for {
+		next := jobs[0].next
+		for _, j := range jobs[1:] {
+			if j.next.Before(next) {
+				next = j.next
+			}
+		}
+		timer := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			d.shutdownLog()
+			return nil
+		case <-timer.C:
+		}
+		// Jobs are in order, feeds before the report: the due ones run in
+		// that order.
+		now := time.Now()
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				break
+			}
+			if !j.next.After(now) {
+				d.runJob(ctx, j)
+				j.next = j.sched.Next(time.Now())
+			}
+		}
+	}
 }
 
-type slogPrintf struct{ log *slog.Logger }
+// runJob runs one job, logging its failure or panic.
+func (d *Daemon) runJob(ctx context.Context, j *job) {
+	if ctx.Err() != nil {
+		return
+	}
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("job panicked; it runs again on its next tick", "job", j.name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	busy, err := j.run(ctx)
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.log.Error("job failed", "job", j.name, "took", took, slog.Any("err", err))
+	case busy:
+		d.log.Info("job done", "job", j.name, "took", took)
+	default:
+		d.log.Debug("job idle", "job", j.name, "took", took)
+	}
+}
 
-func (l slogPrintf) Printf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...))
+// reportJob is the scheduled report pass; it logs its summary when it did
+// anything.
+func (d *Daemon) reportJob(ctx context.Context) (bool, error) {
+	res, err := d.Report(ctx, false)
+	p := res.Plan
+	busy := p.Read > 0 || res.Deliver.Sent+res.Deliver.Failed > 0
+	attrs := []any{"events_read", p.Read, "reports_created", len(p.Reports), "events_planned", p.Planned(),
+		"events_closed", p.Closed(), "events_held", p.Held(), "sent", res.Deliver.Sent, "failed", res.Deliver.Failed,
+		"gave_up", res.Deliver.GaveUp, "unsent", res.Unsent}
+	if busy {
+		d.log.Info("report pass", attrs...)
+	} else {
+		d.log.Debug("report pass: nothing to do", attrs...)
+	}
+	return busy, err
+}
+
+// shutdownLog says what a stop leaves for the next start.
+func (d *Daemon) shutdownLog() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var attrs []any
+	if held, err := d.store.Held(ctx); err == nil {
+		n := 0
+		for _, h := range held {
+			n += h.Events
+		}
+		attrs = append(attrs, "events_held", n)
+	}
+	if unsent, err := d.store.PendingReports(ctx, time.Unix(1<<40, 0)); err == nil {
+		attrs = append(attrs, "reports_unsent", len(unsent))
+	}
+	d.log.Info("stopped; the next start resumes", attrs...)
 }
 
 // Check verifies everything a config names, beyond what config.Load

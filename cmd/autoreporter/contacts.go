@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/feed"
+)
+
+// parseInterspersed parses flags wherever they stand among the
+// positional arguments (`contacts import ripe DIR --config X`), which the
+// flag package alone stops at.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+func (e *env) contacts(ctx context.Context, args []string) error {
+	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list | set CIDR|ASN [flags] | unset CIDR|ASN | pending")
+	if len(args) == 0 {
+		return usage
+	}
+	sub, args := args[0], args[1:]
+	fs := e.flags("contacts " + sub)
+	var set overrideFlags
+	if sub == "set" {
+		set.define(fs)
+	}
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	switch sub {
+	case "import", "lookup", "list", "set", "unset", "pending":
+	default:
+		return usage
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch sub {
+	case "import":
+		if fs.NArg() != 2 || fs.Arg(0) != "ripe" {
+			return errors.New("usage: autoreporter contacts import ripe DIR")
+		}
+		res, err := d.ImportRIPE(ctx, fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		t := res.Table
+		fmt.Fprintf(e.stdout, "imported %s in %s\n", fs.Arg(1), res.Took.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "objects: %d inetnum, %d inet6num, %d aut-num, %d organisation, %d role; %d unreadable\n",
+			t.Stats.Objects["inetnum"], t.Stats.Objects["inet6num"], t.Stats.Objects["aut-num"], t.Stats.Objects["organisation"],
+			t.Stats.Objects["role"], t.Stats.Skipped)
+		fmt.Fprintf(e.stdout, "kept:    %d ranges (%d with an abuse contact of their own or their organisation's, the rest inherit), %d outside the constituency\n",
+			t.Stats.Ranges, t.Stats.WithAbuse, t.Stats.Outside)
+		fmt.Fprintf(e.stdout, "         %d aut-nums with an abuse contact, %d abuse mailboxes\n", t.Stats.ASNs, len(t.Contacts))
+		if res.Previous == nil {
+			fmt.Fprintf(e.stdout, "changes: first import\n")
+		} else {
+			fmt.Fprintf(e.stdout, "changes: %d ranges added, %d removed, %d with a changed mailbox, %d unchanged (since %s)\n",
+				res.Diff.Added, res.Diff.Removed, res.Diff.Changed, res.Diff.Same, res.Previous.Imported.Format(time.RFC3339))
+		}
+		fmt.Fprintf(e.stdout, "saved:   %s\n", d.Config().RIPE.Snapshot)
+		return nil
+	case "lookup":
+		if fs.NArg() == 0 {
+			return errors.New("usage: autoreporter contacts lookup IP|ASN [IP|ASN]")
+		}
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		defer w.Flush()
+		fmt.Fprintln(w, "QUERY	CONTACT	SOURCE")
+		for _, q := range fs.Args() {
+			var ip netip.Addr
+			var asn uint32
+			if a, err := feed.ParseAddr(q); err == nil {
+				ip = a
+			} else if asn, err = config.ParseASN(q); err != nil {
+				return fmt.Errorf("%q is neither an address nor an AS number", q)
+			}
+			c, err := d.Contact(ctx, ip, asn)
+			source := c.Source
+			switch {
+			case err != nil:
+				source += " (" + err.Error() + ")"
+			case c.Inhibit != "":
+				source += "; " + c.Inhibit
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", q, dash(strings.Join(c.To, ", ")), source)
+		}
+		return nil
+	case "set":
+		if fs.NArg() != 1 {
+			return errors.New("usage: autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]")
+		}
+		o, err := set.override(fs.Arg(0), time.Now())
+		if err != nil {
+			return err
+		}
+		saved, err := d.SetOverride(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "set override %s: %s\n", saved.Key(), describeOverride(saved))
+		return nil
+	case "pending":
+		pend, err := d.PendingContacts(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ADDRESS\tASN\tEVENTS\tWAITING SINCE")
+		for _, p := range pend {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", p.IP, p.ASN, p.Events, p.Since.Format(time.RFC3339))
+		}
+		w.Flush()
+		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus())
+		return nil
+	case "unset":
+		if fs.NArg() != 1 {
+			return errors.New("usage: autoreporter contacts unset CIDR|ASN")
+		}
+		rule, err := ruleKey(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		ok, err := d.UnsetOverride(ctx, rule)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no override %s was set with contacts set (overrides in %s are changed there)", rule, d.Config().Path)
+		}
+		fmt.Fprintf(e.stdout, "removed override %s\n", rule)
+		return nil
+	default: // list
+		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "OVERRIDE\tCONTACT\tFROM\tDETAILS")
+		for _, o := range d.Overrides() {
+			from := o.Origin
+			if o.Origin == "store" {
+				from = "contacts set"
+				if o.By != "" {
+					from += " by " + o.By
+				}
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Key(), dash(strings.Join(o.To, ", ")), from, describeOverride(o))
+		}
+		w.Flush()
+		if t := d.RIPE(); t != nil {
+			fmt.Fprintf(e.stdout, "\nRIPE: %s (%s)\n", t.Summary(), d.Config().RIPE.Snapshot)
+		} else {
+			fmt.Fprintf(e.stdout, "\nRIPE: not imported (autoreporter contacts import ripe DIR)\n")
+		}
+		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus())
+		fmt.Fprintf(e.stdout, "fallback: %s\n", strings.Join(d.Config().Cert.FallbackContact, ", "))
+		return nil
+	}
+}
+
+// overrideFlags are the options of contacts set.
+type overrideFlags struct {
+	to, lang, format, until, note, by *string
+	inhibit                           *bool
+}
+
+func (f *overrideFlags) define(fs *flag.FlagSet) {
+	f.to = fs.String("to", "", "comma-separated addresses reports go to")
+	f.lang = fs.String("lang", "", "two-letter language of the reports")
+	f.format = fs.String("format", "", "csv (attachment, the default) or inline (the lines in the body)")
+	f.inhibit = fs.Bool("inhibit", false, "keep the events but send nothing (an opt-out)")
+	f.until = fs.String("until", "", "when the override ends: a date (2027-01-31), an RFC 3339 time, or a duration from now (30d)")
+	f.note = fs.String("note", "", "why, for the next person (a ticket number)")
+	f.by = fs.String("by", os.Getenv("USER"), "who sets it")
+}
+
+func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, error) {
+	o := abuse.Override{Language: *f.lang, Format: *f.format, Inhibit: *f.inhibit, Note: *f.note, By: *f.by, Set: now.UTC(), Origin: "store"}
+	if p, err := config.ParsePrefix(rule); err == nil {
+		o.CIDR = p
+	} else if asn, err := config.ParseASN(rule); err == nil {
+		o.ASN = asn
+	} else {
+		return o, fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
+	}
+	if *f.to != "" {
+		o.To = strings.Split(*f.to, ",")
+	}
+	if *f.until != "" {
+		t, err := config.ParseUntil(*f.until)
+		if err != nil {
+			d, derr := config.ParseDuration(*f.until)
+			if derr != nil {
+				return o, fmt.Errorf("--until: %w", err)
+			}
+			t = now.Add(d).UTC()
+		}
+		if !t.After(now) {
+			return o, fmt.Errorf("--until %s is in the past", *f.until)
+		}
+		o.Until = t
+	}
+	return o, nil
+}
+
+func ruleKey(rule string) (string, error) {
+	if p, err := config.ParsePrefix(rule); err == nil {
+		return abuse.Override{CIDR: p}.Key(), nil
+	}
+	if asn, err := config.ParseASN(rule); err == nil {
+		return abuse.Override{ASN: asn}.Key(), nil
+	}
+	return "", fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
+}
+
+func describeOverride(o abuse.Override) string {
+	var parts []string
+	if o.Inhibit {
+		parts = append(parts, "inhibited (events kept, nothing sent)")
+	}
+	if o.Language != "" {
+		parts = append(parts, "language "+o.Language)
+	}
+	if o.Format != "" {
+		parts = append(parts, "format "+o.Format)
+	}
+	if !o.Until.IsZero() {
+		parts = append(parts, "until "+o.Until.UTC().Format(time.RFC3339))
+	}
+	if o.Note != "" {
+		parts = append(parts, fmt.Sprintf("note %q", o.Note))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}

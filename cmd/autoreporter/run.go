@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
+)
+
+func (e *env) run(ctx context.Context, args []string) error {
+	fs := e.flags("run")
+	once := fs.Bool("once", false, "ingest every feed, report, and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var opts daemon.Options
+	if !*once {
+		// A file younger than this may still be being written into the spool.
+		opts.SpoolSettle = 5 * time.Second
+	}
+	d, err := e.openWith(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if !*once {
+		return d.Run(ctx)
+	}
+	s, err := d.RunOnce(ctx)
+	printSummary(e.stdout, s)
+	return err
+}
+
+func printSummary(w io.Writer, s daemon.Summary) {
+	failed := 0
+	for _, f := range s.Files {
+		if f.Err != nil {
+			failed++
+		}
+	}
+	in := s.Ingest
+	fmt.Fprintf(w, "files:   %s read, %d failed\n", plural(len(s.Files), "file"), failed)
+	fmt.Fprintf(w, "rows:    %d read, %d kept (in the constituency), %d outside, %d rejected, %d without an address\n",
+		in.Rows, in.Kept, in.Outside, in.Rejected, in.NoAddress)
+	printReasons(w, in.Reasons)
+	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
+	printPlan(w, s.Report)
+	dl := s.Report.Deliver
+	where := ""
+	if s.Outbox != "" {
+		where = " to " + s.Outbox
+	}
+	verb := "sent"
+	if s.Outbox != "" {
+		verb = "written"
+	}
+	fmt.Fprintf(w, "mails:   %d %s%s, %d failed%s\n", dl.Sent, verb, where, dl.Failed, failedNote(dl))
+	fmt.Fprintf(w, "backlog: %s held, %s waiting to be sent\n", plural(s.Report.Plan.Held(), "event"), plural(s.Report.Unsent, "report"))
+	for _, f := range s.Files {
+		if f.Err != nil {
+			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
+		}
+	}
+}
+
+// failedNote says what becomes of failed sends: retried later, or given up
+// (then only `resend` sends them).
+func failedNote(dl reporter.DeliverStats) string {
+	switch {
+	case dl.Failed == 0:
+		return ""
+	case dl.GaveUp == 0:
+		return " (retried later)"
+	case dl.GaveUp == dl.Failed:
+		return " (gave up after report.max_attempts; autoreporter resend sends them again)"
+	}
+	return fmt.Sprintf(" (%d retried later, %d gave up after report.max_attempts; autoreporter resend sends them again)", dl.Failed-dl.GaveUp, dl.GaveUp)
+}
+
+// printPlan says what the report pass decided.
+func printPlan(w io.Writer, r daemon.ReportResult) {
+	p := r.Plan
+	fmt.Fprintf(w, "reports: %s created for %s", plural(len(p.Reports), "report"), plural(p.Planned(), "event"))
+	if n := p.Closed(); n > 0 {
+		fmt.Fprintf(w, "; %s not sent%s", plural(n, "event"), byReason(p.Reasons, false))
+	}
+	fmt.Fprintln(w)
+	if n := p.Held(); n > 0 {
+		verb := "wait"
+		if n == 1 {
+			verb = "waits"
+		}
+		fmt.Fprintf(w, "held:    %s %s for a later pass%s\n", plural(n, "event"), verb, byReason(p.Reasons, true))
+	}
+	if c := r.Contacts; c.Queries+c.Failed+c.Stale+c.Fallback > 0 || c.Stopped != "" {
+		fmt.Fprintf(w, "rdap:    %s, %d failed; %d answered from expired answers, %d sent to the fallback after rdap.max_wait\n",
+			plural(c.Queries, "query"), c.Failed, c.Stale, c.Fallback)
+		if c.Stopped != "" {
+			fmt.Fprintf(w, "         stopped asking: %s\n", c.Stopped)
+		}
+	}
+}
+
+// byReason breaks counts down: " (3 reported-recently, 1 inhibited)".
+func byReason(n map[reporter.Reason]int, held bool) string {
+	var order []reporter.Reason
+	for r, c := range n {
+		if c > 0 && r.Held() == held {
+			order = append(order, r)
+		}
+	}
+	if len(order) == 0 {
+		return ""
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	parts := make([]string, len(order))
+	for i, r := range order {
+		parts[i] = fmt.Sprintf("%d %s", n[r], r)
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// plural writes "1 event", "2 events", "1 query", "3 queries".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(noun, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printReasons breaks the rejected count down by reason, largest first.
+func printReasons(w io.Writer, reasons map[string]int) {
+	classes := make([]string, 0, len(reasons))
+	for c := range reasons {
+		classes = append(classes, c)
+	}
+	sort.Slice(classes, func(i, j int) bool {
+		if reasons[classes[i]] != reasons[classes[j]] {
+			return reasons[classes[i]] > reasons[classes[j]]
+		}
+		return classes[i] < classes[j]
+	})
+	for _, c := range classes {
+		fmt.Fprintf(w, "  rejected %d: %s\n", reasons[c], c)
+	}
+}
