@@ -10,8 +10,10 @@ import (
 )
 
 func (e *env) checkConfig(ctx context.Context, args []string) error {
-	fs := e.flags("check-config")
-	if err := fs.Parse(args); err != nil {
+	fs := e.flags("check-config", help{"check-config",
+		"Validates the config and every file it names: the .mmdb files and their database types, the\nstore, the templates (rendered against sample data), the schema and spool folders, the\noverrides stored with contacts set. Exits 1 listing every problem with its key.",
+		"autoreporter check-config --config /etc/autoreporter/config.yaml"})
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	cfg, err := config.Load(e.configPath)

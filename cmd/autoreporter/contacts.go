@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -34,24 +33,66 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
+// contactsHelp is the -h of each contacts subcommand, with its positional
+// arguments (min, max; -1 for any number).
+var contactsHelp = map[string]struct {
+	help
+	min, max int
+}{
+	"import": {help{"contacts import ripe DIR",
+		"Imports the RIPE database's split dumps (ripe.db.inetnum.gz, ripe.db.inet6num.gz, ripe.db.aut-num.gz,\nripe.db.organisation.gz, ripe.db.role.gz) from DIR, saves the snapshot (ripe.snapshot) and\nprints what changed since the last import. A running daemon picks it up at its next pass.",
+		"autoreporter contacts import ripe /var/lib/autoreporter/ripe-dumps"}, 2, 2},
+	"lookup": {help{"contacts lookup IP|ASN...",
+		"Says where the reports of an address or an AS go, and which source said so.",
+		"autoreporter contacts lookup 192.0.2.10 AS64500"}, 1, -1},
+	"list": {help{"contacts list",
+		"Lists the overrides in the order they are tried (and where each comes from), the RIPE import,\nRDAP, and the fallback mailbox.",
+		"autoreporter contacts list"}, 0, 0},
+	"set": {help{"contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]",
+		"Adds or replaces an override, kept in the store: it wins over the config's rule for the same\nCIDR or ASN and over every import, while it is in force. A running daemon uses it at its next pass.",
+		"autoreporter contacts set AS64500 --to abuse@isp.example --lang fi --note \"ticket 1234\""}, 1, 1},
+	"unset": {help{"contacts unset CIDR|ASN",
+		"Removes an override set with contacts set (the config's rule for it, if any, answers again).",
+		"autoreporter contacts unset 192.0.2.0/24"}, 1, 1},
+	"pending": {help{"contacts pending",
+		"Lists the addresses whose events wait for an RDAP answer.",
+		"autoreporter contacts pending"}, 0, 0},
+}
+
+const contactsUsage = `Usage: autoreporter contacts SUBCOMMAND
+
+  import ripe DIR     import the RIPE split dumps in DIR
+  lookup IP|ASN...    where reports go, and which source said so
+  list                the overrides, the RIPE import, RDAP and the fallback in use
+  set CIDR|ASN ...    add or replace an override (contacts set -h for its flags)
+  unset CIDR|ASN      remove an override set with contacts set
+  pending             addresses whose events wait for an RDAP answer
+
+"autoreporter contacts SUBCOMMAND -h" says more, with an example.
+`
+
 func (e *env) contacts(ctx context.Context, args []string) error {
-	usage := errors.New("usage: autoreporter contacts import ripe DIR | lookup IP|ASN... | list | set CIDR|ASN [flags] | unset CIDR|ASN | pending")
 	if len(args) == 0 {
-		return usage
+		fmt.Fprint(e.stderr, contactsUsage)
+		return usagef("a subcommand is needed")
 	}
 	sub, args := args[0], args[1:]
-	fs := e.flags("contacts " + sub)
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		fmt.Fprint(e.stdout, contactsUsage)
+		return nil
+	}
+	h, ok := contactsHelp[sub]
+	if !ok {
+		fmt.Fprint(e.stderr, contactsUsage)
+		return usagef("unknown subcommand %q", sub)
+	}
+	fs := e.flags("contacts "+sub, h.help)
 	var set overrideFlags
 	if sub == "set" {
 		set.define(fs)
 	}
-	if err := parseInterspersed(fs, args); err != nil {
+	if err := parse(fs, args, h.min, h.max); err != nil {
 		return err
-	}
-	switch sub {
-	case "import", "lookup", "list", "set", "unset", "pending":
-	default:
-		return usage
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -60,8 +101,8 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 	defer d.Close()
 	switch sub {
 	case "import":
-		if fs.NArg() != 2 || fs.Arg(0) != "ripe" {
-			return errors.New("usage: autoreporter contacts import ripe DIR")
+		if fs.Arg(0) != "ripe" {
+			return usagef("only RIPE dumps can be imported: autoreporter contacts import ripe DIR")
 		}
 		res, err := d.ImportRIPE(ctx, fs.Arg(1))
 		if err != nil {
@@ -84,9 +125,6 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "saved:   %s\n", d.Config().RIPE.Snapshot)
 		return nil
 	case "lookup":
-		if fs.NArg() == 0 {
-			return errors.New("usage: autoreporter contacts lookup IP|ASN [IP|ASN]")
-		}
 		w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 		defer w.Flush()
 		fmt.Fprintln(w, "QUERY	CONTACT	SOURCE")
@@ -110,9 +148,6 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "set":
-		if fs.NArg() != 1 {
-			return errors.New("usage: autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]")
-		}
 		o, err := set.override(fs.Arg(0), time.Now())
 		if err != nil {
 			return err
@@ -121,7 +156,11 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "set override %s: %s\n", saved.Key(), describeOverride(saved))
+		to := "no addresses"
+		if len(saved.To) > 0 {
+			to = "to " + strings.Join(saved.To, ", ")
+		}
+		fmt.Fprintf(e.stdout, "set override %s: %s; %s\n", saved.Key(), to, describeOverride(saved))
 		return nil
 	case "pending":
 		pend, err := d.PendingContacts(ctx)
@@ -137,9 +176,6 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus())
 		return nil
 	case "unset":
-		if fs.NArg() != 1 {
-			return errors.New("usage: autoreporter contacts unset CIDR|ASN")
-		}
 		rule, err := ruleKey(fs.Arg(0))
 		if err != nil {
 			return err
@@ -196,7 +232,18 @@ func (f *overrideFlags) define(fs *flag.FlagSet) {
 
 func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, error) {
 	o := abuse.Override{Language: *f.lang, Format: *f.format, Inhibit: *f.inhibit, Note: *f.note, By: *f.by, Set: now.UTC(), Origin: "store"}
-	if p, err := config.ParsePrefix(rule); err == nil {
+	if strings.Contains(rule, "/") {
+		// A rule is stored under its network: refuse host bits rather
+		// than store another network than the one typed.
+		p, err := netip.ParsePrefix(strings.TrimSpace(rule))
+		if err != nil {
+			return o, fmt.Errorf("%q is not a CIDR", rule)
+		}
+		if p != p.Masked() {
+			return o, fmt.Errorf("%s has host bits set: its network is %s; write that", rule, p.Masked())
+		}
+		o.CIDR = p
+	} else if p, err := config.ParsePrefix(rule); err == nil {
 		o.CIDR = p
 	} else if asn, err := config.ParseASN(rule); err == nil {
 		o.ASN = asn
@@ -204,7 +251,12 @@ func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, er
 		return o, fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
 	}
 	if *f.to != "" {
-		o.To = strings.Split(*f.to, ",")
+		for _, a := range strings.Split(*f.to, ",") {
+			if _, err := abuse.NormalizeAddresses([]string{a}); err != nil || strings.TrimSpace(a) == "" {
+				return o, fmt.Errorf("--to: %q is not an email address", strings.TrimSpace(a))
+			}
+			o.To = append(o.To, a)
+		}
 	}
 	if *f.until != "" {
 		t, err := config.ParseUntil(*f.until)

@@ -9,8 +9,10 @@ import (
 )
 
 func (e *env) feeds(ctx context.Context, args []string) error {
-	fs := e.flags("feeds")
-	if err := fs.Parse(args); err != nil {
+	fs := e.flags("feeds", help{"feeds",
+		"Shows each feed's source, last success, last error and row counts, and the events that wait.",
+		"autoreporter feeds"})
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	d, err := e.openLazy(ctx)

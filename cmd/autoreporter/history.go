@@ -13,7 +13,9 @@ import (
 )
 
 func (e *env) history(ctx context.Context, args []string) error {
-	fs := e.flags("history")
+	fs := e.flags("history", help{"history [--ip IP] [--cidr CIDR] [--asn ASN] [--contact ADDR] [--feed NAME] [--since WHEN] [--limit N] [--json]",
+		"Lists reported events, newest report first: which report told whom about what, and when.",
+		"autoreporter history --cidr 192.0.2.0/24 --since 7d"})
 	ip := fs.String("ip", "", "one address")
 	cidr := fs.String("cidr", "", "addresses in a CIDR")
 	asn := fs.String("asn", "", "AS number")
@@ -22,7 +24,7 @@ func (e *env) history(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "reports since a date (2026-11-20), a time (RFC 3339) or a duration ago (7d)")
 	limit := fs.Int("limit", 1000, "at most this many rows")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	q := reporter.HistoryQuery{Contact: *contact, Feed: *feedName, Limit: *limit}

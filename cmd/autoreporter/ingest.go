@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,19 +10,28 @@ import (
 )
 
 func (e *env) ingest(ctx context.Context, args []string) error {
-	fs := e.flags("ingest")
+	fs := e.flags("ingest", help{"ingest --feed NAME FILE...",
+		"Ingests files as the named feed (.gz, .bz2 and .zip are unpacked), as if they had come\nthrough its source. Reports go out on the next report pass (or autoreporter report).",
+		"autoreporter ingest --feed shadowserver 2026-11-23-scan_rdp-finland-geo.csv.gz"})
 	name := fs.String("feed", "", "feed name from the config")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 1, -1); err != nil {
 		return err
 	}
-	if *name == "" || fs.NArg() == 0 {
-		return errors.New("usage: autoreporter ingest --feed NAME FILE [FILE]")
+	if *name == "" {
+		return usagef("--feed is required: the name of a feed in the config (see autoreporter ingest -h)")
 	}
 	d, err := e.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if _, ok := d.Config().Feed(*name); !ok {
+		var names []string
+		for _, f := range d.Config().Feeds {
+			names = append(names, f.Name)
+		}
+		return usagef("no feed named %q in %s; the feeds are: %s", *name, d.Config().Path, strings.Join(names, ", "))
+	}
 	var total reporter.IngestStats
 	var failed []string
 	for _, path := range fs.Args() {
@@ -38,7 +46,7 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "total: %d rows, %d kept, %d new, %d rejected\n", total.Rows, total.Kept, total.Stored, total.Rejected)
 	printReasons(e.stdout, total.Reasons)
 	if len(failed) > 0 {
-		return errors.New(strings.Join(failed, "\n"))
+		return partialError{strings.Join(failed, "\n")}
 	}
 	return nil
 }

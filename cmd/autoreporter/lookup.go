@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,12 +12,11 @@ import (
 )
 
 func (e *env) lookup(ctx context.Context, args []string) error {
-	fs := e.flags("lookup")
-	if err := fs.Parse(args); err != nil {
+	fs := e.flags("lookup", help{"lookup IP...",
+		"Explains what would happen to an address: its ASN and countries, every constituency rule\nthat matched, and where its reports would go (asking RDAP now if its answer is not cached).",
+		"autoreporter lookup 192.0.2.10 2001:db8::1"})
+	if err := parse(fs, args, 1, -1); err != nil {
 		return err
-	}
-	if fs.NArg() == 0 {
-		return errors.New("usage: autoreporter lookup IP [IP]")
 	}
 	d, err := e.open(ctx)
 	if err != nil {

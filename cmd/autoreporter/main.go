@@ -44,8 +44,15 @@ Usage:
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
-Every command takes --config FILE (default ./config.yaml, or $AUTOREPORTER_CONFIG)
+  autoreporter resend REF... | --failed-since DATE|7d   send reports again (the same mail)
+
+Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
 and --log-level debug|info|warn|error (default info; logs go to stderr).
+"autoreporter COMMAND -h" says what a command takes, with an example.
+
+Exit codes: 0 done; 1 failed (the message says why); 2 the command line is
+wrong; 3 done in part: some files failed or some mails were not sent (run
+--once, ingest, report, resend), and the next run tries them again.
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -56,16 +63,70 @@ type env struct {
 	logLevel       string
 }
 
-func (e *env) flags(name string) *flag.FlagSet {
+// help is what a command's -h says.
+type help struct {
+	synopsis string // after "autoreporter ": "ingest --feed NAME FILE..."
+	about    string
+	example  string
+}
+
+// flags starts a command's flag set with the flags every command takes and
+// a usage that names the positional arguments and gives an example.
+func (e *env) flags(name string, h help) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	def := os.Getenv("AUTOREPORTER_CONFIG")
-	if def == "" {
-		def = "config.yaml"
-	}
-	fs.StringVar(&e.configPath, "config", def, "config file")
+	fs.StringVar(&e.configPath, "config", defaultConfig(), "config file")
 	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: autoreporter %s\n\n%s\n", h.synopsis, h.about)
+		if h.example != "" {
+			fmt.Fprintf(w, "\nExample:\n  %s\n", h.example)
+		}
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\n--config defaults to $AUTOREPORTER_CONFIG, or ./config.yaml when that is not set.\n")
+	}
 	return fs
+}
+
+func defaultConfig() string {
+	if c := os.Getenv("AUTOREPORTER_CONFIG"); c != "" {
+		return c
+	}
+	return "config.yaml"
+}
+
+// usageError is a command line that is wrong (exit 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// partialError is a command that did its job in part (exit 3): files that
+// failed, mails that were not sent. The next run tries them again.
+type partialError struct{ msg string }
+
+func (p partialError) Error() string { return p.msg }
+
+// parse parses a command's flags and refuses positional arguments beyond
+// max (-1: any number).
+func parse(fs *flag.FlagSet, args []string, min, max int) error {
+	if err := parseInterspersed(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	switch {
+	case max >= 0 && fs.NArg() > max:
+		extra := fs.Args()[max:]
+		return usagef("unexpected argument %q (see autoreporter %s -h)", extra[0], fs.Name())
+	case fs.NArg() < min:
+		return usagef("missing arguments (see autoreporter %s -h)", fs.Name())
+	}
+	return nil
 }
 
 func (e *env) logger() *slog.Logger {
@@ -108,20 +169,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.rejects(ctx, rest)
 	case "contacts":
 		err = e.contacts(ctx, rest)
+	case "resend":
+		err = e.resend(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:
 		fmt.Fprintf(stderr, "autoreporter: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var ue usageError
+	var pe partialError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	}
-	if err != nil {
+	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "autoreporter %s: %v\n", cmd, err)
-		return 1
+		return 2
+	case errors.As(err, &pe):
+		fmt.Fprintf(stderr, "autoreporter %s: %v\n", cmd, err)
+		return 3
 	}
-	return 0
+	fmt.Fprintf(stderr, "autoreporter %s: %v\n", cmd, err)
+	return 1
 }
 
 func buildVersion() string {

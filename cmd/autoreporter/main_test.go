@@ -105,6 +105,28 @@ func TestErrorsAndUsage(t *testing.T) {
 	if code, _, _ := cli("frobnicate"); code != 2 {
 		t.Errorf("unknown command exit %d", code)
 	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "--config", "x.yaml", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"report", "now"}, 2, `unexpected argument "now"`},
+		{[]string{"feeds", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"lookup"}, 2, "missing arguments"},
+		{[]string{"run", "-h"}, 0, "Usage: autoreporter run [--once]"},
+		{[]string{"ingest", "-h"}, 0, "Example:\n  autoreporter ingest --feed shadowserver"},
+		{[]string{"history", "-h"}, 0, "--config defaults to $AUTOREPORTER_CONFIG, or ./config.yaml"},
+		{[]string{"contacts", "-h"}, 0, "import ripe DIR"},
+		{[]string{"contacts", "set", "-h"}, 0, "Usage: autoreporter contacts set CIDR|ASN"},
+		{[]string{"contacts", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"resend"}, 2, "name the reports (REF...) or --failed-since"},
+	} {
+		code, out, errs := cli(tt.args...)
+		if code != tt.code || !strings.Contains(out+errs, tt.want) {
+			t.Errorf("%v: exit %d, want %d; output lacks %q:\n%s%s", tt.args, code, tt.code, tt.want, out, errs)
+		}
+	}
 	if code, out, _ := cli("--help"); code != 0 || !strings.Contains(out, "check-config") {
 		t.Errorf("help: %d", code)
 	}
@@ -179,11 +201,11 @@ func TestContactsSetUnset(t *testing.T) {
 	c := filepath.Join(dir, "config.yaml")
 	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "sv",
 		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: language sv, format inline, note \"ticket 42\"") {
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language sv, format inline, note \"ticket 42\"") {
 		t.Fatalf("set: %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override asn 64500: inhibited (events kept, nothing sent), until 20") {
+	if code != 0 || !strings.Contains(out, "set override asn 64500: no addresses; inhibited (events kept, nothing sent), until 20") {
 		t.Fatalf("set inhibit: %d\n%s%s", code, out, errs)
 	}
 	code, out, _ = cli("contacts", "lookup", "--config", c, "192.0.2.1", "192.0.2.200")
@@ -243,6 +265,17 @@ func TestContactsSetUnset(t *testing.T) {
 			t.Errorf("%v: %d %q", bad, code, errs)
 		}
 	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"contacts", "set", "AS1", "--to", "ok@isp.example,not-an-email"}, `--to: "not-an-email" is not an email address`},
+		{[]string{"contacts", "set", "10.0.0.1/8", "--inhibit"}, "10.0.0.1/8 has host bits set: its network is 10.0.0.0/8"},
+	} {
+		if code, out, errs := cli(append(tt.args, "--config", c)...); code != 1 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: %d %q %q, want %q", tt.args, code, out, errs, tt.want)
+		}
+	}
 }
 
 func TestRDAPFromTheCLI(t *testing.T) {
@@ -276,5 +309,49 @@ func TestRDAPFromTheCLI(t *testing.T) {
 	}
 	if srv.Hits(netip.Addr{}) != 2 {
 		t.Errorf("%d RDAP queries; the cache in the store answers the lookup", srv.Hits(netip.Addr{}))
+	}
+}
+
+func TestIngestErrors(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	code, out, errs := cli("ingest", "--feed", "nope", "--config", c, filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"))
+	if code != 2 || out != "" || !strings.Contains(errs, `no feed named "nope"`) || !strings.Contains(errs, "the feeds are: ss") {
+		t.Errorf("unknown feed: %d %q %q", code, out, errs)
+	}
+	code, out, errs = cli("ingest", "--feed", "ss", "--config", c, filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"), filepath.Join(dir, "missing.csv"))
+	if code != 3 || !strings.Contains(out, "2026-11-22-scan_telnet-x.csv: 4 rows, 1 kept") || !strings.Contains(errs, "missing.csv") {
+		t.Errorf("one file of two missing: exit %d (want 3)\n%s%s", code, out, errs)
+	}
+}
+
+// A report that failed does not silence the owner: its hosts are reported
+// again when they are seen again, and resend sends the failed one.
+func TestFailedReportAndResend(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	// Nothing listens on port 1: every send fails, and one attempt is all.
+	os.WriteFile(c, []byte(cfg+"mail: {mode: smtp, smtp: {host: 127.0.0.1, port: 1, tls: none, timeout: 2s}}\nreport: {max_attempts: 1}\n"), 0o644)
+	code, out, _ := cli("run", "--once", "--config", c)
+	if code != 3 || !strings.Contains(out, "mails:   0 sent, 1 failed (gave up after report.max_attempts; autoreporter resend sends them again)") {
+		t.Fatalf("run with a dead relay: exit %d (want 3)\n%s", code, out)
+	}
+	// The relay works again (the outbox stands for it); the host is seen again.
+	os.WriteFile(c, []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-23 01:00:00,192.0.2.1,23,telnet\n"), 0o644)
+	code, out, _ = cli("run", "--once", "--config", c)
+	if code != 0 || !strings.Contains(out, "reports: 1 report created for 1 event") || !strings.Contains(out, "mails:   1 written") {
+		t.Errorf("a failed report held back the owner's next one: %d\n%s", code, out)
+	}
+	code, out, errs := cli("resend", "--failed-since", "1d", "--config", c)
+	if code != 0 || !strings.Contains(out, "requeued CERT-T#") || !strings.Contains(out, "mails:   1 sent, 0 failed") {
+		t.Errorf("resend: %d\n%s%s", code, out, errs)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 2 {
+		t.Errorf("outbox after resend: %v", m)
+	}
+	code, _, errs = cli("resend", "CERT-T#20000101-0001", "--config", c)
+	if code != 1 || !strings.Contains(errs, "no report CERT-T#20000101-0001") {
+		t.Errorf("resend of an unknown ref: %d %s", code, errs)
 	}
 }

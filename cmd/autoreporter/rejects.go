@@ -13,14 +13,16 @@ import (
 )
 
 func (e *env) rejects(ctx context.Context, args []string) error {
-	fs := e.flags("rejects")
+	fs := e.flags("rejects", help{"rejects [--summary] [--feed NAME] [--file NAME] [--since WHEN] [--limit N] [--json]",
+		"Lists the rows that could not be read, newest first, with their file, line and reason;\n--summary counts them by feed and reason.",
+		"autoreporter rejects --summary --since 1d"})
 	feedName := fs.String("feed", "", "only this feed")
 	file := fs.String("file", "", "only rows of this file (as named in the summary)")
 	since := fs.String("since", "", "rows kept since a date (2026-11-20), a time (RFC 3339) or a duration ago (7d)")
 	limit := fs.Int("limit", 50, "at most this many rows")
 	summary := fs.Bool("summary", false, "count rows by feed and reason instead of listing them")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	q := reporter.RejectQuery{Feed: *feedName, File: *file, Limit: *limit}

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
+	"time"
 )
 
 func (e *env) report(ctx context.Context, args []string) error {
-	fs := e.flags("report")
+	fs := e.flags("report", help{"report [--dry-run]",
+		"Decides every new event now and sends the reports, without waiting for report.schedule.\n--dry-run shows who would get how many events, and changes and sends nothing.",
+		"autoreporter report --dry-run"})
 	dry := fs.Bool("dry-run", false, "show what would be sent; change and send nothing")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	d, err := e.open(ctx)
@@ -35,5 +39,50 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if !*dry {
 		fmt.Fprintf(e.stdout, "mails:   %d sent, %d failed%s\n", res.Deliver.Sent, res.Deliver.Failed, failedNote(res.Deliver))
 	}
+	if err == nil && res.Deliver.Failed > 0 {
+		return partialError{fmt.Sprintf("%s not sent", plural(res.Deliver.Failed, "mail"))}
+	}
 	return err
+}
+
+func (e *env) resend(ctx context.Context, args []string) error {
+	fs := e.flags("resend", help{"resend REF... | resend --failed-since DATE|7d",
+		"Sends reports again, with the same Message-ID and bytes: the reports named by their ref (failed\nor sent: an ISP that lost one), or every report that failed (gave up after report.max_attempts)\nsince a time. A failed report does not count as told, so its hosts may meanwhile be in a newer one.",
+		`autoreporter resend "CERT-XX#20261123-0042"`})
+	since := fs.String("failed-since", "", "every report that failed since a date (2026-11-20), a time (RFC 3339) or a duration ago (7d)")
+	if err := parse(fs, args, 0, -1); err != nil {
+		return err
+	}
+	if (fs.NArg() == 0) == (*since == "") {
+		return usagef("name the reports (REF...) or --failed-since, one of the two (see autoreporter resend -h)")
+	}
+	var from time.Time
+	if *since != "" {
+		var err error
+		if from, err = parseSince(*since, time.Now()); err != nil {
+			return usagef("--failed-since: %v", err)
+		}
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := d.Resend(ctx, fs.Args(), from)
+	for _, ref := range res.Requeued {
+		fmt.Fprintf(e.stdout, "requeued %s\n", ref)
+	}
+	for _, ref := range res.Unknown {
+		fmt.Fprintf(e.stderr, "no report %s that was sent or failed\n", ref)
+	}
+	fmt.Fprintf(e.stdout, "mails:   %d sent, %d failed%s\n", res.Deliver.Sent, res.Deliver.Failed, failedNote(res.Deliver))
+	switch {
+	case err != nil:
+		return err
+	case len(res.Requeued) == 0:
+		return errors.New("nothing to send again")
+	case len(res.Unknown) > 0 || res.Deliver.Failed > 0:
+		return partialError{fmt.Sprintf("%d of the reports not found, %d not sent", len(res.Unknown), res.Deliver.Failed)}
+	}
+	return nil
 }

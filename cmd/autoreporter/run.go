@@ -13,9 +13,11 @@ import (
 )
 
 func (e *env) run(ctx context.Context, args []string) error {
-	fs := e.flags("run")
+	fs := e.flags("run", help{"run [--once]",
+		"Runs the daemon: one pass at start, then each feed on its schedule and the report pass on\nreport.schedule, until SIGTERM or SIGINT. --once does one full pass and exits (for cron or a\nsystemd timer); it exits 3 when a file failed or a mail was not sent.",
+		"autoreporter run --config /etc/autoreporter/config.yaml"})
 	once := fs.Bool("once", false, "ingest every feed, report, and exit")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	var opts daemon.Options
@@ -33,7 +35,19 @@ func (e *env) run(ctx context.Context, args []string) error {
 	}
 	s, err := d.RunOnce(ctx)
 	printSummary(e.stdout, s)
-	return err
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, f := range s.Files {
+		if f.Err != nil {
+			failed++
+		}
+	}
+	if failed+s.Report.Deliver.Failed > 0 {
+		return partialError{fmt.Sprintf("%s failed, %s not sent; the next run tries them again", plural(failed, "file"), plural(s.Report.Deliver.Failed, "mail"))}
+	}
+	return nil
 }
 
 func printSummary(w io.Writer, s daemon.Summary) {

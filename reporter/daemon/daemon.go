@@ -697,3 +697,40 @@ func (d *Daemon) History(ctx context.Context, q reporter.HistoryQuery) ([]report
 
 // Config is the daemon's config.
 func (d *Daemon) Config() *config.Config { return d.cfg }
+
+// ResendResult is what Resend did.
+type ResendResult struct {
+	Requeued []string
+	Unknown  []string // refs named that are not a sent or failed report
+	Deliver  reporter.DeliverStats
+}
+
+// Resend makes reports pending again, the ones named by ref (failed or
+// sent) or, with no refs, every report that failed since since, and
+// delivers what is due now. A resent report keeps its Message-ID and bytes.
+func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (ResendResult, error) {
+	var res ResendResult
+	if len(refs) == 0 {
+		got, err := d.store.Requeue(ctx, "", since)
+		if err != nil {
+			return res, err
+		}
+		res.Requeued = got
+	}
+	for _, ref := range refs {
+		got, err := d.store.Requeue(ctx, ref, time.Time{})
+		if err != nil {
+			return res, err
+		}
+		if len(got) == 0 {
+			res.Unknown = append(res.Unknown, ref)
+		}
+		res.Requeued = append(res.Requeued, got...)
+	}
+	if len(res.Requeued) == 0 {
+		return res, nil
+	}
+	var err error
+	res.Deliver, err = d.reporter.Deliver(ctx)
+	return res, err
+}

@@ -562,15 +562,15 @@ func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, a
 // Requeue implements reporter.Store. A report that was sent may be sent
 // again by its ref (the ISP lost it): with the same Message-ID and bytes.
 func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]string, error) {
+	// next_try 0: due at once, whatever the caller's clock says.
 	var rows *sql.Rows
 	var err error
-	now := us(s.now())
 	if ref != "" {
-		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = $1
-			WHERE ref = $2 AND state IN ('failed', 'sent') RETURNING ref`, now, ref)
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0
+			WHERE ref = $1 AND state IN ('failed', 'sent') RETURNING ref`, ref)
 	} else {
-		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = $1
-			WHERE state = 'failed' AND last_attempt >= $2 RETURNING ref`, now, us(since))
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0
+			WHERE state = 'failed' AND last_attempt >= $1 RETURNING ref`, us(since))
 	}
 	if err != nil {
 		return nil, err
