@@ -156,8 +156,25 @@ type FeedState struct {
 	LastAttempt  time.Time
 	LastSuccess  time.Time
 	LastError    string
-	Rows         int // rows of the last successful fetch
+	LastErrorAt  time.Time
+	Rows         int // rows of the last successful file or fetch
 	Rejected     int
+	// Over every file ingested since the feed was first seen.
+	Files, TotalRows, TotalRejected int
+}
+
+// Succeeded records a file (or fetch) that went into the store.
+func (s *FeedState) Succeeded(at time.Time, rows, rejected int) {
+	s.LastAttempt, s.LastSuccess, s.LastError = at, at, ""
+	s.Rows, s.Rejected = rows, rejected
+	s.Files++
+	s.TotalRows += rows
+	s.TotalRejected += rejected
+}
+
+// Failed records an attempt that failed.
+func (s *FeedState) Failed(at time.Time, cause string) {
+	s.LastAttempt, s.LastErrorAt, s.LastError = at, at, cause
 }
 
 // EventWriter is what ingest writes.

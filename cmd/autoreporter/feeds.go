@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
 func (e *env) feeds(ctx context.Context, args []string) error {
@@ -24,8 +28,12 @@ func (e *env) feeds(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	held, err := d.Store().Held(ctx)
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "FEED\tFORMAT\tSOURCE\tLAST SUCCESS\tROWS\tREJECTED\tLAST ERROR")
+	fmt.Fprintln(w, "FEED\tFORMAT\tSOURCE\tLAST SUCCESS\tFILES\tROWS\tREJECTED\tHELD\tLAST ERROR")
 	for i, f := range d.Config().Feeds {
 		st := states[i]
 		src := f.Source.Spool
@@ -42,7 +50,32 @@ func (e *env) feeds(ctx context.Context, args []string) error {
 		if !st.LastSuccess.IsZero() {
 			last = st.LastSuccess.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", f.Name, f.Format, src, last, st.Rows, st.Rejected, dash(st.LastError))
+		lastErr := "-"
+		if st.LastError != "" {
+			lastErr = st.LastErrorAt.Format(time.RFC3339) + " " + strconv.Quote(feed.Clip(st.LastError, 200))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", f.Name, f.Format, src, last, st.Files, st.TotalRows,
+			st.TotalRejected, heldFor(held, f.Name), lastErr)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\nROWS and REJECTED count every file since the feed was first seen; HELD counts the events that wait, and why.")
+	return nil
+}
+
+// heldFor says how many events of a feed wait, and why: "3 (waiting-for-contact 2, unknown-report-type 1)".
+func heldFor(held []reporter.HeldCount, feed string) string {
+	n := 0
+	var parts []string
+	for _, h := range held {
+		if h.Feed == feed {
+			n += h.Events
+			parts = append(parts, fmt.Sprintf("%s %d", h.Reason, h.Events))
+		}
+	}
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }

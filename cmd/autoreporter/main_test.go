@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -353,5 +354,39 @@ func TestFailedReportAndResend(t *testing.T) {
 	code, _, errs = cli("resend", "CERT-T#20000101-0001", "--config", c)
 	if code != 1 || !strings.Contains(errs, "no report CERT-T#20000101-0001") {
 		t.Errorf("resend of an unknown ref: %d %s", code, errs)
+	}
+}
+
+// feeds counts every file, not only the last; re-ingesting a file keeps its
+// rejected rows once.
+func TestFeedTotalsAndRejectsOnce(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	f := filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")
+	for i := 0; i < 2; i++ {
+		if code, out, errs := cli("ingest", "--feed", "ss", "--config", c, f); code != 0 {
+			t.Fatalf("ingest: %d %s%s", code, out, errs)
+		}
+	}
+	code, out, _ := cli("rejects", "--summary", "--json", "--config", c)
+	if code != 0 || !strings.Contains(out, `"rows":1`) {
+		t.Errorf("rejects counted twice: %s", out)
+	}
+	if code, out, _ = cli("run", "--once", "--config", c); code != 0 {
+		t.Fatal(out)
+	}
+	code, out, _ = cli("feeds", "--config", c)
+	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+1\s+4\s+1\s+0\s+-`).MatchString(out) {
+		t.Errorf("feeds: %d\n%s", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv.gz"), []byte("not gzip"), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_ssh-x.csv"), []byte("timestamp,ip\n2026-11-22 01:00:00,192.0.2.3\n"), 0o644)
+	if code, out, _ = cli("run", "--once", "--config", c); code != 3 {
+		t.Errorf("a failed file: exit %d, want 3\n%s", code, out)
+	}
+	code, out, _ = cli("feeds", "--config", c)
+	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+2\s+5\s+1\s+0\s+20\S+Z "[^"]*2026-11-23-scan_telnet-x.csv.gz`).MatchString(out) ||
+		strings.Count(out, "2026-11-23-scan_telnet-x.csv.gz") != 1 {
+		t.Errorf("feeds after a failed file: %d\n%s", code, out)
 	}
 }

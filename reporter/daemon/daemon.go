@@ -315,11 +315,15 @@ func (d *Daemon) recordSpool(ctx context.Context, feed string, res FileResult) {
 		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
 		return
 	}
-	st.LastAttempt = d.now().UTC()
+	now := d.now().UTC()
 	if res.Err != nil {
-		st.LastError = res.File + ": " + res.Err.Error()
+		cause := res.Err.Error()
+		if !strings.Contains(cause, res.File) {
+			cause = res.File + ": " + cause
+		}
+		st.Failed(now, cause)
 	} else {
-		st.LastSuccess, st.LastError, st.Rows, st.Rejected = st.LastAttempt, "", res.Stats.Rows, res.Stats.Rejected
+		st.Succeeded(now, res.Stats.Rows, res.Stats.Rejected)
 	}
 	if err := d.store.SaveFeedState(ctx, st); err != nil {
 		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
@@ -374,12 +378,11 @@ func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
 	}
 	if err != nil {
 		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-		st.LastError = err.Error()
+		st.Failed(st.LastAttempt, err.Error())
 		log.Error("feed failed", slog.Any("err", err))
 	} else {
 		st.ETag, st.LastModified = fetched.State.ETag, fetched.State.LastModified
-		st.LastSuccess, st.LastError = st.LastAttempt, ""
-		st.Rows, st.Rejected = res.Stats.Rows, res.Stats.Rejected
+		st.Succeeded(st.LastAttempt, res.Stats.Rows, res.Stats.Rejected)
 		log.Info("feed fetched", "file", fetched.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
 			"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
 	}
@@ -568,8 +571,15 @@ func (d *Daemon) IngestAPI(ctx context.Context, f config.Feed) []FileResult {
 	} else {
 		for _, r := range results {
 			if r.Err != nil {
-				st.LastError = r.Err.Error()
+				st.Failed(st.LastAttempt, r.Err.Error())
 			}
+		}
+	}
+	for _, r := range results {
+		if r.Err == nil {
+			st.Files++
+			st.TotalRows += r.Stats.Rows
+			st.TotalRejected += r.Stats.Rejected
 		}
 	}
 	if serr := d.store.SaveFeedState(ctx, st); serr != nil {

@@ -601,7 +601,8 @@ func (s *Store) AddRejects(ctx context.Context, rejects []reporter.Reject) error
 		if class == "" {
 			class = reporter.RejectClass(r.Reason)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (feed, file, line, reason, class, raw, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (feed, file, line, reason, class, raw, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (feed, file, line, reason) DO NOTHING`,
 			r.Feed, r.File, r.Line, r.Reason, class, r.Raw, at); err != nil {
 			return err
 		}
@@ -780,27 +781,32 @@ func prefixBounds(p netip.Prefix) (lo, hi []byte) {
 // FeedState implements reporter.Store.
 func (s *Store) FeedState(ctx context.Context, feed string) (reporter.FeedState, error) {
 	st := reporter.FeedState{Feed: feed}
-	var attempt, success int64
-	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, last_attempt, last_success, last_error, rows, rejected
-		FROM feed_state WHERE feed = $1`, feed).Scan(&st.ETag, &st.LastModified, &attempt, &success, &st.LastError, &st.Rows, &st.Rejected)
+	var attempt, success, errAt int64
+	err := s.db.QueryRowContext(ctx, `SELECT etag, last_modified, last_attempt, last_success, last_error, last_error_at, rows, rejected,
+		files, total_rows, total_rejected
+		FROM feed_state WHERE feed = $1`, feed).Scan(&st.ETag, &st.LastModified, &attempt, &success, &st.LastError, &errAt,
+		&st.Rows, &st.Rejected, &st.Files, &st.TotalRows, &st.TotalRejected)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
 	if err != nil {
 		return st, err
 	}
-	st.LastAttempt, st.LastSuccess = fromUS(attempt), fromUS(success)
+	st.LastAttempt, st.LastSuccess, st.LastErrorAt = fromUS(attempt), fromUS(success), fromUS(errAt)
 	return st, nil
 }
 
 // SaveFeedState implements reporter.Store.
 func (s *Store) SaveFeedState(ctx context.Context, st reporter.FeedState) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO feed_state (feed, etag, last_modified, last_attempt, last_success, last_error, rows, rejected)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO feed_state (feed, etag, last_modified, last_attempt, last_success, last_error, rows, rejected,
+		                        last_error_at, files, total_rows, total_rejected)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (feed) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
 			last_attempt = excluded.last_attempt, last_success = excluded.last_success, last_error = excluded.last_error,
-			rows = excluded.rows, rejected = excluded.rejected`,
-		st.Feed, st.ETag, st.LastModified, us(st.LastAttempt), us(st.LastSuccess), st.LastError, st.Rows, st.Rejected)
+			rows = excluded.rows, rejected = excluded.rejected, last_error_at = excluded.last_error_at,
+			files = excluded.files, total_rows = excluded.total_rows, total_rejected = excluded.total_rejected`,
+		st.Feed, st.ETag, st.LastModified, us(st.LastAttempt), us(st.LastSuccess), st.LastError, st.Rows, st.Rejected,
+		us(st.LastErrorAt), st.Files, st.TotalRows, st.TotalRejected)
 	return err
 }

@@ -525,6 +525,10 @@ func testRejects(t *testing.T, s reporter.Store) {
 	if err := s.AddRejects(ctx, in); err != nil {
 		t.Fatal(err)
 	}
+	// The same file ingested again: its rows are kept once.
+	if err := s.AddRejects(ctx, in[:2]); err != nil {
+		t.Fatal(err)
+	}
 	got, err := s.Rejects(ctx, reporter.RejectQuery{Feed: "f", File: "a.csv"})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("rejects of f/a.csv: %v %+v", err, got)
@@ -586,11 +590,11 @@ func testFeedState(t *testing.T, s reporter.Store) {
 		t.Fatalf("unknown feed: %v %+v", err, st)
 	}
 	want := reporter.FeedState{Feed: "abusech", ETag: `"v1"`, LastModified: "Fri, 20 Nov 2026 10:00:00 GMT",
-		LastAttempt: t0, LastSuccess: t0, Rows: 10, Rejected: 1}
+		LastAttempt: t0, LastSuccess: t0, Rows: 10, Rejected: 1, Files: 3, TotalRows: 30, TotalRejected: 2}
 	if err := s.SaveFeedState(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	want.LastError, want.LastAttempt = "HTTP 503", t0.Add(time.Hour)
+	want.LastError, want.LastAttempt, want.LastErrorAt = "HTTP 503", t0.Add(time.Hour), t0.Add(time.Hour)
 	if err := s.SaveFeedState(ctx, want); err != nil {
 		t.Fatal(err)
 	}
