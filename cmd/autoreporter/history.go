@@ -69,8 +69,8 @@ func (e *env) history(ctx context.Context, args []string) error {
 	fmt.Fprintln(w, "REPORT\tCREATED\tSTATE\tTO\tEVENT TIME\tIP\tPORT\tASN\tCLASSIFICATION\tIDENTIFIER\tFEED")
 	for _, r := range rows {
 		ev := r.Event
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.Report.Ref, r.Report.Created.Format(time.RFC3339),
-			r.Report.State, r.Report.Contact.Key(), ev.Time.Format(time.RFC3339), ev.IP, ev.Port, ev.ASN,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Report.Ref, r.Report.Created.Format(time.RFC3339),
+			r.Report.State, r.Report.Contact.Key(), ev.Time.Format(time.RFC3339), ev.IP, orDash(ev.Port), orDash(int(ev.ASN)),
 			ev.Classification, ev.Identifier, ev.Feed)
 	}
 	w.Flush()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -82,6 +83,14 @@ func asnString(asn uint32, org string) string {
 		return ""
 	}
 	return strings.TrimSpace(fmt.Sprintf("AS%d %s", asn, org))
+}
+
+// orDash prints an unknown number (0) as "-".
+func orDash(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
 }
 
 func dash(s string) string {
