@@ -80,6 +80,9 @@ func printSummary(w io.Writer, s daemon.Summary) {
 			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
 		}
 	}
+	for _, b := range s.Busy {
+		fmt.Fprintf(w, "skipped: %s (another autoreporter instance is doing it now)\n", b)
+	}
 }
 
 // failedNote says what becomes of failed sends: retried later, or given up

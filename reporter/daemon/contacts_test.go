@@ -222,7 +222,7 @@ func TestContactChangedAfterIngest(t *testing.T) {
 	admin := w.open(t, daemon.Options{})
 	ctx := context.Background()
 	w.drop(t)
-	if _, err := running.IngestAll(ctx); err != nil {
+	if _, _, err := running.IngestAll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64502, Inhibit: true, By: "alice"}); err != nil {

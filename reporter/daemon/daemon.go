@@ -63,6 +63,7 @@ type Daemon struct {
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
+	locks    locker
 }
 
 // New opens everything the config names. Any problem is an error that
@@ -103,6 +104,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
+	d.locks = newFileLocker(cfg.Store.DSN.Reveal())
 	if err := d.loadContacts(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -292,7 +294,17 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 
 // IngestFeed ingests what is waiting for one feed: its spool folder's
 // files, or its URL when it changed.
-func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
+// Only one instance ingests a feed at a time: another one holding the feed
+// gives ErrBusy.
+func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResult, err error) {
+	err = d.exclusive(ctx, "feed "+f.Name, func() error {
+		res, err = d.ingestFeed(ctx, f)
+		return err
+	})
+	return res, err
+}
+
+func (d *Daemon) ingestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
 	d.reloadContacts(ctx)
 	if f.Source.ShadowserverAPI != nil {
 		res := d.IngestAPI(ctx, f)
@@ -330,17 +342,21 @@ func (d *Daemon) recordSpool(ctx context.Context, feed string, res FileResult) {
 	}
 }
 
-// IngestAll ingests every feed.
-func (d *Daemon) IngestAll(ctx context.Context) ([]FileResult, error) {
-	var out []FileResult
+// IngestAll ingests every feed; the feeds another instance is ingesting
+// now are left to it and named in busy.
+func (d *Daemon) IngestAll(ctx context.Context) (out []FileResult, busy []string, err error) {
 	for _, f := range d.cfg.Feeds {
 		res, err := d.IngestFeed(ctx, f)
 		out = append(out, res...)
+		if errors.Is(err, ErrBusy) {
+			busy = append(busy, "feed "+f.Name)
+			continue
+		}
 		if err != nil {
-			return out, err
+			return out, busy, err
 		}
 	}
-	return out, nil
+	return out, busy, nil
 }
 
 // NotModified is the File of a FileResult for a URL that had not changed.
@@ -623,7 +639,20 @@ type ReportResult struct {
 // they are now (asking RDAP about owners it has not answered for), and
 // delivers every pending one. With dryRun it only plans, and writes and
 // sends nothing.
-func (d *Daemon) Report(ctx context.Context, dryRun bool) (ReportResult, error) {
+// Only one instance runs the report pass at a time: ErrBusy when another
+// one is. A dry run takes no lock: it writes nothing.
+func (d *Daemon) Report(ctx context.Context, dryRun bool) (res ReportResult, err error) {
+	if dryRun {
+		return d.report(ctx, true)
+	}
+	err = d.exclusive(ctx, "report", func() error {
+		res, err = d.report(ctx, false)
+		return err
+	})
+	return res, err
+}
+
+func (d *Daemon) report(ctx context.Context, dryRun bool) (ReportResult, error) {
 	var res ReportResult
 	d.reloadContacts(ctx)
 	pass, cancel := d.newContactPass(ctx, dryRun)
@@ -651,6 +680,8 @@ type Summary struct {
 	Files    []FileResult
 	Ingest   reporter.IngestStats
 	Report   ReportResult
+	// Busy names the jobs another instance was doing, left to it.
+	Busy     []string
 	Outbox   string // where mails were written, in outbox mode
 	Duration time.Duration
 }
@@ -659,8 +690,8 @@ type Summary struct {
 func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 	start := d.now()
 	var s Summary
-	files, err := d.IngestAll(ctx)
-	s.Files = files
+	files, busy, err := d.IngestAll(ctx)
+	s.Files, s.Busy = files, busy
 	for _, f := range files {
 		s.Ingest.Add(f.Stats)
 	}
@@ -668,6 +699,9 @@ func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 		return s, err
 	}
 	s.Report, err = d.Report(ctx, false)
+	if errors.Is(err, ErrBusy) {
+		s.Busy, err = append(s.Busy, "report"), nil
+	}
 	if d.cfg.Mail.Mode == "outbox" {
 		s.Outbox = d.cfg.Mail.Outbox
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -117,6 +118,8 @@ func (d *Daemon) runJob(ctx context.Context, j *job) {
 	busy, err := j.run(ctx)
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
+	case errors.Is(err, ErrBusy):
+		d.log.Debug("job left to another instance", "job", j.name)
 	case err != nil && ctx.Err() == nil:
 		d.log.Error("job failed", "job", j.name, "took", took, slog.Any("err", err))
 	case busy:

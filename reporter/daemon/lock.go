@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+)
+
+// ErrBusy is returned when another instance is doing the same job now (a
+// feed's ingest, the report pass): this one leaves it to that one.
+var ErrBusy = errors.New("another autoreporter instance is doing this now")
+
+// locker lets one instance at a time run a job. Several `autoreporter run`
+// processes may share one store; each job is done by whichever takes its
+// lock, and the others skip it for that tick.
+type locker interface {
+	// TryLock takes the named lock if it is free; release gives it back.
+	TryLock(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
+// fileLocker locks with flock(2) on a file per job next to the embedded
+// store. The kernel releases a lock when its process dies, however it dies,
+// so a crash never leaves a job locked. flock locks belong to an open file,
+// so two daemons in one process exclude each other too.
+type fileLocker struct {
+	dir, prefix string
+}
+
+func newFileLocker(storePath string) fileLocker {
+	return fileLocker{dir: filepath.Dir(storePath), prefix: filepath.Base(storePath)}
+}
+
+var unsafeLockName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func (l fileLocker) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	path := filepath.Join(l.dir, l.prefix+"."+unsafeLockName.ReplaceAllString(name, "_")+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, true, nil
+}
+
+// exclusive runs fn under the named job lock, or returns ErrBusy when
+// another instance holds it.
+func (d *Daemon) exclusive(ctx context.Context, name string, fn func() error) error {
+	release, ok, err := d.locks.TryLock(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s: %w", name, ErrBusy)
+	}
+	defer release()
+	return fn()
+}
