@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/autoreporter/autoreporter/abuse/rdaptest"
@@ -388,5 +391,63 @@ func TestFeedTotalsAndRejectsOnce(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+2\s+5\s+1\s+0\s+20\S+Z "[^"]*2026-11-23-scan_telnet-x.csv.gz`).MatchString(out) ||
 		strings.Count(out, "2026-11-23-scan_telnet-x.csv.gz") != 1 {
 		t.Errorf("feeds after a failed file: %d\n%s", code, out)
+	}
+}
+
+// TestMain lets a test run this binary as a subprocess: with
+// AUTOREPORTER_TEST_MAIN=1 the test binary is autoreporter.
+func TestMain(m *testing.M) {
+	if os.Getenv("AUTOREPORTER_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// Two run --once at once on one SQLite file and one spool: neither breaks
+// (migrations, claims, planning), and every event is reported once.
+func TestTwoProcessesOneStore(t *testing.T) {
+	for round := 0; round < 4; round++ {
+		dir := setup(t)
+		c := filepath.Join(dir, "config.yaml")
+		for i := 0; i < 20; i++ {
+			// Rows outside the constituency make each file take a while.
+			body := fmt.Sprintf("timestamp,ip,port\n2026-11-22 01:00:00,192.0.2.%d,22\n", 100+i) +
+				strings.Repeat("2026-11-22 01:00:00,198.51.100.1,22\n", 20000)
+			os.WriteFile(filepath.Join(dir, "spool", fmt.Sprintf("2026-11-22-scan_ssh-%02d.csv", i)), []byte(body), 0o644)
+		}
+		var wg sync.WaitGroup
+		outs := make([]string, 2)
+		codes := make([]int, 2)
+		for p := 0; p < 2; p++ {
+			wg.Add(1)
+			go func(p int) {
+				defer wg.Done()
+				cmd := exec.Command(os.Args[0], "run", "--once", "--config", c)
+				cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
+				out, err := cmd.CombinedOutput()
+				outs[p] = string(out)
+				if ee, ok := err.(*exec.ExitError); ok {
+					codes[p] = ee.ExitCode()
+				} else if err != nil {
+					codes[p] = -1
+				}
+			}(p)
+		}
+		wg.Wait()
+		for p := range outs {
+			if codes[p] != 0 {
+				t.Fatalf("round %d, process %d exited %d:\n%s", round, p, codes[p], outs[p])
+			}
+		}
+		if left, _ := os.ReadDir(filepath.Join(dir, "spool", "processing")); len(left) != 0 {
+			t.Errorf("round %d: files left in processing/: %v", round, left)
+		}
+		code, out, _ := cli("history", "--config", c, "--json")
+		if code != 0 || strings.Count(out, "\n") != 21 { // 20 ssh hosts and the telnet one
+			t.Errorf("round %d: %d events reported, want 21 once each:\n%s\n--- 1:\n%s\n--- 2:\n%s", round, strings.Count(out, "\n"), out, outs[0], outs[1])
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) < 1 || len(m) > 2 {
+			t.Errorf("round %d: %d mails", round, len(m))
+		}
 	}
 }

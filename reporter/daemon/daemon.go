@@ -100,11 +100,20 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
-	if d.store, err = sqlite.Open(ctx, cfg.Store.DSN.Reveal()); err != nil {
+	files := newFileLocker(cfg.Store.DSN.Reveal())
+	d.locks = files
+	// Two instances starting at once must not both apply the migrations.
+	release, err := files.Wait(ctx, "migrate")
+	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.locks = newFileLocker(cfg.Store.DSN.Reveal())
+	d.store, err = sqlite.Open(ctx, cfg.Store.DSN.Reveal())
+	release()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	if err := d.loadContacts(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -297,7 +306,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 // Only one instance ingests a feed at a time: another one holding the feed
 // gives ErrBusy.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResult, err error) {
-	err = d.exclusive(ctx, "feed "+f.Name, func() error {
+	err = d.exclusive(ctx, "feed "+f.Name, false, func() error {
 		res, err = d.ingestFeed(ctx, f)
 		return err
 	})
@@ -641,11 +650,15 @@ type ReportResult struct {
 // sends nothing.
 // Only one instance runs the report pass at a time: ErrBusy when another
 // one is. A dry run takes no lock: it writes nothing.
-func (d *Daemon) Report(ctx context.Context, dryRun bool) (res ReportResult, err error) {
+func (d *Daemon) Report(ctx context.Context, dryRun bool) (ReportResult, error) {
+	return d.reportLocked(ctx, dryRun, false)
+}
+
+func (d *Daemon) reportLocked(ctx context.Context, dryRun, wait bool) (res ReportResult, err error) {
 	if dryRun {
 		return d.report(ctx, true)
 	}
-	err = d.exclusive(ctx, "report", func() error {
+	err = d.exclusive(ctx, "report", wait, func() error {
 		res, err = d.report(ctx, false)
 		return err
 	})
@@ -698,10 +711,9 @@ func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return s, err
 	}
-	s.Report, err = d.Report(ctx, false)
-	if errors.Is(err, ErrBusy) {
-		s.Busy, err = append(s.Busy, "report"), nil
-	}
+	// Another instance's report pass may not have seen the events this
+	// one just stored: wait for it, then report them.
+	s.Report, err = d.reportLocked(ctx, false, true)
 	if d.cfg.Mail.Mode == "outbox" {
 		s.Outbox = d.cfg.Mail.Outbox
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"syscall"
+	"time"
 )
 
 // ErrBusy is returned when another instance is doing the same job now (a
@@ -20,6 +21,8 @@ var ErrBusy = errors.New("another autoreporter instance is doing this now")
 type locker interface {
 	// TryLock takes the named lock if it is free; release gives it back.
 	TryLock(ctx context.Context, name string) (release func(), ok bool, err error)
+	// Wait takes the named lock, waiting while another instance holds it.
+	Wait(ctx context.Context, name string) (release func(), err error)
 }
 
 // fileLocker locks with flock(2) on a file per job next to the embedded
@@ -38,6 +41,9 @@ var unsafeLockName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func (l fileLocker) TryLock(ctx context.Context, name string) (func(), bool, error) {
 	path := filepath.Join(l.dir, l.prefix+"."+unsafeLockName.ReplaceAllString(name, "_")+".lock")
+	if err := os.MkdirAll(l.dir, 0o750); err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", name, err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", name, err)
@@ -55,9 +61,32 @@ func (l fileLocker) TryLock(ctx context.Context, name string) (func(), bool, err
 	}, true, nil
 }
 
-// exclusive runs fn under the named job lock, or returns ErrBusy when
-// another instance holds it.
-func (d *Daemon) exclusive(ctx context.Context, name string, fn func() error) error {
+// Wait takes the named lock, waiting for it while another instance holds it.
+func (l fileLocker) Wait(ctx context.Context, name string) (func(), error) {
+	for {
+		release, ok, err := l.TryLock(ctx, name)
+		if err != nil || ok {
+			return release, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// exclusive runs fn under the named job lock. When another instance holds
+// it, it waits for it (wait) or returns ErrBusy.
+func (d *Daemon) exclusive(ctx context.Context, name string, wait bool, fn func() error) error {
+	if wait {
+		release, err := d.locks.Wait(ctx, name)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return fn()
+	}
 	release, ok, err := d.locks.TryLock(ctx, name)
 	if err != nil {
 		return err
