@@ -690,9 +690,9 @@ func (d *Daemon) report(ctx context.Context, dryRun bool) (ReportResult, error) 
 
 // Summary is what one full cycle did.
 type Summary struct {
-	Files    []FileResult
-	Ingest   reporter.IngestStats
-	Report   ReportResult
+	Files  []FileResult
+	Ingest reporter.IngestStats
+	Report ReportResult
 	// Busy names the jobs another instance was doing, left to it.
 	Busy     []string
 	Outbox   string // where mails were written, in outbox mode
