@@ -37,12 +37,12 @@ type Builder struct {
 // error here, at start, and not at the first report.
 func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Duration) (*Builder, error) {
 	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat, tmpl: map[string]*template.Template{}}
-	names, err := fs.Glob(fsys, "report.*.txt.tmpl")
+	names, err := fs.Glob(fsys, templates.ReportPattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	for _, n := range names {
-		lang := strings.TrimSuffix(strings.TrimPrefix(n, "report."), ".txt.tmpl")
+		lang := templates.LanguageOf(n)
 		src, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)

@@ -233,3 +233,49 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// A templates folder that holds only a Swedish body adds Swedish; English
+// and Finnish stay available from the built-ins.
+func TestTemplatesFolderAddsLanguage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "report.sv.txt.tmpl"), []byte("{{.CERT}} har tagit emot rapporter.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBuilder(templates.FS(dir), "CERT-XX", "autoreporter@cert.example", "en", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b.Languages(), ","); got != "en,fi,sv" {
+		t.Errorf("languages %s, want en,fi,sv", got)
+	}
+	for lang, want := range map[string]string{"fi": "Mitä tämä tarkoittaa", "sv": "har tagit emot", "en": "What this means"} {
+		rep, evs := fixture(lang)
+		msg, err := b.Build(rep, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := bodyText(t, msg.Raw); !strings.Contains(body, want) {
+			t.Errorf("%s: body does not contain %q:\n%s", lang, want, body)
+		}
+	}
+}
+
+// bodyText is the decoded text part of a built message.
+func bodyText(t *testing.T, raw []byte) string {
+	t.Helper()
+	m, err := gomail.EMLToMsgFromReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.GetParts() {
+		if p.GetContentType() == gomail.TypeTextPlain {
+			b, err := p.GetContent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+	t.Fatal("no text part")
+	return ""
+}
