@@ -24,6 +24,7 @@ import (
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/geo"
+	"github.com/autoreporter/autoreporter/templates"
 )
 
 // Config is the whole file.
@@ -450,11 +451,36 @@ func (v *validator) validate() {
 	v.report()
 	v.feeds()
 	v.contacts()
+	v.templates()
+}
+
+// templates checks the templates folder, then that every language the
+// config names has a report template, built in or in the folder: a report
+// to a contact whose language has none would go out in another language
+// without a word.
+func (v *validator) templates() {
+	c := v.cfg
 	if c.Templates != "" {
 		c.Templates = v.path(c.Templates)
 		if st, err := os.Stat(c.Templates); err != nil || !st.IsDir() {
 			v.add("templates", "%q is not a folder", c.Templates)
+			return
 		}
+	}
+	langs, err := templates.Languages(templates.FS(c.Templates))
+	if err != nil {
+		v.add("templates", "%v", err)
+		return
+	}
+	check := func(key, lang string) {
+		if lang == "" || !langRE.MatchString(lang) || slices.Contains(langs, lang) {
+			return // unset, or already refused as not a language code
+		}
+		v.add(key, "language %q has no template; there are: %s", lang, strings.Join(langs, ", "))
+	}
+	check("cert.language", c.Cert.Language)
+	for i, ct := range c.Contacts {
+		check(fmt.Sprintf("contacts[%d].language", i), ct.Language)
 	}
 }
 

@@ -211,3 +211,38 @@ func TestExampleConfigLoads(t *testing.T) {
 		}
 	}
 }
+
+// A language is only accepted where there is a template for it: a report
+// to that contact would otherwise go out in another language, silently.
+func TestLanguagesNeedTemplates(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace [2]string
+		sv      bool   // a templates folder with report.sv.txt.tmpl
+		want    string // "" for valid
+	}{
+		{"built-in language", [2]string{"language: fi}", "language: fi}"}, false, ""},
+		{"contact language without template", [2]string{"{cidr: 198.51.100.0/24, to: [noc@isp-two.example]}", "{cidr: 198.51.100.0/24, to: [noc@isp-two.example], language: sv}"}, false,
+			`contacts[1].language: language "sv" has no template; there are: en, fi`},
+		{"cert language without template", [2]string{"report_prefix: CERT-XX}", "report_prefix: CERT-XX, language: sv}"}, false,
+			`cert.language: language "sv" has no template; there are: en, fi`},
+		{"folder adds the language", [2]string{"report_prefix: CERT-XX}", "report_prefix: CERT-XX, language: sv}\ntemplates: tmpl"}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			if tt.sv {
+				os.MkdirAll(filepath.Join(dir, "tmpl"), 0o755)
+				os.WriteFile(filepath.Join(dir, "tmpl", "report.sv.txt.tmpl"), []byte("hej"), 0o644)
+			}
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error does not contain %q:\n%v", tt.want, err)
+			}
+		})
+	}
+}

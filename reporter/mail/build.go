@@ -53,10 +53,36 @@ func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Du
 		}
 		b.tmpl[lang] = t
 	}
-	if _, ok := b.tmpl[lang]; !ok {
-		return nil, fmt.Errorf("no template for the default language %q (want %s)", lang, templates.ReportName(lang))
+	if err := b.CheckLanguage(lang); err != nil {
+		return nil, fmt.Errorf("default language: %w (add %s)", err, templates.ReportName(lang))
 	}
 	return b, nil
+}
+
+// LanguageError is a language that has no report template.
+type LanguageError struct {
+	Lang string
+	Have []string // the languages there are templates for, sorted
+}
+
+func (e *LanguageError) Error() string {
+	if len(e.Have) == 0 {
+		return fmt.Sprintf("language %q has no template; there are none", e.Lang)
+	}
+	return fmt.Sprintf("language %q has no template; there are: %s", e.Lang, strings.Join(e.Have, ", "))
+}
+
+// CheckLanguage refuses a language that has no template: a report to a
+// contact who asked for it would silently go out in the default language.
+// The empty language is the default one.
+func (b *Builder) CheckLanguage(lang string) error {
+	if lang == "" {
+		lang = b.Language
+	}
+	if _, ok := b.tmpl[lang]; ok {
+		return nil
+	}
+	return &LanguageError{Lang: lang, Have: b.Languages()}
 }
 
 // Languages lists the languages there are templates for.

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"io"
 	"mime/quotedprintable"
@@ -278,4 +279,40 @@ func bodyText(t *testing.T, raw []byte) string {
 	}
 	t.Fatal("no text part")
 	return ""
+}
+
+func TestCheckLanguage(t *testing.T) {
+	b := builder(t)
+	tests := []struct {
+		lang string
+		want string // "" for no error
+	}{
+		{"en", ""},
+		{"fi", ""},
+		{"", ""}, // the default language
+		{"xx", `language "xx" has no template; there are: en, fi`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			err := b.CheckLanguage(tt.lang)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckLanguage(%q) = %v", tt.lang, err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("CheckLanguage(%q) = %v, want %s", tt.lang, err, tt.want)
+			}
+			var le *LanguageError
+			if tt.want != "" && !errors.As(err, &le) {
+				t.Errorf("not a *LanguageError: %T", err)
+			}
+		})
+	}
+}
+
+func TestDefaultLanguageWithoutTemplate(t *testing.T) {
+	_, err := NewBuilder(templates.FS(""), "C", "a@b.example", "sv", nil)
+	var le *LanguageError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), `language "sv" has no template; there are: en, fi`) {
+		t.Fatalf("NewBuilder with default language sv: %v", err)
+	}
 }
