@@ -159,8 +159,9 @@ type Feed struct {
 	// ReportType forces the Shadowserver report type instead of taking it
 	// from each file name.
 	ReportType string `yaml:"report_type"`
-	// Schema is Shadowserver's reports.json; without it, or when it cannot
-	// be read, the built-in report table is used.
+	// Schema is Shadowserver's reports.json; without it the built-in report
+	// table is used. A schema that is named must exist (Load) and parse
+	// (check-config): a typo must not quietly fall back to the table.
 	Schema    string           `yaml:"schema"`
 	CSV       *CSVFormat       `yaml:"csv"`
 	Blocklist *BlocklistFormat `yaml:"blocklist"`
@@ -392,11 +393,6 @@ func (v *validator) validate() {
 
 	// geo
 	c.Geo.ASNDB, c.Geo.CountryDB = v.path(c.Geo.ASNDB), v.path(c.Geo.CountryDB)
-	if c.Geo.ASNDB == "" {
-		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
-	} else {
-		v.fileExists("geo.asn_db", c.Geo.ASNDB)
-	}
 	switch c.Geo.Layout {
 	case "", "maxmind", "dbip", "ipinfo":
 		if c.Geo.Layout == "dbip" {
@@ -404,6 +400,11 @@ func (v *validator) validate() {
 		}
 	default:
 		v.add("geo.layout", "%q is not a layout; use maxmind, dbip or ipinfo (or leave it out to read it from the file)", c.Geo.Layout)
+	}
+	if c.Geo.ASNDB == "" {
+		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
+	} else {
+		v.mmdb("geo.asn_db", c.Geo.ASNDB, geo.ASN)
 	}
 	c.Geo.ReloadEvery = time.Minute
 	if c.Geo.Reload != "" {
@@ -416,7 +417,7 @@ func (v *validator) validate() {
 	if c.Geo.CountryDB == "" && len(c.Constituency.Countries) > 0 {
 		v.add("geo.country_db", "is required when constituency.countries is set")
 	} else if c.Geo.CountryDB != "" {
-		v.fileExists("geo.country_db", c.Geo.CountryDB)
+		v.mmdb("geo.country_db", c.Geo.CountryDB, geo.Country)
 	}
 
 	// store
@@ -484,9 +485,29 @@ func (v *validator) templates() {
 	}
 }
 
-func (v *validator) fileExists(key, p string) {
-	if _, err := os.Stat(p); err != nil {
+func (v *validator) fileExists(key, p string) bool {
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
 		v.add(key, "%s: %v", p, errors.Unwrap(err))
+		return false
+	case st.IsDir():
+		v.add(key, "%s is a folder, not a file", p)
+		return false
+	}
+	return true
+}
+
+// mmdb checks that a database file exists and that its type can answer
+// role: a country database given as the ASN database would make every ASN
+// unknown and send the events of every ASN rule to the fallback contact.
+// Only the metadata is read here; the daemon verifies the whole file.
+func (v *validator) mmdb(key, p string, role geo.Role) {
+	if !v.fileExists(key, p) {
+		return
+	}
+	if err := geo.CheckFile(p, role, geo.Layout(v.cfg.Geo.Layout)); err != nil {
+		v.add(key, "%v", err)
 	}
 }
 
@@ -610,10 +631,13 @@ func (v *validator) mail() {
 		if s.PasswordFile != "" {
 			s.PasswordFile = v.path(s.PasswordFile)
 			b, err := os.ReadFile(s.PasswordFile)
-			if err != nil {
+			switch pw := strings.TrimRight(string(b), "\r\n"); {
+			case err != nil:
 				v.add("mail.smtp.password_file", "%v", err)
-			} else {
-				s.Password = Secret(strings.TrimRight(string(b), "\r\n"))
+			case pw == "":
+				v.add("mail.smtp.password_file", "%s is empty", s.PasswordFile)
+			default:
+				s.Password = Secret(pw)
 			}
 		}
 		s.TimeoutDuration = 30 * time.Second
@@ -692,7 +716,12 @@ func (v *validator) feeds() {
 			if f.CSV != nil {
 				v.add(key+".csv", "is only for format csv")
 			}
-			f.Schema = v.path(f.Schema)
+			if f.Schema != "" {
+				// Without its schema a feed would be read with the built-in
+				// table: refused here rather than warned about at ingest.
+				f.Schema = v.path(f.Schema)
+				v.fileExists(key+".schema", f.Schema)
+			}
 		case "csv":
 			v.csvFormat(key+".csv", f.CSV)
 			if f.Schema != "" || f.ReportType != "" {

@@ -1,21 +1,29 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autoreporter/autoreporter/geo/mmdbgen"
 )
 
-// writeTree makes a config folder with the files a valid config names.
+// writeTree makes a config folder with the files a valid config names:
+// real .mmdb files, as their type is checked.
 func writeTree(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"examples/geo/asn.mmdb", "examples/geo/country.mmdb", "secret.txt"} {
-		p := filepath.Join(dir, f)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("s3cret\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "examples/geo"), 0o755)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("s3cret\n"), 0o600)
+	nets := []mmdbgen.Network{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), ASN: 64500, Org: "ISP One", Country: "FI", Registered: "FI"}}
+	if err := mmdbgen.WriteASN(filepath.Join(dir, "examples/geo/asn.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteCountry(filepath.Join(dir, "examples/geo/country.mmdb"), nets); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -96,11 +104,18 @@ func TestErrors(t *testing.T) {
 		{"list where map", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: [outbox]"}, []string{"mail: expected a mapping, found a list (line 6)"}},
 		{"bad schedule", [2]string{"repeat: 24h}", "repeat: 24h, schedule: \"TZ=\"}"}, []string{"feeds[0].schedule"}},
 		{"bad layout", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: examples/geo/asn.mmdb, layout: geoip, reload: soon"}, []string{`geo.layout: "geoip" is not a layout`, `geo.reload: "soon" is not a duration`}},
+		{"country db as asn db", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: examples/geo/country.mmdb"}, []string{`geo.asn_db: `, `/examples/geo/country.mmdb is a "GeoLite2-Country" database, not an ASN database (line 4)`}},
+		{"asn db as country db", [2]string{"country_db: examples/geo/country.mmdb", "country_db: examples/geo/asn.mmdb"}, []string{`geo.country_db: `, `/examples/geo/asn.mmdb is a "GeoLite2-ASN" database, not a country database`}},
+		{"not an mmdb", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: secret.txt"}, []string{"geo.asn_db: mmdb ", "secret.txt"}},
+		{"missing schema", [2]string{"repeat: 24h}", "repeat: 24h, schema: nowhere/reports.json}"}, []string{"feeds[0].schema: ", "nowhere/reports.json: no such file or directory"}},
+		{"schema a folder", [2]string{"repeat: 24h}", "repeat: 24h, schema: examples}"}, []string{"feeds[0].schema: ", "is a folder, not a file"}},
+		{"empty password file", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, password_file: empty.txt}}"}, []string{"mail.smtp.password_file: ", "empty.txt is empty"}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeTree(t)
+			os.WriteFile(filepath.Join(dir, "empty.txt"), []byte("\n"), 0o600)
 			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
 			if src == issueConfig {
 				t.Fatalf("replacement %q not found", tt.replace[0])
@@ -244,5 +259,19 @@ func TestLanguagesNeedTemplates(t *testing.T) {
 				t.Fatalf("error does not contain %q:\n%v", tt.want, err)
 			}
 		})
+	}
+}
+
+// Both .mmdb files broken: both keys are named, not only the first.
+func TestBothGeoFilesNamed(t *testing.T) {
+	dir := writeTree(t)
+	for _, f := range []string{"examples/geo/asn.mmdb", "examples/geo/country.mmdb"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("not a database"), 0o644)
+	}
+	_, err := Parse([]byte(issueConfig), filepath.Join(dir, "config.yaml"), noEnv)
+	for _, want := range []string{"geo.asn_db: mmdb " + filepath.Join(dir, "examples/geo/asn.mmdb"), "geo.country_db: mmdb " + filepath.Join(dir, "examples/geo/country.mmdb")} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
+		}
 	}
 }
