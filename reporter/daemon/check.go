@@ -9,25 +9,30 @@ import (
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
+	"github.com/autoreporter/autoreporter/geo"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/mail"
+	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 	"github.com/autoreporter/autoreporter/templates"
 )
 
 // Check verifies everything a config names, beyond what config.Load
-// checks: the .mmdb files open and are sound, the constituency compiles, the
-// store opens, every template renders against sample data, every language
-// a contact asks for (in the config or stored with `contacts set`) has a
-// template, and every spool folder exists or can be made. It returns every
-// problem found, each naming the key at fault.
+// checks: the .mmdb files open and are sound, the delegated stats, the RIPE
+// snapshot and every Shadowserver schema load, the constituency compiles,
+// the store opens, every template renders against sample data, every
+// language a contact asks for (in the config or stored with `contacts
+// set`) has a template, and every spool folder and the outbox exist or can
+// be made. It returns every problem found, each naming the key at fault.
 func Check(ctx context.Context, cfg *config.Config) []error {
-	var errs []error
+	errs := checkSchemas(cfg)
+	errs = append(errs, checkFolders(cfg)...)
 	d, err := New(ctx, cfg, Options{})
 	if err != nil {
 		// New stops at the first thing it cannot open; open each on its
 		// own so that every broken one is named by its key.
-		if opened := checkOpeners(cfg); len(opened) > 0 {
+		if opened := checkOpeners(ctx, cfg); len(opened) > 0 {
 			return append(errs, opened...)
 		}
 		return append(errs, err)
@@ -38,22 +43,62 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 		rep := sample.Report
 		rep.Contact.Language = lang
 		if _, err := d.builder.Build(rep, sample.Events); err != nil {
-			errs = append(errs, fmt.Errorf("template for %q: %w", lang, err))
+			errs = append(errs, fmt.Errorf("templates: %s does not render: %w", templates.ReportName(lang), err))
 		}
 	}
 	errs = append(errs, d.checkLanguages(ctx)...)
-	for _, f := range cfg.Feeds {
-		if f.Source.Spool == "" {
-			continue
-		}
-		if err := os.MkdirAll(f.Source.Spool, 0o750); err != nil {
-			errs = append(errs, fmt.Errorf("feeds %s: source.spool: %w", f.Name, err))
-		}
-	}
 	if d.geo.Current().Constituency.Ranges() == 0 {
 		errs = append(errs, fmt.Errorf("constituency: matches no address in %s or %s", cfg.Geo.CountryDB, cfg.Geo.ASNDB))
 	}
 	return errs
+}
+
+// checkSchemas reads every Shadowserver schema: config.Load has seen that
+// the file is there, and the daemon would fall back to its built-in table,
+// with a warning, on one that does not parse.
+func checkSchemas(cfg *config.Config) []error {
+	var errs []error
+	for i, f := range cfg.Feeds {
+		if f.Schema == "" {
+			continue
+		}
+		if _, err := shadowserver.LoadSchema(f.Schema); err != nil {
+			errs = append(errs, fmt.Errorf("feeds[%d].schema: %w", i, err))
+		}
+	}
+	return errs
+}
+
+// checkFolders makes the folders the daemon writes into, and tries a file
+// in the outbox: a relay's folder this user cannot write is found now.
+func checkFolders(cfg *config.Config) []error {
+	var errs []error
+	for i, f := range cfg.Feeds {
+		if f.Source.Spool == "" {
+			continue
+		}
+		if err := os.MkdirAll(f.Source.Spool, 0o750); err != nil {
+			errs = append(errs, fmt.Errorf("feeds[%d].source.spool: %w", i, err))
+		}
+	}
+	if cfg.Mail.Mode == "outbox" {
+		if err := writable(cfg.Mail.Outbox); err != nil {
+			errs = append(errs, fmt.Errorf("mail.outbox: %w", err))
+		}
+	}
+	return errs
+}
+
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // CheckLanguage refuses a language that has no report template, with the
@@ -85,17 +130,44 @@ func (d *Daemon) checkLanguages(ctx context.Context) []error {
 
 // checkOpeners opens, each on its own, what New opens, and names the key
 // of each that fails.
-func checkOpeners(cfg *config.Config) []error {
+func checkOpeners(ctx context.Context, cfg *config.Config) []error {
 	var errs []error
-	if _, err := mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, nil); err != nil {
-		key := "templates"
-		if le := (*mail.LanguageError)(nil); errors.As(err, &le) {
-			key, err = "cert.language", le
+	add := func(key string, err error) { errs = append(errs, fmt.Errorf("%s: %w", key, err)) }
+	for _, db := range []struct {
+		key, asn, country string
+	}{
+		{"geo.asn_db", cfg.Geo.ASNDB, ""},
+		{"geo.country_db", "", cfg.Geo.CountryDB},
+	} {
+		if db.asn == "" && db.country == "" {
+			continue
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		g, err := geo.Open(db.asn, db.country, geo.Layout(cfg.Geo.Layout))
+		if err != nil {
+			add(db.key, err)
+			continue
+		}
+		g.Close()
+	}
+	if spec := cfg.ConstituencySpec(); spec.DelegatedFile != "" {
+		if _, err := geo.LoadDelegated(spec.DelegatedFile, spec.Countries); err != nil {
+			add("constituency.delegated", err)
+		}
 	}
 	if _, err := abuse.OpenRIPE(cfg.RIPE.Snapshot, cfg.Cert.Language); err != nil {
-		errs = append(errs, fmt.Errorf("ripe.snapshot: %w", err))
+		add("ripe.snapshot", err)
+	}
+	if _, err := mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, nil); err != nil {
+		if le := (*mail.LanguageError)(nil); errors.As(err, &le) {
+			add("cert.language", le)
+		} else {
+			add("templates", err)
+		}
+	}
+	if st, err := sqlite.Open(ctx, cfg.Store.DSN.Reveal()); err != nil {
+		add("store.dsn", err)
+	} else {
+		st.Close()
 	}
 	return errs
 }
