@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
@@ -306,7 +309,12 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 	errs := &Errors{Path: path}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
+	err := dec.Decode(&root)
+	if errors.Is(err, io.EOF) || (err == nil && isNull(&root)) {
+		return nil, fmt.Errorf("config %s is empty: a config needs at least cert (name, from, fallback_contact), "+
+			"constituency, geo.asn_db and one feed; start from config.example.yaml", path)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 	}
 	var cfg Config
@@ -330,6 +338,15 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 		return nil, errs
 	}
 	return &cfg, nil
+}
+
+// isNull reports whether a document holds nothing: "---" or "~" alone.
+func isNull(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 type validator struct {
@@ -364,10 +381,13 @@ func (v *validator) validate() {
 	if c.Cert.Name == "" {
 		v.add("cert.name", "is required: the CERT's name as it signs reports")
 	}
+	nameOK := v.headerValue("cert.name", c.Cert.Name)
 	if c.Cert.From == "" {
 		v.add("cert.from", "is required: the From address of reports")
-	} else if _, err := mail.ParseAddress(c.Cert.From); err != nil {
-		v.add("cert.from", "%q is not an email address", c.Cert.From)
+	} else if v.headerValue("cert.from", c.Cert.From) {
+		if _, err := mail.ParseAddress(c.Cert.From); err != nil {
+			v.add("cert.from", "%q is not an email address", c.Cert.From)
+		}
 	}
 	if len(c.Cert.FallbackContact) == 0 {
 		v.add("cert.fallback_contact", "is required: where events with no known owner contact go")
@@ -377,11 +397,18 @@ func (v *validator) validate() {
 			v.add(fmt.Sprintf("cert.fallback_contact[%d]", i), "%q is not an email address", a)
 		}
 	}
-	if c.Cert.ReportPrefix == "" {
+	switch {
+	case c.Cert.ReportPrefix != "":
+		if v.headerValue("cert.report_prefix", c.Cert.ReportPrefix) && !prefixRE.MatchString(c.Cert.ReportPrefix) {
+			v.add("cert.report_prefix", "%q must be 1-32 letters, digits, '.', '_' or '-' (it goes into every subject)", c.Cert.ReportPrefix)
+		}
+	case nameOK && c.Cert.Name != "":
+		// Derived from the name: a mistake is the name's, and setting the
+		// prefix is the way out.
 		c.Cert.ReportPrefix = strings.ReplaceAll(c.Cert.Name, " ", "-")
-	}
-	if c.Cert.ReportPrefix != "" && !prefixRE.MatchString(c.Cert.ReportPrefix) {
-		v.add("cert.report_prefix", "%q must be 1-32 letters, digits, '.', '_' or '-' (it goes into every subject)", c.Cert.ReportPrefix)
+		if !prefixRE.MatchString(c.Cert.ReportPrefix) {
+			v.add("cert.report_prefix", "is not set, and %q, made from cert.name, is not 1-32 letters, digits, '.', '_' or '-': set report_prefix (it goes into every subject)", c.Cert.ReportPrefix)
+		}
 	}
 	if c.Cert.Language == "" {
 		c.Cert.Language = "en"
@@ -483,6 +510,18 @@ func (v *validator) templates() {
 	for i, ct := range c.Contacts {
 		check(fmt.Sprintf("contacts[%d].language", i), ct.Language)
 	}
+}
+
+// headerValue refuses a control character in a value that goes into a
+// mail header: a CR or LF would end the header early (or start another),
+// and the mail builder would fail on it at the first report.
+func (v *validator) headerValue(key, s string) bool {
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		v.add(key, "contains a control character (%U), and it goes into a mail header: %q", r, s)
+		return false
+	}
+	return true
 }
 
 func (v *validator) fileExists(key, p string) bool {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -273,5 +274,89 @@ func TestBothGeoFilesNamed(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %q:\n%v", want, err)
 		}
+	}
+}
+
+// ${NAME} is read from the environment in secrets only; anywhere else it
+// would be used as it is written and end up in a From header or a folder
+// name, so it is refused with its key.
+func TestEnvReferenceOutsideSecrets(t *testing.T) {
+	env := func(k string) (string, bool) { return "/srv", k == "STATE" }
+	tests := []struct {
+		name    string
+		replace [2]string
+		want    string // "" for valid
+	}{
+		{"secret", [2]string{"dsn: var/autoreporter.db", `dsn: "${STATE}/a.db"`}, ""},
+		{"secret in a header", [2]string{"source: {spool: var/spool/shadowserver}", `source: {url: "https://x.example/f", headers: {Auth-Key: "${STATE}"}}`}, ""},
+		{"cert.name", [2]string{"name: CERT-XX", `name: "${UNSET}"`}, "cert.name: ${UNSET} is not read from the environment"},
+		{"a path", [2]string{"outbox: var/outbox", `outbox: "${STATE}/outbox"`}, "mail.outbox: ${STATE} is not read from the environment"},
+		{"a list item", [2]string{"to: [noc@isp-two.example]", `to: ["${NOC}"]`}, "contacts[1].to[0]: ${NOC} is not read"},
+		{"shell-style default", [2]string{"outbox: var/outbox", `outbox: "${STATE:-/var}/outbox"`}, "mail.outbox: ${STATE:-/var} is not read from the environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			if src == issueConfig {
+				t.Fatalf("%q not in the config", tt.replace[0])
+			}
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), env)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error does not contain %q:\n%v", tt.want, err)
+			case tt.want != "" && !strings.Contains(err.Error(), "only secrets"):
+				t.Errorf("error does not say where ${NAME} works:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	for name, src := range map[string]string{"empty": "", "blank": "\n  \n", "comments only": "# nothing yet\n", "null document": "---\n~\n"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(src), "/etc/autoreporter/config.yaml", noEnv)
+			if err == nil || !strings.Contains(err.Error(), "/etc/autoreporter/config.yaml is empty") || !strings.Contains(err.Error(), "config.example.yaml") {
+				t.Errorf("%v", err)
+			}
+			if strings.Contains(fmt.Sprint(err), "EOF") {
+				t.Errorf("says EOF: %v", err)
+			}
+		})
+	}
+}
+
+// Values that go into a mail header refuse control characters with their
+// own key, before a template or the mail builder trips on them.
+func TestHeaderValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace [2]string
+		want    string
+		notWant string
+	}{
+		{"CRLF in cert.name", [2]string{"name: CERT-XX, from:", `name: "CERT-XX\r\nBcc: victim@example.org", from:`}, "cert.name: ", "cert.report_prefix"},
+		{"LF in cert.name, prefix derived", [2]string{"name: CERT-XX, from: autoreporter@cert.example, fallback_contact: soc@cert.example, report_prefix: CERT-XX}", `name: "CERT\nXX", from: autoreporter@cert.example, fallback_contact: soc@cert.example}`}, "cert.name: ", "cert.report_prefix"},
+		{"NUL in cert.name", [2]string{"name: CERT-XX, from:", `name: "CERT\u0000XX", from:`}, "cert.name: ", ""},
+		{"CR in cert.from", [2]string{"from: autoreporter@cert.example", `from: "CERT <autoreporter@cert.example>\r"`}, "cert.from: ", ""},
+		{"CRLF in report_prefix", [2]string{"report_prefix: CERT-XX", `report_prefix: "X\r\nBcc: a@b"`}, "cert.report_prefix: ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			if src == issueConfig {
+				t.Fatalf("%q not in the config", tt.replace[0])
+			}
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if err == nil || !strings.Contains(err.Error(), tt.want+"contains a control character") {
+				t.Fatalf("error does not contain %q:\n%v", tt.want+"contains a control character", err)
+			}
+			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
+				t.Errorf("blames %s:\n%v", tt.notWant, err)
+			}
+		})
 	}
 }
