@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -126,7 +127,13 @@ type Store struct {
 type Mail struct {
 	Mode   string `yaml:"mode"`
 	Outbox string `yaml:"outbox"`
-	SMTP   SMTP   `yaml:"smtp"`
+	// OutboxMode is the octal permission of the outbox's files ("0640"):
+	// the relay that sends them often runs as another user of the group.
+	OutboxMode string `yaml:"outbox_mode"`
+	SMTP       SMTP   `yaml:"smtp"`
+
+	// OutboxFileMode is OutboxMode read; DefaultOutboxMode when unset.
+	OutboxFileMode fs.FileMode `yaml:"-"`
 }
 
 // SMTP is the relay reports are sent through.
@@ -250,6 +257,9 @@ type Contact struct {
 
 // Defaults.
 const (
+	// DefaultOutboxMode lets the owner write and the group read (mail.outbox_mode).
+	DefaultOutboxMode fs.FileMode = 0o640
+
 	DefaultRepeat         = 24 * time.Hour
 	DefaultFeedSchedule   = "@every 15m"
 	DefaultReportSchedule = "@hourly"
@@ -643,7 +653,14 @@ func (v *validator) mail() {
 			m.Outbox = "var/outbox"
 		}
 		m.Outbox = v.path(m.Outbox)
+		m.OutboxFileMode = DefaultOutboxMode
+		if m.OutboxMode != "" {
+			v.outboxMode(m)
+		}
 	case "smtp":
+		if m.OutboxMode != "" {
+			v.add("mail.outbox_mode", "is only for mail.mode outbox")
+		}
 		s := &m.SMTP
 		if s.Host == "" {
 			v.add("mail.smtp.host", "is required when mail.mode is smtp")
@@ -689,6 +706,25 @@ func (v *validator) mail() {
 		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)
+	}
+}
+
+// outboxMode reads mail.outbox_mode: octal, written "0640", 0640 or 0o640.
+func (v *validator) outboxMode(m *Mail) {
+	digits := strings.TrimPrefix(strings.TrimPrefix(m.OutboxMode, "0o"), "0O")
+	n, err := strconv.ParseUint(digits, 8, 32)
+	if err != nil || n > 0o777 {
+		v.add("mail.outbox_mode", "%q is not an octal mode (like \"0640\")", m.OutboxMode)
+		return
+	}
+	mode := fs.FileMode(n)
+	switch {
+	case mode&0o002 != 0:
+		v.add("mail.outbox_mode", "%04o lets any user change a mail before it is sent; use 0640 or 0644", mode)
+	case mode&0o400 == 0:
+		v.add("mail.outbox_mode", "%04o does not let the owner read the files it writes", mode)
+	default:
+		m.OutboxFileMode = mode
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -356,6 +357,44 @@ func TestHeaderValues(t *testing.T) {
 			}
 			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
 				t.Errorf("blames %s:\n%v", tt.notWant, err)
+			}
+		})
+	}
+}
+
+func TestOutboxMode(t *testing.T) {
+	tests := []struct {
+		name string
+		mail string
+		want fs.FileMode
+		err  string
+	}{
+		{"default", "mail: {mode: outbox, outbox: var/outbox}", 0o640, ""},
+		{"quoted", `mail: {mode: outbox, outbox: var/outbox, outbox_mode: "0644"}`, 0o644, ""},
+		{"unquoted", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0600}", 0o600, ""},
+		{"0o prefix", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0o660}", 0o660, ""},
+		{"not octal", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: rw-r-----}", 0, `mail.outbox_mode: "rw-r-----" is not an octal mode (like "0640")`},
+		{"too big", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 01777}", 0, `mail.outbox_mode: "01777" is not an octal mode`},
+		{"world-writable", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0666}", 0, "mail.outbox_mode: 0666 lets any user change a mail before it is sent"},
+		{"owner cannot read", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0040}", 0, "mail.outbox_mode: 0040 does not let the owner read"},
+		{"smtp", "mail: {mode: smtp, outbox_mode: 0640, smtp: {host: smtp.example}}", 0, "mail.outbox_mode: is only for mail.mode outbox"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, "mail: {mode: outbox, outbox: var/outbox}", tt.mail, 1)
+			cfg, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error does not contain %q:\n%v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Mail.OutboxFileMode != tt.want {
+				t.Errorf("OutboxFileMode %04o, want %04o", cfg.Mail.OutboxFileMode, tt.want)
 			}
 		})
 	}
