@@ -176,8 +176,18 @@ type Feed struct {
 	CSV       *CSVFormat       `yaml:"csv"`
 	Blocklist *BlocklistFormat `yaml:"blocklist"`
 	JSON      *JSONFormat      `yaml:"json"`
+	// Settle is how long a file must sit unchanged in a spool folder
+	// before it is taken (spool sources only; default 5s), so that a file
+	// still being written is not read half. Read into Source.SettleDuration.
+	Settle string `yaml:"settle"`
+	// MaxAge holds rows older than this out of reports: a feed that
+	// re-sends old observations, or a backlog after an outage, does not
+	// mail ISPs about last month. Empty or 0 is off.
+	MaxAge string `yaml:"max_age"`
 
 	RepeatDuration time.Duration `yaml:"-"`
+	// MaxAgeDuration is MaxAge read; 0 when off.
+	MaxAgeDuration time.Duration `yaml:"-"`
 }
 
 // Source is where a feed's bytes come from: a spool folder, a URL, or the
@@ -197,6 +207,9 @@ type Source struct {
 	MaxBytes        int64         `yaml:"-"`
 	TimeoutDuration time.Duration `yaml:"-"`
 	RetryCount      int           `yaml:"-"`
+	// SettleDuration is the feed's settle (feeds[].settle) for a spool
+	// source, DefaultSettle when unset; 0 for other sources.
+	SettleDuration time.Duration `yaml:"-"`
 }
 
 // ShadowserverAPI is the Reports API: reports/list over a window of days,
@@ -259,6 +272,9 @@ type Contact struct {
 const (
 	// DefaultOutboxMode lets the owner write and the group read (mail.outbox_mode).
 	DefaultOutboxMode fs.FileMode = 0o640
+
+	// DefaultSettle is how long a spool file must sit unchanged (feeds[].settle).
+	DefaultSettle = 5 * time.Second
 
 	DefaultRepeat         = 24 * time.Hour
 	DefaultFeedSchedule   = "@every 15m"
@@ -836,6 +852,20 @@ func (v *validator) feeds() {
 			v.add(key+".blocklist", "is only for format blocklist")
 		}
 		v.source(key+".source", &f.Source, f.Format)
+		v.settle(key+".settle", f)
+		if f.MaxAge != "" {
+			d, err := ParseDuration(f.MaxAge)
+			switch {
+			case err != nil:
+				v.add(key+".max_age", "%v", err)
+			case d > 0 && d < time.Hour:
+				// "3m" meant as three months is three minutes: every row
+				// would be held out, without a word.
+				v.add(key+".max_age", "%q is less than an hour: nearly every row would be held out of reports (m is minutes; write 3d or 12w)", f.MaxAge)
+			default:
+				f.MaxAgeDuration = d
+			}
+		}
 		f.RepeatDuration = DefaultRepeat
 		if f.Repeat != "" {
 			d, err := ParseDuration(f.Repeat)
@@ -850,6 +880,26 @@ func (v *validator) feeds() {
 		if err := checkSchedule(f.Schedule); err != nil {
 			v.add(key+".schedule", "%v", err)
 		}
+	}
+}
+
+// settle reads feeds[].settle into Source.SettleDuration: spool sources
+// only, as the others are never read while a cron job writes them.
+func (v *validator) settle(key string, f *Feed) {
+	if f.Source.Spool == "" {
+		if f.Settle != "" {
+			v.add(key, "is only for spool sources")
+		}
+		return
+	}
+	f.Source.SettleDuration = DefaultSettle
+	if f.Settle != "" {
+		d, err := ParseDuration(f.Settle)
+		if err != nil {
+			v.add(key, "%v", err)
+			return
+		}
+		f.Source.SettleDuration = d
 	}
 }
 

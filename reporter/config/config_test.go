@@ -399,3 +399,44 @@ func TestOutboxMode(t *testing.T) {
 		})
 	}
 }
+
+func TestFeedSettleAndMaxAge(t *testing.T) {
+	const feed = "{name: shadowserver, format: shadowserver, source: {spool: var/spool/shadowserver}, repeat: 24h}"
+	tests := []struct {
+		name           string
+		feed           string
+		settle, maxAge time.Duration
+		err            string
+	}{
+		{"defaults", feed, 5 * time.Second, 0, ""},
+		{"set", "{name: s, format: shadowserver, source: {spool: var/s}, settle: 30s, max_age: 3d}", 30 * time.Second, 72 * time.Hour, ""},
+		{"settle off", "{name: s, format: shadowserver, source: {spool: var/s}, settle: 0s}", 0, 0, ""},
+		{"max_age off", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: 0}", 5 * time.Second, 0, ""},
+		{"url source has no settle", `{name: s, format: shadowserver, source: {url: "https://x.example/f.csv"}}`, 0, 0, ""},
+		{"settle on a url source", `{name: s, format: shadowserver, source: {url: "https://x.example/f.csv"}, settle: 5s}`, 0, 0,
+			"feeds[0].settle: is only for spool sources"},
+		{"bad settle", "{name: s, format: shadowserver, source: {spool: var/s}, settle: soon}", 0, 0, `feeds[0].settle: "soon" is not a duration`},
+		{"bad max_age", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: -1h}", 0, 0, `feeds[0].max_age: "-1h" is not a duration`},
+		{"max_age in minutes", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: 3m}", 0, 0, `feeds[0].max_age: "3m" is less than an hour`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, feed, tt.feed, 1)
+			cfg, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error does not contain %q:\n%v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := cfg.Feeds[0]
+			if f.Source.SettleDuration != tt.settle || f.MaxAgeDuration != tt.maxAge {
+				t.Errorf("settle %v, max_age %v; want %v, %v", f.Source.SettleDuration, f.MaxAgeDuration, tt.settle, tt.maxAge)
+			}
+		})
+	}
+}
