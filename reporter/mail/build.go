@@ -100,16 +100,23 @@ type Data struct {
 	CERT        string
 	Ref         string
 	First, Last string // "2026-11-22 06:00"
-	Total       int
-	Classes     []Class
-	Attachment  string
+	// SameTime is true when First and Last are the same minute: the text
+	// says "at First", not "between First and First".
+	SameTime bool
+	// Total is the number of events; a template says "the event" for 1.
+	Total      int
+	Classes    []Class
+	Attachment string
 	// Inline is true when the events follow the text instead of being
 	// attached (the contact asked for format inline).
 	Inline bool
 	// The shortest repeat window among the report's feeds: events told
-	// inside it are never repeated. Whole days when it is one, else hours.
-	RepeatDays, RepeatHours int
-	Contact                 string
+	// inside it are never repeated. RepeatDays is set for two whole days
+	// or more; RepeatMinutes when the window is not whole hours (30m, 90m);
+	// RepeatHours is always the window in whole hours. All three are 0 when
+	// there is no window, and the text says nothing of repeats.
+	RepeatDays, RepeatHours, RepeatMinutes int
+	Contact                                string
 }
 
 // Class is one classification's line in the summary.
@@ -211,6 +218,7 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 	}
 	const layout = "2006-01-02 15:04"
 	d.First, d.Last = first.UTC().Format(layout), last.UTC().Format(layout)
+	d.SameTime = d.First == d.Last
 	for _, name := range sortedKeys(byClass) {
 		c := Class{Name: name}
 		var ids []string
@@ -229,6 +237,9 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 		d.RepeatDays = int(window / (24 * time.Hour))
 	}
 	d.RepeatHours = int(window / time.Hour)
+	if window%time.Hour != 0 {
+		d.RepeatMinutes = int(window / time.Minute)
+	}
 	return d
 }
 
