@@ -31,7 +31,9 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 	d, err := New(ctx, cfg, Options{})
 	if err != nil {
 		// New stops at the first thing it cannot open; open each on its
-		// own so that every broken one is named by its key.
+		// own so that every broken one is named by its key. New's own
+		// error is then one of them, said without the key; a problem
+		// behind it (the constituency, RDAP) shows once these are fixed.
 		if opened := checkOpeners(ctx, cfg); len(opened) > 0 {
 			return append(errs, opened...)
 		}
