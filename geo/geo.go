@@ -119,22 +119,28 @@ func (s *source) countryOf(res maxminddb.Result) (located, registered string, er
 }
 
 // Open opens the ASN and country databases. An empty path leaves that
-// database out. A file that is missing, truncated or corrupt is an error that
-// names it; the search tree is verified so that a broken file fails here and
-// not on the first lookup of a run. The layout of each file is taken from
-// its metadata unless layout says.
+// database out. A file that is missing, truncated, corrupt or of a kind
+// that cannot answer its role is a *FileError that names it; when both
+// files are bad, both are named. The search tree is verified so that a
+// broken file fails here and not on the first lookup of a run. The layout
+// of each file is taken from its metadata unless layout says.
 func Open(asnPath, countryPath string, layout Layout) (*DB, error) {
 	db := &DB{}
+	var errs []error
 	var err error
 	if asnPath != "" {
-		if db.asn, err = openVerified(asnPath, layout); err != nil {
-			return nil, err
+		if db.asn, err = openVerified(asnPath, ASN, layout); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if countryPath != "" {
-		if db.country, err = openVerified(countryPath, layout); err != nil {
-			return nil, err
+		if db.country, err = openVerified(countryPath, Country, layout); err != nil {
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		db.Close()
+		return nil, errors.Join(errs...)
 	}
 	return db, nil
 }
@@ -142,34 +148,33 @@ func Open(asnPath, countryPath string, layout Layout) (*DB, error) {
 // openVerified reads the whole file into memory rather than mapping it: a
 // replaced database is then dropped by the garbage collector once the last
 // lookup on it is done, with no unmap racing a lookup.
-func openVerified(path string, layout Layout) (s *source, err error) {
+func openVerified(path string, role Role, layout Layout) (s *source, err error) {
 	// The reader can panic on some malformed files; a bad file must be an
 	// error that names it, never a crash.
 	defer func() {
 		if p := recover(); p != nil {
-			s, err = nil, fmt.Errorf("mmdb %s: corrupt database: %v", path, p)
+			s, err = nil, &FileError{Role: role, Path: path, Err: fmt.Errorf("corrupt database: %v", p)}
 		}
 	}()
+	fail := func(err error) (*source, error) { return nil, &FileError{Role: role, Path: path, Err: err} }
 	st, err := stampOf(path)
 	if err != nil {
-		return nil, fmt.Errorf("mmdb %s: %w", path, err)
+		return fail(err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("mmdb %s: %w", path, err)
+		return fail(err)
 	}
 	r, err := maxminddb.OpenBytes(b)
 	if err != nil {
-		return nil, fmt.Errorf("mmdb %s: %w", path, err)
+		return fail(err)
 	}
 	if err := r.Verify(); err != nil {
-		return nil, fmt.Errorf("mmdb %s: corrupt database: %w", path, err)
+		return fail(fmt.Errorf("corrupt database: %w", err))
 	}
-	if layout == LayoutAuto {
-		layout = LayoutMaxMind
-		if strings.Contains(strings.ToLower(r.Metadata.DatabaseType), "ipinfo") {
-			layout = LayoutIPinfo
-		}
+	layout = layoutOf(r, layout)
+	if err := checkRole(r, path, role, layout); err != nil {
+		return fail(err)
 	}
 	return &source{r: r, path: path, layout: layout, stamp: st}, nil
 }

@@ -2,6 +2,7 @@ package geo_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -262,6 +263,41 @@ func TestMaxMindSamples(t *testing.T) {
 	// Located and registered differ here: both must come through.
 	if got, _ := db.Lookup(netip.MustParseAddr("89.160.20.120")); got.Country != "SE" || got.RegisteredCountry != "DE" || got.ASN != 29518 {
 		t.Errorf("89.160.20.120: %+v", got)
+	}
+	// Each real type, given for its role and for the other one.
+	for _, c := range []struct {
+		file string
+		role geo.Role
+		ok   bool
+	}{
+		{"GeoLite2-ASN-Test.mmdb", geo.ASN, true},
+		{"GeoLite2-ASN-Test.mmdb", geo.Country, false},
+		{"GeoLite2-Country-Test.mmdb", geo.ASN, false},
+		{"GeoIP2-Country-Test.mmdb", geo.Country, true},
+		{"GeoLite2-City-Test.mmdb", geo.Country, true},
+		{"GeoLite2-City-Test.mmdb", geo.ASN, false},
+	} {
+		p := filepath.Join(dir, c.file)
+		asn, country := p, ""
+		if c.role == geo.Country {
+			asn, country = "", p
+		}
+		db, err := geo.Open(asn, country, geo.LayoutAuto)
+		var ke *geo.KindError
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s as %v database: %v", c.file, c.role, err)
+		case !c.ok && !errors.As(err, &ke):
+			t.Errorf("%s as %v database: %v, want a *KindError", c.file, c.role, err)
+		case !c.ok && !strings.Contains(err.Error(), p+" is a \"Geo"):
+			t.Errorf("%s as %v database: %v", c.file, c.role, err)
+		}
+		if db != nil {
+			db.Close()
+		}
+		if cerr := geo.CheckFile(p, c.role, geo.LayoutAuto); (cerr == nil) != c.ok {
+			t.Errorf("CheckFile(%s, %v) = %v", c.file, c.role, cerr)
+		}
 	}
 	for _, broken := range []string{"MaxMind-DB-test-broken-pointers-24.mmdb", "MaxMind-DB-test-broken-search-tree-24.mmdb", "GeoIP2-City-Test-Invalid-Node-Count.mmdb"} {
 		p := filepath.Join(dir, broken)

@@ -172,3 +172,26 @@ func TestIPinfoLayout(t *testing.T) {
 		t.Errorf("wrong layout: %v", err)
 	}
 }
+
+// A new version of the wrong kind (geoipupdate told to fetch the country
+// edition into the ASN file's place) is refused; the old one keeps serving.
+func TestLiveRefusesWrongKind(t *testing.T) {
+	dir := t.TempDir()
+	version(t, dir, 64500, "FI")
+	l := openLive(t, dir)
+	b, err := os.ReadFile(filepath.Join(dir, "country.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "asn.mmdb.new")
+	os.WriteFile(tmp, b, 0o644)
+	os.Rename(tmp, filepath.Join(dir, "asn.mmdb"))
+	err = l.Reload()
+	var ke *geo.KindError
+	if !errors.As(err, &ke) || ke.Type != "GeoLite2-Country" || ke.Want != geo.ASN {
+		t.Fatalf("reload of a country file as the ASN database: %v", err)
+	}
+	if info, _ := l.Lookup(netip.MustParseAddr("192.0.2.1")); info.ASN != 64500 {
+		t.Errorf("old version not serving: %+v", info)
+	}
+}

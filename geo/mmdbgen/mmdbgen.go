@@ -96,8 +96,13 @@ func ipnet(p netip.Prefix) *net.IPNet {
 }
 
 // WriteASN writes a GeoLite2-ASN-shaped database.
-func WriteASN(path string, nets []Network) error {
-	t, err := newTree("GeoLite2-ASN")
+func WriteASN(path string, nets []Network) error { return WriteASNAs(path, "GeoLite2-ASN", nets) }
+
+// WriteASNAs writes an ASN database in MaxMind's layout under another
+// database type, as DB-IP's ("DBIP-ASN-Lite (compat=GeoLite2-ASN)") or a
+// home-made one.
+func WriteASNAs(path, databaseType string, nets []Network) error {
+	t, err := newTree(databaseType)
 	if err != nil {
 		return err
 	}
@@ -118,7 +123,13 @@ func WriteASN(path string, nets []Network) error {
 
 // WriteCountry writes a GeoLite2-Country-shaped database.
 func WriteCountry(path string, nets []Network) error {
-	t, err := newTree("GeoLite2-Country")
+	return WriteCountryAs(path, "GeoLite2-Country", nets)
+}
+
+// WriteCountryAs writes a country database in MaxMind's layout under
+// another database type ("GeoIP2-City", "DBIP-Country-Lite"...).
+func WriteCountryAs(path, databaseType string, nets []Network) error {
+	t, err := newTree(databaseType)
 	if err != nil {
 		return err
 	}

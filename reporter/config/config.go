@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -18,12 +20,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/geo"
+	"github.com/autoreporter/autoreporter/templates"
 )
 
 // Config is the whole file.
@@ -122,7 +127,13 @@ type Store struct {
 type Mail struct {
 	Mode   string `yaml:"mode"`
 	Outbox string `yaml:"outbox"`
-	SMTP   SMTP   `yaml:"smtp"`
+	// OutboxMode is the octal permission of the outbox's files ("0640"):
+	// the relay that sends them often runs as another user of the group.
+	OutboxMode string `yaml:"outbox_mode"`
+	SMTP       SMTP   `yaml:"smtp"`
+
+	// OutboxFileMode is OutboxMode read; DefaultOutboxMode when unset.
+	OutboxFileMode fs.FileMode `yaml:"-"`
 }
 
 // SMTP is the relay reports are sent through.
@@ -158,14 +169,25 @@ type Feed struct {
 	// ReportType forces the Shadowserver report type instead of taking it
 	// from each file name.
 	ReportType string `yaml:"report_type"`
-	// Schema is Shadowserver's reports.json; without it, or when it cannot
-	// be read, the built-in report table is used.
+	// Schema is Shadowserver's reports.json; without it the built-in report
+	// table is used. A schema that is named must exist (Load) and parse
+	// (check-config): a typo must not quietly fall back to the table.
 	Schema    string           `yaml:"schema"`
 	CSV       *CSVFormat       `yaml:"csv"`
 	Blocklist *BlocklistFormat `yaml:"blocklist"`
 	JSON      *JSONFormat      `yaml:"json"`
+	// Settle is how long a file must sit unchanged in a spool folder
+	// before it is taken (spool sources only; default 5s), so that a file
+	// still being written is not read half. Read into Source.SettleDuration.
+	Settle string `yaml:"settle"`
+	// MaxAge holds rows older than this out of reports: a feed that
+	// re-sends old observations, or a backlog after an outage, does not
+	// mail ISPs about last month. Empty or 0 is off.
+	MaxAge string `yaml:"max_age"`
 
 	RepeatDuration time.Duration `yaml:"-"`
+	// MaxAgeDuration is MaxAge read; 0 when off.
+	MaxAgeDuration time.Duration `yaml:"-"`
 }
 
 // Source is where a feed's bytes come from: a spool folder, a URL, or the
@@ -185,6 +207,9 @@ type Source struct {
 	MaxBytes        int64         `yaml:"-"`
 	TimeoutDuration time.Duration `yaml:"-"`
 	RetryCount      int           `yaml:"-"`
+	// SettleDuration is the feed's settle (feeds[].settle) for a spool
+	// source, DefaultSettle when unset; 0 for other sources.
+	SettleDuration time.Duration `yaml:"-"`
 }
 
 // ShadowserverAPI is the Reports API: reports/list over a window of days,
@@ -245,6 +270,12 @@ type Contact struct {
 
 // Defaults.
 const (
+	// DefaultOutboxMode lets the owner write and the group read (mail.outbox_mode).
+	DefaultOutboxMode fs.FileMode = 0o640
+
+	// DefaultSettle is how long a spool file must sit unchanged (feeds[].settle).
+	DefaultSettle = 5 * time.Second
+
 	DefaultRepeat         = 24 * time.Hour
 	DefaultFeedSchedule   = "@every 15m"
 	DefaultReportSchedule = "@hourly"
@@ -304,7 +335,12 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 	errs := &Errors{Path: path}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
+	err := dec.Decode(&root)
+	if errors.Is(err, io.EOF) || (err == nil && isNull(&root)) {
+		return nil, fmt.Errorf("config %s is empty: a config needs at least cert (name, from, fallback_contact), "+
+			"constituency, geo.asn_db and one feed; start from config.example.yaml", path)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 	}
 	var cfg Config
@@ -328,6 +364,15 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 		return nil, errs
 	}
 	return &cfg, nil
+}
+
+// isNull reports whether a document holds nothing: "---" or "~" alone.
+func isNull(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 type validator struct {
@@ -362,10 +407,13 @@ func (v *validator) validate() {
 	if c.Cert.Name == "" {
 		v.add("cert.name", "is required: the CERT's name as it signs reports")
 	}
+	nameOK := v.headerValue("cert.name", c.Cert.Name)
 	if c.Cert.From == "" {
 		v.add("cert.from", "is required: the From address of reports")
-	} else if _, err := mail.ParseAddress(c.Cert.From); err != nil {
-		v.add("cert.from", "%q is not an email address", c.Cert.From)
+	} else if v.headerValue("cert.from", c.Cert.From) {
+		if _, err := mail.ParseAddress(c.Cert.From); err != nil {
+			v.add("cert.from", "%q is not an email address", c.Cert.From)
+		}
 	}
 	if len(c.Cert.FallbackContact) == 0 {
 		v.add("cert.fallback_contact", "is required: where events with no known owner contact go")
@@ -375,11 +423,18 @@ func (v *validator) validate() {
 			v.add(fmt.Sprintf("cert.fallback_contact[%d]", i), "%q is not an email address", a)
 		}
 	}
-	if c.Cert.ReportPrefix == "" {
+	switch {
+	case c.Cert.ReportPrefix != "":
+		if v.headerValue("cert.report_prefix", c.Cert.ReportPrefix) && !prefixRE.MatchString(c.Cert.ReportPrefix) {
+			v.add("cert.report_prefix", "%q must be 1-32 letters, digits, '.', '_' or '-' (it goes into every subject)", c.Cert.ReportPrefix)
+		}
+	case nameOK && c.Cert.Name != "":
+		// Derived from the name: a mistake is the name's, and setting the
+		// prefix is the way out.
 		c.Cert.ReportPrefix = strings.ReplaceAll(c.Cert.Name, " ", "-")
-	}
-	if c.Cert.ReportPrefix != "" && !prefixRE.MatchString(c.Cert.ReportPrefix) {
-		v.add("cert.report_prefix", "%q must be 1-32 letters, digits, '.', '_' or '-' (it goes into every subject)", c.Cert.ReportPrefix)
+		if !prefixRE.MatchString(c.Cert.ReportPrefix) {
+			v.add("cert.report_prefix", "is not set, and %q, made from cert.name, is not 1-32 letters, digits, '.', '_' or '-': set report_prefix (it goes into every subject)", c.Cert.ReportPrefix)
+		}
 	}
 	if c.Cert.Language == "" {
 		c.Cert.Language = "en"
@@ -391,11 +446,6 @@ func (v *validator) validate() {
 
 	// geo
 	c.Geo.ASNDB, c.Geo.CountryDB = v.path(c.Geo.ASNDB), v.path(c.Geo.CountryDB)
-	if c.Geo.ASNDB == "" {
-		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
-	} else {
-		v.fileExists("geo.asn_db", c.Geo.ASNDB)
-	}
 	switch c.Geo.Layout {
 	case "", "maxmind", "dbip", "ipinfo":
 		if c.Geo.Layout == "dbip" {
@@ -403,6 +453,11 @@ func (v *validator) validate() {
 		}
 	default:
 		v.add("geo.layout", "%q is not a layout; use maxmind, dbip or ipinfo (or leave it out to read it from the file)", c.Geo.Layout)
+	}
+	if c.Geo.ASNDB == "" {
+		v.add("geo.asn_db", "is required: the .mmdb file that maps addresses to ASNs")
+	} else {
+		v.mmdb("geo.asn_db", c.Geo.ASNDB, geo.ASN)
 	}
 	c.Geo.ReloadEvery = time.Minute
 	if c.Geo.Reload != "" {
@@ -415,7 +470,7 @@ func (v *validator) validate() {
 	if c.Geo.CountryDB == "" && len(c.Constituency.Countries) > 0 {
 		v.add("geo.country_db", "is required when constituency.countries is set")
 	} else if c.Geo.CountryDB != "" {
-		v.fileExists("geo.country_db", c.Geo.CountryDB)
+		v.mmdb("geo.country_db", c.Geo.CountryDB, geo.Country)
 	}
 
 	// store
@@ -450,17 +505,74 @@ func (v *validator) validate() {
 	v.report()
 	v.feeds()
 	v.contacts()
+	v.templates()
+}
+
+// templates checks the templates folder, then that every language the
+// config names has a report template, built in or in the folder: a report
+// to a contact whose language has none would go out in another language
+// without a word.
+func (v *validator) templates() {
+	c := v.cfg
 	if c.Templates != "" {
 		c.Templates = v.path(c.Templates)
 		if st, err := os.Stat(c.Templates); err != nil || !st.IsDir() {
 			v.add("templates", "%q is not a folder", c.Templates)
+			return
 		}
+	}
+	langs, err := templates.Languages(templates.FS(c.Templates))
+	if err != nil {
+		v.add("templates", "%v", err)
+		return
+	}
+	check := func(key, lang string) {
+		if lang == "" || !langRE.MatchString(lang) || slices.Contains(langs, lang) {
+			return // unset, or already refused as not a language code
+		}
+		v.add(key, "language %q has no template; there are: %s", lang, strings.Join(langs, ", "))
+	}
+	check("cert.language", c.Cert.Language)
+	for i, ct := range c.Contacts {
+		check(fmt.Sprintf("contacts[%d].language", i), ct.Language)
 	}
 }
 
-func (v *validator) fileExists(key, p string) {
-	if _, err := os.Stat(p); err != nil {
+// headerValue refuses a control character in a value that goes into a
+// mail header: a CR or LF would end the header early (or start another),
+// and the mail builder would fail on it at the first report.
+func (v *validator) headerValue(key, s string) bool {
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		v.add(key, "contains a control character (%U), and it goes into a mail header: %q", r, s)
+		return false
+	}
+	return true
+}
+
+func (v *validator) fileExists(key, p string) bool {
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
 		v.add(key, "%s: %v", p, errors.Unwrap(err))
+		return false
+	case st.IsDir():
+		v.add(key, "%s is a folder, not a file", p)
+		return false
+	}
+	return true
+}
+
+// mmdb checks that a database file exists and that its type can answer
+// role: a country database given as the ASN database would make every ASN
+// unknown and send the events of every ASN rule to the fallback contact.
+// Only the metadata is read here; the daemon verifies the whole file.
+func (v *validator) mmdb(key, p string, role geo.Role) {
+	if !v.fileExists(key, p) {
+		return
+	}
+	if err := geo.CheckFile(p, role, geo.Layout(v.cfg.Geo.Layout)); err != nil {
+		v.add(key, "%v", err)
 	}
 }
 
@@ -557,7 +669,14 @@ func (v *validator) mail() {
 			m.Outbox = "var/outbox"
 		}
 		m.Outbox = v.path(m.Outbox)
+		m.OutboxFileMode = DefaultOutboxMode
+		if m.OutboxMode != "" {
+			v.outboxMode(m)
+		}
 	case "smtp":
+		if m.OutboxMode != "" {
+			v.add("mail.outbox_mode", "is only for mail.mode outbox")
+		}
 		s := &m.SMTP
 		if s.Host == "" {
 			v.add("mail.smtp.host", "is required when mail.mode is smtp")
@@ -584,10 +703,13 @@ func (v *validator) mail() {
 		if s.PasswordFile != "" {
 			s.PasswordFile = v.path(s.PasswordFile)
 			b, err := os.ReadFile(s.PasswordFile)
-			if err != nil {
+			switch pw := strings.TrimRight(string(b), "\r\n"); {
+			case err != nil:
 				v.add("mail.smtp.password_file", "%v", err)
-			} else {
-				s.Password = Secret(strings.TrimRight(string(b), "\r\n"))
+			case pw == "":
+				v.add("mail.smtp.password_file", "%s is empty", s.PasswordFile)
+			default:
+				s.Password = Secret(pw)
 			}
 		}
 		s.TimeoutDuration = 30 * time.Second
@@ -600,6 +722,25 @@ func (v *validator) mail() {
 		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)
+	}
+}
+
+// outboxMode reads mail.outbox_mode: octal, written "0640", 0640 or 0o640.
+func (v *validator) outboxMode(m *Mail) {
+	digits := strings.TrimPrefix(strings.TrimPrefix(m.OutboxMode, "0o"), "0O")
+	n, err := strconv.ParseUint(digits, 8, 32)
+	if err != nil || n > 0o777 {
+		v.add("mail.outbox_mode", "%q is not an octal mode (like \"0640\")", m.OutboxMode)
+		return
+	}
+	mode := fs.FileMode(n)
+	switch {
+	case mode&0o002 != 0:
+		v.add("mail.outbox_mode", "%04o lets any user change a mail before it is sent; use 0640 or 0644", mode)
+	case mode&0o400 == 0:
+		v.add("mail.outbox_mode", "%04o does not let the owner read the files it writes", mode)
+	default:
+		m.OutboxFileMode = mode
 	}
 }
 
@@ -666,7 +807,12 @@ func (v *validator) feeds() {
 			if f.CSV != nil {
 				v.add(key+".csv", "is only for format csv")
 			}
-			f.Schema = v.path(f.Schema)
+			if f.Schema != "" {
+				// Without its schema a feed would be read with the built-in
+				// table: refused here rather than warned about at ingest.
+				f.Schema = v.path(f.Schema)
+				v.fileExists(key+".schema", f.Schema)
+			}
 		case "csv":
 			v.csvFormat(key+".csv", f.CSV)
 			if f.Schema != "" || f.ReportType != "" {
@@ -706,6 +852,20 @@ func (v *validator) feeds() {
 			v.add(key+".blocklist", "is only for format blocklist")
 		}
 		v.source(key+".source", &f.Source, f.Format)
+		v.settle(key+".settle", f)
+		if f.MaxAge != "" {
+			d, err := ParseDuration(f.MaxAge)
+			switch {
+			case err != nil:
+				v.add(key+".max_age", "%v", err)
+			case d > 0 && d < time.Hour:
+				// "3m" meant as three months is three minutes: every row
+				// would be held out, without a word.
+				v.add(key+".max_age", "%q is less than an hour: nearly every row would be held out of reports (m is minutes; write 3d or 12w)", f.MaxAge)
+			default:
+				f.MaxAgeDuration = d
+			}
+		}
 		f.RepeatDuration = DefaultRepeat
 		if f.Repeat != "" {
 			d, err := ParseDuration(f.Repeat)
@@ -720,6 +880,26 @@ func (v *validator) feeds() {
 		if err := checkSchedule(f.Schedule); err != nil {
 			v.add(key+".schedule", "%v", err)
 		}
+	}
+}
+
+// settle reads feeds[].settle into Source.SettleDuration: spool sources
+// only, as the others are never read while a cron job writes them.
+func (v *validator) settle(key string, f *Feed) {
+	if f.Source.Spool == "" {
+		if f.Settle != "" {
+			v.add(key, "is only for spool sources")
+		}
+		return
+	}
+	f.Source.SettleDuration = DefaultSettle
+	if f.Settle != "" {
+		d, err := ParseDuration(f.Settle)
+		if err != nil {
+			v.add(key, "%v", err)
+			return
+		}
+		f.Source.SettleDuration = d
 	}
 }
 

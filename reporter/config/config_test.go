@@ -1,21 +1,31 @@
 package config
 
 import (
+	"fmt"
+	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autoreporter/autoreporter/geo/mmdbgen"
 )
 
-// writeTree makes a config folder with the files a valid config names.
+// writeTree makes a config folder with the files a valid config names:
+// real .mmdb files, as their type is checked.
 func writeTree(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"examples/geo/asn.mmdb", "examples/geo/country.mmdb", "secret.txt"} {
-		p := filepath.Join(dir, f)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("s3cret\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "examples/geo"), 0o755)
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("s3cret\n"), 0o600)
+	nets := []mmdbgen.Network{{Prefix: netip.MustParsePrefix("192.0.2.0/24"), ASN: 64500, Org: "ISP One", Country: "FI", Registered: "FI"}}
+	if err := mmdbgen.WriteASN(filepath.Join(dir, "examples/geo/asn.mmdb"), nets); err != nil {
+		t.Fatal(err)
+	}
+	if err := mmdbgen.WriteCountry(filepath.Join(dir, "examples/geo/country.mmdb"), nets); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -96,11 +106,18 @@ func TestErrors(t *testing.T) {
 		{"list where map", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: [outbox]"}, []string{"mail: expected a mapping, found a list (line 6)"}},
 		{"bad schedule", [2]string{"repeat: 24h}", "repeat: 24h, schedule: \"TZ=\"}"}, []string{"feeds[0].schedule"}},
 		{"bad layout", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: examples/geo/asn.mmdb, layout: geoip, reload: soon"}, []string{`geo.layout: "geoip" is not a layout`, `geo.reload: "soon" is not a duration`}},
+		{"country db as asn db", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: examples/geo/country.mmdb"}, []string{`geo.asn_db: `, `/examples/geo/country.mmdb is a "GeoLite2-Country" database, not an ASN database (line 4)`}},
+		{"asn db as country db", [2]string{"country_db: examples/geo/country.mmdb", "country_db: examples/geo/asn.mmdb"}, []string{`geo.country_db: `, `/examples/geo/asn.mmdb is a "GeoLite2-ASN" database, not a country database`}},
+		{"not an mmdb", [2]string{"asn_db: examples/geo/asn.mmdb", "asn_db: secret.txt"}, []string{"geo.asn_db: mmdb ", "secret.txt"}},
+		{"missing schema", [2]string{"repeat: 24h}", "repeat: 24h, schema: nowhere/reports.json}"}, []string{"feeds[0].schema: ", "nowhere/reports.json: no such file or directory"}},
+		{"schema a folder", [2]string{"repeat: 24h}", "repeat: 24h, schema: examples}"}, []string{"feeds[0].schema: ", "is a folder, not a file"}},
+		{"empty password file", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, password_file: empty.txt}}"}, []string{"mail.smtp.password_file: ", "empty.txt is empty"}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeTree(t)
+			os.WriteFile(filepath.Join(dir, "empty.txt"), []byte("\n"), 0o600)
 			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
 			if src == issueConfig {
 				t.Fatalf("replacement %q not found", tt.replace[0])
@@ -209,5 +226,217 @@ func TestExampleConfigLoads(t *testing.T) {
 		if !strings.HasPrefix(e.Key, "geo.") {
 			t.Errorf("config.example.yaml: %v", e)
 		}
+	}
+}
+
+// A language is only accepted where there is a template for it: a report
+// to that contact would otherwise go out in another language, silently.
+func TestLanguagesNeedTemplates(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace [2]string
+		sv      bool   // a templates folder with report.sv.txt.tmpl
+		want    string // "" for valid
+	}{
+		{"built-in language", [2]string{"language: fi}", "language: fi}"}, false, ""},
+		{"contact language without template", [2]string{"{cidr: 198.51.100.0/24, to: [noc@isp-two.example]}", "{cidr: 198.51.100.0/24, to: [noc@isp-two.example], language: sv}"}, false,
+			`contacts[1].language: language "sv" has no template; there are: en, fi`},
+		{"cert language without template", [2]string{"report_prefix: CERT-XX}", "report_prefix: CERT-XX, language: sv}"}, false,
+			`cert.language: language "sv" has no template; there are: en, fi`},
+		{"folder adds the language", [2]string{"report_prefix: CERT-XX}", "report_prefix: CERT-XX, language: sv}\ntemplates: tmpl"}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			if tt.sv {
+				os.MkdirAll(filepath.Join(dir, "tmpl"), 0o755)
+				os.WriteFile(filepath.Join(dir, "tmpl", "report.sv.txt.tmpl"), []byte("hej"), 0o644)
+			}
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error does not contain %q:\n%v", tt.want, err)
+			}
+		})
+	}
+}
+
+// Both .mmdb files broken: both keys are named, not only the first.
+func TestBothGeoFilesNamed(t *testing.T) {
+	dir := writeTree(t)
+	for _, f := range []string{"examples/geo/asn.mmdb", "examples/geo/country.mmdb"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("not a database"), 0o644)
+	}
+	_, err := Parse([]byte(issueConfig), filepath.Join(dir, "config.yaml"), noEnv)
+	for _, want := range []string{"geo.asn_db: mmdb " + filepath.Join(dir, "examples/geo/asn.mmdb"), "geo.country_db: mmdb " + filepath.Join(dir, "examples/geo/country.mmdb")} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
+		}
+	}
+}
+
+// ${NAME} is read from the environment in secrets only; anywhere else it
+// would be used as it is written and end up in a From header or a folder
+// name, so it is refused with its key.
+func TestEnvReferenceOutsideSecrets(t *testing.T) {
+	env := func(k string) (string, bool) { return "/srv", k == "STATE" }
+	tests := []struct {
+		name    string
+		replace [2]string
+		want    string // "" for valid
+	}{
+		{"secret", [2]string{"dsn: var/autoreporter.db", `dsn: "${STATE}/a.db"`}, ""},
+		{"secret in a header", [2]string{"source: {spool: var/spool/shadowserver}", `source: {url: "https://x.example/f", headers: {Auth-Key: "${STATE}"}}`}, ""},
+		{"cert.name", [2]string{"name: CERT-XX", `name: "${UNSET}"`}, "cert.name: ${UNSET} is not read from the environment"},
+		{"a path", [2]string{"outbox: var/outbox", `outbox: "${STATE}/outbox"`}, "mail.outbox: ${STATE} is not read from the environment"},
+		{"a list item", [2]string{"to: [noc@isp-two.example]", `to: ["${NOC}"]`}, "contacts[1].to[0]: ${NOC} is not read"},
+		{"shell-style default", [2]string{"outbox: var/outbox", `outbox: "${STATE:-/var}/outbox"`}, "mail.outbox: ${STATE:-/var} is not read from the environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			if src == issueConfig {
+				t.Fatalf("%q not in the config", tt.replace[0])
+			}
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), env)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error does not contain %q:\n%v", tt.want, err)
+			case tt.want != "" && !strings.Contains(err.Error(), "only secrets"):
+				t.Errorf("error does not say where ${NAME} works:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	for name, src := range map[string]string{"empty": "", "blank": "\n  \n", "comments only": "# nothing yet\n", "null document": "---\n~\n"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(src), "/etc/autoreporter/config.yaml", noEnv)
+			if err == nil || !strings.Contains(err.Error(), "/etc/autoreporter/config.yaml is empty") || !strings.Contains(err.Error(), "config.example.yaml") {
+				t.Errorf("%v", err)
+			}
+			if strings.Contains(fmt.Sprint(err), "EOF") {
+				t.Errorf("says EOF: %v", err)
+			}
+		})
+	}
+}
+
+// Values that go into a mail header refuse control characters with their
+// own key, before a template or the mail builder trips on them.
+func TestHeaderValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		replace [2]string
+		want    string
+		notWant string
+	}{
+		{"CRLF in cert.name", [2]string{"name: CERT-XX, from:", `name: "CERT-XX\r\nBcc: victim@example.org", from:`}, "cert.name: ", "cert.report_prefix"},
+		{"LF in cert.name, prefix derived", [2]string{"name: CERT-XX, from: autoreporter@cert.example, fallback_contact: soc@cert.example, report_prefix: CERT-XX}", `name: "CERT\nXX", from: autoreporter@cert.example, fallback_contact: soc@cert.example}`}, "cert.name: ", "cert.report_prefix"},
+		{"NUL in cert.name", [2]string{"name: CERT-XX, from:", `name: "CERT\u0000XX", from:`}, "cert.name: ", ""},
+		{"CR in cert.from", [2]string{"from: autoreporter@cert.example", `from: "CERT <autoreporter@cert.example>\r"`}, "cert.from: ", ""},
+		{"CRLF in report_prefix", [2]string{"report_prefix: CERT-XX", `report_prefix: "X\r\nBcc: a@b"`}, "cert.report_prefix: ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
+			if src == issueConfig {
+				t.Fatalf("%q not in the config", tt.replace[0])
+			}
+			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if err == nil || !strings.Contains(err.Error(), tt.want+"contains a control character") {
+				t.Fatalf("error does not contain %q:\n%v", tt.want+"contains a control character", err)
+			}
+			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
+				t.Errorf("blames %s:\n%v", tt.notWant, err)
+			}
+		})
+	}
+}
+
+func TestOutboxMode(t *testing.T) {
+	tests := []struct {
+		name string
+		mail string
+		want fs.FileMode
+		err  string
+	}{
+		{"default", "mail: {mode: outbox, outbox: var/outbox}", 0o640, ""},
+		{"quoted", `mail: {mode: outbox, outbox: var/outbox, outbox_mode: "0644"}`, 0o644, ""},
+		{"unquoted", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0600}", 0o600, ""},
+		{"0o prefix", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0o660}", 0o660, ""},
+		{"not octal", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: rw-r-----}", 0, `mail.outbox_mode: "rw-r-----" is not an octal mode (like "0640")`},
+		{"too big", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 01777}", 0, `mail.outbox_mode: "01777" is not an octal mode`},
+		{"world-writable", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0666}", 0, "mail.outbox_mode: 0666 lets any user change a mail before it is sent"},
+		{"owner cannot read", "mail: {mode: outbox, outbox: var/outbox, outbox_mode: 0040}", 0, "mail.outbox_mode: 0040 does not let the owner read"},
+		{"smtp", "mail: {mode: smtp, outbox_mode: 0640, smtp: {host: smtp.example}}", 0, "mail.outbox_mode: is only for mail.mode outbox"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, "mail: {mode: outbox, outbox: var/outbox}", tt.mail, 1)
+			cfg, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error does not contain %q:\n%v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Mail.OutboxFileMode != tt.want {
+				t.Errorf("OutboxFileMode %04o, want %04o", cfg.Mail.OutboxFileMode, tt.want)
+			}
+		})
+	}
+}
+
+func TestFeedSettleAndMaxAge(t *testing.T) {
+	const feed = "{name: shadowserver, format: shadowserver, source: {spool: var/spool/shadowserver}, repeat: 24h}"
+	tests := []struct {
+		name           string
+		feed           string
+		settle, maxAge time.Duration
+		err            string
+	}{
+		{"defaults", feed, 5 * time.Second, 0, ""},
+		{"set", "{name: s, format: shadowserver, source: {spool: var/s}, settle: 30s, max_age: 3d}", 30 * time.Second, 72 * time.Hour, ""},
+		{"settle off", "{name: s, format: shadowserver, source: {spool: var/s}, settle: 0s}", 0, 0, ""},
+		{"max_age off", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: 0}", 5 * time.Second, 0, ""},
+		{"url source has no settle", `{name: s, format: shadowserver, source: {url: "https://x.example/f.csv"}}`, 0, 0, ""},
+		{"settle on a url source", `{name: s, format: shadowserver, source: {url: "https://x.example/f.csv"}, settle: 5s}`, 0, 0,
+			"feeds[0].settle: is only for spool sources"},
+		{"bad settle", "{name: s, format: shadowserver, source: {spool: var/s}, settle: soon}", 0, 0, `feeds[0].settle: "soon" is not a duration`},
+		{"bad max_age", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: -1h}", 0, 0, `feeds[0].max_age: "-1h" is not a duration`},
+		{"max_age in minutes", "{name: s, format: shadowserver, source: {spool: var/s}, max_age: 3m}", 0, 0, `feeds[0].max_age: "3m" is less than an hour`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t)
+			src := strings.Replace(issueConfig, feed, tt.feed, 1)
+			cfg, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error does not contain %q:\n%v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := cfg.Feeds[0]
+			if f.Source.SettleDuration != tt.settle || f.MaxAgeDuration != tt.maxAge {
+				t.Errorf("settle %v, max_age %v; want %v, %v", f.Source.SettleDuration, f.MaxAgeDuration, tt.settle, tt.maxAge)
+			}
+		})
 	}
 }

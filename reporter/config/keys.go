@@ -9,7 +9,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var typeOfConfig = reflect.TypeOf(Config{})
+var (
+	typeOfConfig = reflect.TypeOf(Config{})
+	typeOfSecret = reflect.TypeOf(Secret(""))
+)
 
 // checkKeys walks the YAML tree beside the Go type and reports every key the
 // type does not have, with its full path, so that a typo such as
@@ -53,6 +56,17 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
 		}
 	case yaml.ScalarNode:
+		// A ${NAME} anywhere else would be used as written: in a From
+		// header, a folder name. Refused rather than expanded, so that a
+		// config says what it does, and secrets stay the one indirection.
+		if i := strings.Index(n.Value, "${"); i >= 0 && t != typeOfSecret {
+			ref := n.Value[i:]
+			if j := strings.IndexByte(ref, '}'); j >= 0 {
+				ref = ref[:j+1]
+			}
+			errs.add(orRoot(path), n.Line, "%s is not read from the environment: only secrets are (store.dsn, mail.smtp.password, "+
+				"a url source's headers and query, shadowserver_api key and secret); write the value itself", ref)
+		}
 		switch t.Kind() {
 		case reflect.Struct, reflect.Map:
 			if n.Tag != "!!null" {

@@ -37,12 +37,12 @@ type Builder struct {
 // error here, at start, and not at the first report.
 func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Duration) (*Builder, error) {
 	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat, tmpl: map[string]*template.Template{}}
-	names, err := fs.Glob(fsys, "report.*.txt.tmpl")
+	names, err := fs.Glob(fsys, templates.ReportPattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	for _, n := range names {
-		lang := strings.TrimSuffix(strings.TrimPrefix(n, "report."), ".txt.tmpl")
+		lang := templates.LanguageOf(n)
 		src, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)
@@ -53,10 +53,36 @@ func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Du
 		}
 		b.tmpl[lang] = t
 	}
-	if _, ok := b.tmpl[lang]; !ok {
-		return nil, fmt.Errorf("no template for the default language %q (want %s)", lang, templates.ReportName(lang))
+	if err := b.CheckLanguage(lang); err != nil {
+		return nil, fmt.Errorf("default language: %w (add %s)", err, templates.ReportName(lang))
 	}
 	return b, nil
+}
+
+// LanguageError is a language that has no report template.
+type LanguageError struct {
+	Lang string
+	Have []string // the languages there are templates for, sorted
+}
+
+func (e *LanguageError) Error() string {
+	if len(e.Have) == 0 {
+		return fmt.Sprintf("language %q has no template; there are none", e.Lang)
+	}
+	return fmt.Sprintf("language %q has no template; there are: %s", e.Lang, strings.Join(e.Have, ", "))
+}
+
+// CheckLanguage refuses a language that has no template: a report to a
+// contact who asked for it would silently go out in the default language.
+// The empty language is the default one.
+func (b *Builder) CheckLanguage(lang string) error {
+	if lang == "" {
+		lang = b.Language
+	}
+	if _, ok := b.tmpl[lang]; ok {
+		return nil
+	}
+	return &LanguageError{Lang: lang, Have: b.Languages()}
 }
 
 // Languages lists the languages there are templates for.
@@ -74,16 +100,23 @@ type Data struct {
 	CERT        string
 	Ref         string
 	First, Last string // "2026-11-22 06:00"
-	Total       int
-	Classes     []Class
-	Attachment  string
+	// SameTime is true when First and Last are the same minute: the text
+	// says "at First", not "between First and First".
+	SameTime bool
+	// Total is the number of events; a template says "the event" for 1.
+	Total      int
+	Classes    []Class
+	Attachment string
 	// Inline is true when the events follow the text instead of being
 	// attached (the contact asked for format inline).
 	Inline bool
 	// The shortest repeat window among the report's feeds: events told
-	// inside it are never repeated. Whole days when it is one, else hours.
-	RepeatDays, RepeatHours int
-	Contact                 string
+	// inside it are never repeated. RepeatDays is set for two whole days
+	// or more; RepeatMinutes when the window is not whole hours (30m, 90m);
+	// RepeatHours is always the window in whole hours. All three are 0 when
+	// there is no window, and the text says nothing of repeats.
+	RepeatDays, RepeatHours, RepeatMinutes int
+	Contact                                string
 }
 
 // Class is one classification's line in the summary.
@@ -185,6 +218,7 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 	}
 	const layout = "2006-01-02 15:04"
 	d.First, d.Last = first.UTC().Format(layout), last.UTC().Format(layout)
+	d.SameTime = d.First == d.Last
 	for _, name := range sortedKeys(byClass) {
 		c := Class{Name: name}
 		var ids []string
@@ -203,6 +237,9 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 		d.RepeatDays = int(window / (24 * time.Hour))
 	}
 	d.RepeatHours = int(window / time.Hour)
+	if window%time.Hour != 0 {
+		d.RepeatMinutes = int(window / time.Minute)
+	}
 	return d
 }
 

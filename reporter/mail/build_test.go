@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"io"
 	"mime/quotedprintable"
@@ -231,5 +232,195 @@ func BenchmarkBuild(b *testing.B) {
 		if _, err := bd.Build(rep, evs); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A templates folder that holds only a Swedish body adds Swedish; English
+// and Finnish stay available from the built-ins.
+func TestTemplatesFolderAddsLanguage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "report.sv.txt.tmpl"), []byte("{{.CERT}} har tagit emot rapporter.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBuilder(templates.FS(dir), "CERT-XX", "autoreporter@cert.example", "en", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b.Languages(), ","); got != "en,fi,sv" {
+		t.Errorf("languages %s, want en,fi,sv", got)
+	}
+	for lang, want := range map[string]string{"fi": "Mitä tämä tarkoittaa", "sv": "har tagit emot", "en": "What this means"} {
+		rep, evs := fixture(lang)
+		msg, err := b.Build(rep, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := bodyText(t, msg.Raw); !strings.Contains(body, want) {
+			t.Errorf("%s: body does not contain %q:\n%s", lang, want, body)
+		}
+	}
+}
+
+// bodyText is the decoded text part of a built message.
+func bodyText(t *testing.T, raw []byte) string {
+	t.Helper()
+	m, err := gomail.EMLToMsgFromReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.GetParts() {
+		if p.GetContentType() == gomail.TypeTextPlain {
+			b, err := p.GetContent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.ReplaceAll(string(b), "\r\n", "\n")
+		}
+	}
+	t.Fatal("no text part")
+	return ""
+}
+
+func TestCheckLanguage(t *testing.T) {
+	b := builder(t)
+	tests := []struct {
+		lang string
+		want string // "" for no error
+	}{
+		{"en", ""},
+		{"fi", ""},
+		{"", ""}, // the default language
+		{"xx", `language "xx" has no template; there are: en, fi`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			err := b.CheckLanguage(tt.lang)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckLanguage(%q) = %v", tt.lang, err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("CheckLanguage(%q) = %v, want %s", tt.lang, err, tt.want)
+			}
+			var le *LanguageError
+			if tt.want != "" && !errors.As(err, &le) {
+				t.Errorf("not a *LanguageError: %T", err)
+			}
+		})
+	}
+}
+
+func TestDefaultLanguageWithoutTemplate(t *testing.T) {
+	_, err := NewBuilder(templates.FS(""), "C", "a@b.example", "sv", nil)
+	var le *LanguageError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), `language "sv" has no template; there are: en, fi`) {
+		t.Fatalf("NewBuilder with default language sv: %v", err)
+	}
+}
+
+// fixtureOne is a report of one event, at 2026-11-22 15:45 UTC.
+func fixtureOne(lang string) (reporter.Report, []reporter.Event) {
+	rep, evs := fixture(lang)
+	evs = evs[2:]
+	evs[0].Time = time.Date(2026, 11, 22, 15, 45, 12, 0, time.UTC)
+	rep.Ref, rep.MessageID = "CERT-XX#20261123-0002", "<20261123T060000Z.one@cert.example>"
+	return rep, evs
+}
+
+func TestGoldenOneEvent(t *testing.T) {
+	for _, lang := range []string{"en", "fi"} {
+		t.Run(lang, func(t *testing.T) {
+			rep, evs := fixtureOne(lang)
+			msg, err := builder(t).Build(rep, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "report."+lang+".one.eml")
+			if *update {
+				os.WriteFile(golden, msg.Raw, 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
+			}
+			if !bytes.Equal(msg.Raw, want) {
+				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
+			}
+		})
+	}
+}
+
+// The body's sentences fit the report: one event is not "All 1", one
+// time is not "between 15:45 and 15:45", one hour is not "1 hours".
+func TestBodyWording(t *testing.T) {
+	at := func(evs []reporter.Event, times ...time.Time) []reporter.Event {
+		for i := range evs {
+			evs[i].Time = times[i%len(times)]
+		}
+		return evs
+	}
+	t1, t2 := time.Date(2026, 11, 22, 15, 45, 0, 0, time.UTC), time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		lang    string
+		events  func(evs []reporter.Event) []reporter.Event
+		inline  bool
+		repeat  time.Duration
+		want    []string
+		notWant []string
+	}{
+		{"en one event", "en", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, false, 24 * time.Hour,
+			[]string{"a report of the following system in your network at\n2026-11-22 15:45 UTC.", "The event is in the attached events.csv."},
+			[]string{"between", "All 1", "reports of"}},
+		{"en one event inline", "en", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, true, 24 * time.Hour,
+			[]string{"The event is listed below as CSV."}, []string{"All 1"}},
+		{"en several at one time", "en", func(e []reporter.Event) []reporter.Event { return at(e, t1) }, false, 24 * time.Hour,
+			[]string{"reports of the following systems in your network at\n2026-11-22 15:45 UTC. All 3 are in the attached events.csv."},
+			[]string{"between"}},
+		{"en range", "en", func(e []reporter.Event) []reporter.Event { return at(e, t1, t2) }, false, 24 * time.Hour,
+			[]string{"between\n2026-11-22 15:45 and 2026-11-22 16:00 UTC. All 3 are"}, nil},
+		{"en an hour", "en", func(e []reporter.Event) []reporter.Event { return e }, false, time.Hour,
+			[]string{"in the last hour are not repeated"}, []string{"1 hours"}},
+		{"en minutes", "en", func(e []reporter.Event) []reporter.Event { return e }, false, 30 * time.Minute,
+			[]string{"in the last 30 minutes are not repeated"}, []string{"0 hours"}},
+		{"en days", "en", func(e []reporter.Event) []reporter.Event { return e }, false, 7 * 24 * time.Hour,
+			[]string{"in the last 7 days are not repeated"}, nil},
+		{"en no window", "en", func(e []reporter.Event) []reporter.Event { return e }, false, 0,
+			[]string{"To change where"}, []string{"0 hours", "not repeated"}},
+		{"fi one event", "fi", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, false, 24 * time.Hour,
+			[]string{"ilmoituksen seuraavasta verkkonne järjestelmästä.\nHavaintoaika: 2026-11-22 15:45 UTC.", "Tapahtuma on liitteessä events.csv."},
+			[]string{"välillä", "Kaikki 1"}},
+		{"fi several at one time", "fi", func(e []reporter.Event) []reporter.Event { return at(e, t1) }, false, 24 * time.Hour,
+			[]string{"Havaintoaika: 2026-11-22 15:45 UTC. Kaikki 3 ovat liitteessä events.csv."}, []string{"välillä"}},
+		{"fi an hour", "fi", func(e []reporter.Event) []reporter.Event { return e }, false, time.Hour,
+			[]string{"Viimeisen tunnin aikana"}, []string{"1 tunnin"}},
+		{"fi minutes", "fi", func(e []reporter.Event) []reporter.Event { return e }, false, 30 * time.Minute,
+			[]string{"Viimeisten 30 minuutin aikana"}, []string{"0 tunnin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := NewBuilder(templates.FS(""), "CERT-XX", "autoreporter@cert.example", "en", func(string) time.Duration { return tt.repeat })
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, evs := fixture(tt.lang)
+			if tt.inline {
+				rep.Contact.Format = "inline"
+			}
+			msg, err := b.Build(rep, tt.events(evs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := bodyText(t, msg.Raw)
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body does not say %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("body says %q:\n%s", w, body)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,7 +43,13 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporte
 // for review before going live, or for another program to send.
 type Outbox struct {
 	Dir string
+	// Mode is the permission of each file; zero is DefaultOutboxMode. The
+	// program that sends them often runs as another user of the group.
+	Mode fs.FileMode
 }
+
+// DefaultOutboxMode lets the owner write and the group read an outbox file.
+const DefaultOutboxMode fs.FileMode = 0o640
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
@@ -61,6 +68,18 @@ func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	if _, err := tmp.Write(msg.Raw); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("outbox %s: %w", path, err)
+	}
+	// CreateTemp makes the file 0600; the mode is set before the rename so
+	// that the file never appears under its name unreadable to the relay.
+	// Chmod is not subject to the umask.
+	mode := o.Mode
+	if mode == 0 {
+		mode = DefaultOutboxMode
+	}
+	if err := tmp.Chmod(mode.Perm()); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("outbox %s: %w", path, err)
