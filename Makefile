@@ -12,10 +12,15 @@ examples/geo/asn.mmdb examples/geo/country.mmdb: examples/geo/networks.txt
 	$(GO) run ./examples/geo/mkmmdb -src examples/geo/networks.txt -asn examples/geo/asn.mmdb -country examples/geo/country.mmdb
 
 # The demo: copy the demo feeds into the spool folders and run one full
-# cycle. Run it twice: the second run sends nothing new.
+# cycle. Run it twice: the second run sends nothing new. The Shadowserver
+# demo reports are dated yesterday, as a real day's are, so that the
+# feed's max_age (3d in config.example.yaml) keeps them.
+DEMO_DAY := $(shell date -u -d yesterday +%F 2>/dev/null || date -u -v-1d +%F)
 demo: build examples/geo/asn.mmdb
 	mkdir -p var/spool/shadowserver var/spool/c2
-	cp examples/feeds/shadowserver/*.csv var/spool/shadowserver/
+	for f in examples/feeds/shadowserver/*.csv; do \
+		sed 's/2026-11-22/$(DEMO_DAY)/g' "$$f" > "var/spool/shadowserver/$$(basename "$$f" | sed 's/2026-11-22/$(DEMO_DAY)/')"; \
+	done
 	cp examples/feeds/c2/*.csv var/spool/c2/
 	./$(BIN) run --once --config config.example.yaml
 

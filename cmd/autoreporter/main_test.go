@@ -203,9 +203,9 @@ func TestLookupDelegatedStats(t *testing.T) {
 func TestContactsSetUnset(t *testing.T) {
 	dir := setup(t)
 	c := filepath.Join(dir, "config.yaml")
-	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "sv",
+	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "fi",
 		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language sv, format inline, note \"ticket 42\"") {
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, note \"ticket 42\"") {
 		t.Fatalf("set: %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
@@ -275,6 +275,7 @@ func TestContactsSetUnset(t *testing.T) {
 	}{
 		{[]string{"contacts", "set", "AS1", "--to", "ok@isp.example,not-an-email"}, `--to: "not-an-email" is not an email address`},
 		{[]string{"contacts", "set", "10.0.0.1/8", "--inhibit"}, "10.0.0.1/8 has host bits set: its network is 10.0.0.0/8"},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--lang", "xx"}, `--lang: language "xx" has no template; there are: en, fi`},
 	} {
 		if code, out, errs := cli(append(tt.args, "--config", c)...); code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: %d %q %q, want %q", tt.args, code, out, errs, tt.want)

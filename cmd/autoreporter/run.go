@@ -6,7 +6,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
@@ -20,11 +19,9 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	var opts daemon.Options
-	if !*once {
-		// A file younger than this may still be being written into the spool.
-		opts.SpoolSettle = 5 * time.Second
-	}
+	// The daemon waits for each spool file to settle (feeds[].settle): it
+	// may still be being written. --once takes what is there.
+	opts := daemon.Options{Settle: !*once}
 	d, err := e.openWith(ctx, opts)
 	if err != nil {
 		return err

@@ -140,7 +140,7 @@ func TestOverridesFromStore(t *testing.T) {
 	if _, err := admin.SetOverride(ctx, abuse.Override{ASN: 64502, Inhibit: true, Until: w.now.Add(24 * time.Hour), By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.SetOverride(ctx, abuse.Override{CIDR: netip.MustParsePrefix("198.51.100.0/25"), To: []string{"Desk <Desk@ISP-Two.example>"}, Language: "sv"}); err != nil {
+	if _, err := admin.SetOverride(ctx, abuse.Override{CIDR: netip.MustParsePrefix("198.51.100.0/25"), To: []string{"Desk <Desk@ISP-Two.example>"}, Language: "fi"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []abuse.Override{

@@ -39,9 +39,10 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits between HTTP retries; tests make it instant.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// SpoolSettle is how long a spool file must be left alone before it is
-	// taken. Zero takes files at once (for run --once and tests).
-	SpoolSettle time.Duration
+	// Settle makes the spool wait for each feed's settle time (a file
+	// must sit unchanged that long before it is taken). Without it files
+	// are taken at once: run --once, and tests.
+	Settle bool
 	// LazyContacts reads the RIPE snapshot at the first contact question
 	// instead of at start, for commands that seldom ask one (history).
 	LazyContacts bool
@@ -52,7 +53,7 @@ type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
-	settle   time.Duration
+	settle   bool
 	sleep    func(ctx context.Context, d time.Duration) error
 	geo      *geo.Live
 	ripe     *abuse.RIPE
@@ -75,7 +76,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.SpoolSettle, sleep: opt.Sleep}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, sleep: opt.Sleep}
 	var err error
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
@@ -141,7 +142,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		transport = &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
 			TLS: s.TLS, Timeout: s.TimeoutDuration, From: cfg.Cert.From}
 	default:
-		transport = &mail.Outbox{Dir: cfg.Mail.Outbox}
+		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
 	d.reporter = &reporter.Reporter{
 		Plans: d.store, Deliveries: d.store, Mailer: &mail.Mailer{Builder: d.builder, Transport: transport},
@@ -207,7 +208,7 @@ func domainOf(addr string) string {
 
 func (d *Daemon) policy(feed string) reporter.Policy {
 	if f, ok := d.cfg.Feed(feed); ok {
-		return reporter.Policy{Repeat: f.RepeatDuration}
+		return reporter.Policy{Repeat: f.RepeatDuration, MaxAge: f.MaxAgeDuration}
 	}
 	// A feed removed from the config since its events came: the default
 	// window still keeps an owner from being told twice.
@@ -264,7 +265,10 @@ func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
 
 // IngestSpool ingests every waiting file of a feed's spool folder.
 func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResult, error) {
-	sp := &spool.Spool{Dir: feed.Source.Spool, Settle: d.settle, Now: d.now}
+	sp := &spool.Spool{Dir: feed.Source.Spool, Now: d.now}
+	if d.settle {
+		sp.Settle = feed.Source.SettleDuration
+	}
 	files, err := sp.Claim(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("feed %s: %w", feed.Name, err)

@@ -598,7 +598,7 @@ func TestRunPassAtStart(t *testing.T) {
 		w.cfg.Feeds[i].Schedule = "@hourly"
 	}
 	w.drop(t)
-	d := w.open(t, daemon.Options{Now: time.Now, SpoolSettle: 5 * time.Second})
+	d := w.open(t, daemon.Options{Now: time.Now, Settle: true})
 	// The files have sat in the spool for a while: settled.
 	old := time.Now().Add(-time.Minute)
 	filepath.WalkDir(filepath.Join(w.dir, "spool"), func(p string, e os.DirEntry, err error) error {
@@ -626,5 +626,27 @@ func TestRunPassAtStart(t *testing.T) {
 		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
 			t.Errorf("%s got %v, want %v", to, got[to], ips)
 		}
+	}
+}
+
+// Rows dated years ago are not mailed as news: feeds[].max_age closes them
+// as too-old, and the summary says how many.
+func TestMaxAge(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "source: {spool: spool/ss}, repeat: 24h}", "source: {spool: spool/ss}, repeat: 24h, max_age: 3d}")
+	w.drop(t)
+	old := strings.SplitN(rdp, "\n", 2)[0] + "\n" +
+		"\"2019-09-04 15:45:51\",\"192.0.2.99\",3389,,\"rdp\",1,\"FI\",,\n" +
+		"\"2026-11-20 07:00:00\",\"192.0.2.98\",3389,,\"rdp\",1,\"FI\",,\n" // 2 days 23 h: kept
+	if err := os.WriteFile(filepath.Join(w.dir, "spool/ss/2026-11-22-scan_rdp-old.csv"), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := w.runOnce(t)
+	if n := s.Report.Plan.Reasons[reporter.TooOld]; n != 1 {
+		t.Errorf("%d events too old, want 1 (%v)", n, s.Report.Plan.Reasons)
+	}
+	got := received(t, w.smtp.Messages())
+	if fmt.Sprint(got["abuse@isp-one.example"]) != "[192.0.2.10 192.0.2.11 192.0.2.98 2001:db8:1::7]" {
+		t.Errorf("isp-one got %v", got["abuse@isp-one.example"])
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter"
-	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
 // PendingResult is what one report pass did about owners RDAP had not
@@ -141,8 +140,10 @@ func (p *contactPass) done(waitingEvents int) {
 // starts using it; it returns what was stored.
 func (d *Daemon) SetOverride(ctx context.Context, o abuse.Override) (abuse.Override, error) {
 	o.Origin = "store"
-	if o.Language != "" && !config.IsLanguage(o.Language) {
-		return o, fmt.Errorf("language %q is not a two-letter code", o.Language)
+	if o.Language != "" {
+		if err := d.CheckLanguage(o.Language); err != nil {
+			return o, fmt.Errorf("--lang: %w", err)
+		}
 	}
 	// The resolver checks what the config checker checks: addresses,
 	// format, a rule, and addresses unless inhibited.
