@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -207,4 +208,21 @@ func (db *DB) Lookup(a netip.Addr) (Info, error) {
 		}
 	}
 	return info, nil
+}
+
+// Built returns when the oldest of the databases was built (its metadata's
+// build epoch): the age of the data that decides ownership, for
+// monitoring that geoipupdate still runs. Zero when none is open.
+func (db *DB) Built() time.Time {
+	var oldest time.Time
+	for _, s := range []*source{db.asn, db.country} {
+		if s == nil || s.r == nil {
+			continue
+		}
+		t := time.Unix(int64(s.r.Metadata.BuildEpoch), 0).UTC()
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest
 }

@@ -129,12 +129,17 @@ func parse(fs *flag.FlagSet, args []string, min, max int) error {
 	return nil
 }
 
-func (e *env) logger() *slog.Logger {
+// logger logs at --log-level in log.format (text or json) to stderr.
+func (e *env) logger(format string) *slog.Logger {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(e.logLevel)); err != nil {
 		lvl = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -236,6 +241,7 @@ func (e *env) openWith(ctx context.Context, opts daemon.Options) (*daemon.Daemon
 	if err != nil {
 		return nil, err
 	}
-	opts.Log = e.logger()
+	opts.Log = e.logger(cfg.Log.Format)
+	opts.Version = buildVersion()
 	return daemon.New(ctx, cfg, opts)
 }

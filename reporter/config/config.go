@@ -43,6 +43,8 @@ type Config struct {
 	Contacts     []Contact    `yaml:"contacts"`
 	RIPE         RIPE         `yaml:"ripe"`
 	RDAP         RDAP         `yaml:"rdap"`
+	HTTP         HTTP         `yaml:"http"`
+	Log          Log          `yaml:"log"`
 	// Templates is a folder whose files override the embedded templates.
 	Templates string `yaml:"templates"`
 
@@ -506,6 +508,7 @@ func (v *validator) validate() {
 	v.feeds()
 	v.contacts()
 	v.templates()
+	v.http()
 }
 
 // templates checks the templates folder, then that every language the

@@ -29,6 +29,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/spool"
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/mail"
+	"github.com/autoreporter/autoreporter/reporter/metrics"
 	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 	"github.com/autoreporter/autoreporter/templates"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits between HTTP retries; tests make it instant.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Version is the build's version, for the start log line.
+	Version string
 	// Settle makes the spool wait for each feed's settle time (a file
 	// must sit unchanged that long before it is taken). Without it files
 	// are taken at once: run --once, and tests.
@@ -54,6 +57,7 @@ type Daemon struct {
 	log      *slog.Logger
 	now      func() time.Time
 	settle   bool
+	version  string
 	sleep    func(ctx context.Context, d time.Duration) error
 	geo      *geo.Live
 	ripe     *abuse.RIPE
@@ -65,6 +69,7 @@ type Daemon struct {
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
 	locks    locker
+	metrics  *metrics.Metrics
 }
 
 // New opens everything the config names. Any problem is an error that
@@ -76,7 +81,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, sleep: opt.Sleep}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep}
 	var err error
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
@@ -127,12 +132,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}
 		d.rdap.Load(cache)
 	}
+	d.metrics = metrics.New()
+	d.gauges()
 	d.parsers = map[string]reporter.Parser{}
 	for _, f := range cfg.Feeds {
-		d.parsers[f.Name] = newParser(f, d.log)
+		d.parsers[f.Name] = d.metrics.Parser(f.Name, newParser(f, d.log))
 	}
 	d.ingester = &reporter.Ingester{
-		Geo: d.geo, Constituency: d.geo, Store: d.store,
+		Geo: d.geo, Constituency: d.geo, Store: d.metrics.EventWriter(d.store),
 		Log: d.log, Now: d.now, LoggedRejects: 10,
 	}
 	var transport mail.Transport
@@ -145,8 +152,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
 	d.reporter = &reporter.Reporter{
-		Plans: d.store, Deliveries: d.store, Mailer: &mail.Mailer{Builder: d.builder, Transport: transport},
-		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
+		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport}),
+		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
 	}
 	d.log.Debug("ready", "constituency_ranges", d.geo.Current().Constituency.Ranges(), "feeds", len(cfg.Feeds))
@@ -679,6 +687,7 @@ func (d *Daemon) report(ctx context.Context, dryRun bool) (ReportResult, error) 
 	plan, err := r.Plan(ctx, dryRun)
 	res.Plan, res.Contacts = plan, pass.res
 	pass.done(plan.Reasons[reporter.WaitingContact])
+	d.metrics.RDAP(pass.res.Queries, pass.res.Failed, pass.res.Fallback)
 	if err != nil || dryRun {
 		return res, err
 	}

@@ -650,3 +650,61 @@ func TestMaxAge(t *testing.T) {
 		t.Errorf("isp-one got %v", got["abuse@isp-one.example"])
 	}
 }
+
+// /metrics counts what a pass did; /healthz answers; /readyz says why not
+// ready (a feed failing longer than http.feed_failing).
+func TestHTTPEndpoints(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1m}\nhttp: {listen: \"127.0.0.1:0\", feed_failing: 1h, max_backlog: 100}")
+	w.drop(t)
+	d := w.open(t, daemon.Options{})
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/metrics")
+	for _, want := range []string{
+		`autoreporter_rows_total{feed="shadowserver",outcome="kept"} 7`,
+		`autoreporter_rows_total{feed="shadowserver",outcome="outside"} 5`,
+		`autoreporter_rows_total{feed="c2",outcome="kept"} 1`,
+		`autoreporter_rows_total{feed="c2",outcome="rejected"} 1`,
+		`autoreporter_events_stored_total{feed="shadowserver"} 7`,
+		`autoreporter_rows_rejected_total{feed="c2",reason="time: timestamp is in no known format"} 1`,
+		`autoreporter_reports_created_total 4`,
+		`autoreporter_deliveries_total{result="sent"} 4`,
+		`autoreporter_events_decided_total{reason="send"} 8`,
+		`autoreporter_backlog_events 0`,
+		`autoreporter_reports_unsent 0`,
+		`autoreporter_geo_database_age_seconds`,
+		`autoreporter_send_seconds_count 4`,
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s\n%s", want, body)
+		}
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"ready":true`) {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	// The c2 feed has failed for two hours.
+	st := reporter.FeedState{Feed: "c2", LastError: "HTTP 503", LastErrorAt: w.now.Add(-2 * time.Hour), LastAttempt: w.now}
+	if err := d.Store().SaveFeedState(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	code, body = get("/readyz")
+	if code != 503 || !strings.Contains(body, `"ready":false`) || !strings.Contains(body, `"name":"feed c2","ok":false,"detail":"failing since 2026-11-23T04:00:00Z: HTTP 503"`) {
+		t.Errorf("/readyz with a failing feed: %d %s", code, body)
+	}
+}

@@ -56,11 +56,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Lookups never wait for a reload: the swap is one atomic store.
 		go d.geo.Watch(ctx, every)
 	}
+	if d.cfg.HTTP.Listen != "" {
+		if err := d.serveHTTP(ctx); err != nil {
+			return err
+		}
+	}
 	names := make([]string, len(d.cfg.Feeds))
 	for i, f := range d.cfg.Feeds {
 		names[i] = f.Name
 	}
-	d.log.Info("running", "config", d.cfg.Path, "store", d.cfg.Store.Driver, "feeds", strings.Join(names, ","),
+	d.log.Info("running", "version", d.version, "config", d.cfg.Path, "store", d.cfg.Store.Driver, "feeds", strings.Join(names, ","),
 		"report_schedule", d.cfg.Report.Schedule, "mail", d.cfg.Mail.Mode)
 	// A pass at start: a file already in the spool, or a report left
 	// pending by the last run, need not wait for the first tick.
@@ -114,6 +119,9 @@ func (d *Daemon) runJob(ctx context.Context, j *job) {
 	}()
 	busy, err := j.run(ctx)
 	took := time.Since(start).Round(time.Millisecond)
+	if !errors.Is(err, ErrBusy) {
+		d.metrics.Job(j.name, took, err)
+	}
 	switch {
 	case errors.Is(err, ErrBusy):
 		d.log.Debug("job left to another instance", "job", j.name)

@@ -137,16 +137,18 @@ type countingSink struct {
 
 func (s *countingSink) Keep(ip netip.Addr) bool {
 	if s.next.Keep(ip) {
-		s.kept++
 		return true
 	}
 	s.outside++
 	return false
 }
 
-// Event is not counted: a kept row either becomes an event or is
-// rejected after Keep, and Reject counts that.
-func (s *countingSink) Event(e *reporter.Event) error { return s.next.Event(e) }
+// Event counts the kept rows: a row inside the constituency either becomes
+// an event or is rejected after Keep, and counts once, as ingest counts it.
+func (s *countingSink) Event(e *reporter.Event) error {
+	s.kept++
+	return s.next.Event(e)
+}
 
 func (s *countingSink) Reject(line int, reason, raw string) {
 	s.rejected++
