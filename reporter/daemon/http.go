@@ -22,7 +22,7 @@ type ReadyCheck struct {
 
 // Readiness is what /readyz answers: ready when every check is.
 type Readiness struct {
-	Ready  bool    `json:"ready"`
+	Ready  bool         `json:"ready"`
 	Checks []ReadyCheck `json:"checks"`
 }
 
