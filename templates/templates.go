@@ -93,8 +93,16 @@ func Languages(fsys fs.FS) ([]string, error) {
 	return out, nil
 }
 
-// LanguageOf is the language of a report body's file name: "sv" for
-// report.sv.txt.tmpl.
+// LanguageOf is the language of a body's file name: "sv" for
+// report.sv.txt.tmpl and fallback.sv.txt.tmpl.
 func LanguageOf(name string) string {
-	return strings.TrimSuffix(strings.TrimPrefix(name, "report."), ".txt.tmpl")
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "report."), "fallback.")
+	return strings.TrimSuffix(name, ".txt.tmpl")
 }
+
+// FallbackPattern matches the fallback mailbox's report bodies: events
+// whose owner had no contact, told to the CERT's own staff.
+const FallbackPattern = "fallback.*.txt.tmpl"
+
+// FallbackName is the file name of the fallback body for a language.
+func FallbackName(lang string) string { return "fallback." + lang + ".txt.tmpl" }

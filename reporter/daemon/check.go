@@ -47,6 +47,10 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 		if _, err := d.builder.Build(rep, sample.Events); err != nil {
 			errs = append(errs, fmt.Errorf("templates: %s does not render: %w", templates.ReportName(lang), err))
 		}
+		rep.Contact.Fallback = true
+		if _, err := d.builder.Build(rep, sample.Events); err != nil {
+			errs = append(errs, fmt.Errorf("templates: the fallback body for %s does not render: %w", lang, err))
+		}
 	}
 	errs = append(errs, d.checkLanguages(ctx)...)
 	if d.geo.Current().Constituency.Ranges() == 0 {

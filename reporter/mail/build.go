@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -29,32 +30,39 @@ type Builder struct {
 	From     string // From address
 	Language string // default language
 	// Repeat gives a feed's repeat window, quoted in the body.
-	Repeat func(feed string) time.Duration
-	tmpl   map[string]*template.Template // by language
+	Repeat   func(feed string) time.Duration
+	tmpl     map[string]*template.Template // by language
+	fallback map[string]*template.Template // the fallback mailbox's, by language
 }
 
 // NewBuilder parses every report template in fsys. A broken template is an
 // error here, at start, and not at the first report.
 func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Duration) (*Builder, error) {
-	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat, tmpl: map[string]*template.Template{}}
-	names, err := fs.Glob(fsys, templates.ReportPattern)
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	for _, n := range names {
-		lang := templates.LanguageOf(n)
-		src, err := fs.ReadFile(fsys, n)
+	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat,
+		tmpl: map[string]*template.Template{}, fallback: map[string]*template.Template{}}
+	for pattern, into := range map[string]map[string]*template.Template{
+		templates.ReportPattern: b.tmpl, templates.FallbackPattern: b.fallback} {
+		names, err := fs.Glob(fsys, pattern)
 		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", n, err)
+			return nil, fmt.Errorf("templates: %w", err)
 		}
-		t, err := template.New(n).Option("missingkey=error").Parse(string(src))
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", n, err)
+		for _, n := range names {
+			src, err := fs.ReadFile(fsys, n)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", n, err)
+			}
+			t, err := template.New(n).Option("missingkey=error").Parse(string(src))
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", n, err)
+			}
+			into[templates.LanguageOf(n)] = t
 		}
-		b.tmpl[lang] = t
 	}
 	if err := b.CheckLanguage(lang); err != nil {
 		return nil, fmt.Errorf("default language: %w (add %s)", err, templates.ReportName(lang))
+	}
+	if b.fallback["en"] == nil {
+		return nil, fmt.Errorf("templates: no %s", templates.FallbackName("en"))
 	}
 	return b, nil
 }
@@ -117,6 +125,18 @@ type Data struct {
 	// there is no window, and the text says nothing of repeats.
 	RepeatDays, RepeatHours, RepeatMinutes int
 	Contact                                string
+	// Owners are the networks of a fallback report (the CERT's own
+	// mailbox): who had no contact, and why. Empty in an owner's report.
+	Owners []Owner
+}
+
+// Owner is one network without a contact, in a fallback report.
+type Owner struct {
+	ASN       string // "AS64500", or "-" when unknown
+	Org       string
+	Events    int
+	Reason    string // why no contact was found
+	Addresses string // the first few, then "and N more"
 }
 
 // Class is one classification's line in the summary.
@@ -148,6 +168,16 @@ func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message,
 	t := b.tmpl[rep.Contact.Language]
 	if t == nil {
 		t = b.tmpl[b.Language]
+	}
+	if rep.Contact.Fallback {
+		// The CERT's own staff read it: its own template, in the CERT's
+		// language when there is one, else English.
+		data.Owners = owners(events)
+		if t = b.fallback[rep.Contact.Language]; t == nil {
+			if t = b.fallback[b.Language]; t == nil {
+				t = b.fallback["en"]
+			}
+		}
 	}
 	var body bytes.Buffer
 	if err := t.Execute(&body, data); err != nil {
@@ -243,6 +273,61 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 	return d
 }
 
+// owners groups a fallback report's events by network and reason.
+func owners(events []reporter.Event) []Owner {
+	type key struct {
+		asn    uint32
+		reason string
+	}
+	by := map[key]*Owner{}
+	ips := map[key][]string{}
+	var order []key
+	for _, e := range events {
+		k := key{e.ASN, fallbackReason(e.Contact.Source)}
+		o := by[k]
+		if o == nil {
+			o = &Owner{ASN: "-", Org: headerSafe(e.ASOrg, 100), Reason: k.reason}
+			if e.ASN != 0 {
+				o.ASN = fmt.Sprintf("AS%d", e.ASN)
+			}
+			by[k] = o
+			order = append(order, k)
+		}
+		o.Events++
+		if a := e.IP.String(); len(ips[k]) == 0 || ips[k][len(ips[k])-1] != a {
+			ips[k] = append(ips[k], a)
+		}
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if by[order[i]].Events != by[order[j]].Events {
+			return by[order[i]].Events > by[order[j]].Events
+		}
+		return order[i].asn < order[j].asn
+	})
+	out := make([]Owner, len(order))
+	for i, k := range order {
+		list := ips[k]
+		sort.Strings(list)
+		list = slices.Compact(list)
+		if len(list) > 5 {
+			list = append(list[:5], fmt.Sprintf("and %d more", len(list)-5))
+		}
+		by[k].Addresses = strings.Join(list, ", ")
+		out[i] = *by[k]
+	}
+	return out
+}
+
+// fallbackReason says in words why an event came to the fallback mailbox,
+// from the source the resolver gave: "fallback", or "fallback (no RDAP
+// answer in 24h0m0s)".
+func fallbackReason(source string) string {
+	if w, ok := strings.CutPrefix(source, "fallback (no RDAP answer in "); ok {
+		return "RDAP did not answer within rdap.max_wait (waited " + strings.TrimSuffix(w, ")") + ")"
+	}
+	return "no override, RIPE import or RDAP answer names an abuse contact for it"
+}
+
 // Subject is stable so that ISPs can filter on it:
 // "[CERT-XX#20261123-0042] AS64500 Example ISP: 17 events (infected-system 12, vulnerable-system 5)".
 func Subject(rep reporter.Report, events []reporter.Event) string {
@@ -276,6 +361,13 @@ func Subject(rep reporter.Report, events []reporter.Event) string {
 	noun := "events"
 	if len(events) == 1 {
 		noun = "event"
+	}
+	if rep.Contact.Fallback {
+		nets := "network"
+		if len(asns) != 1 {
+			nets = "networks"
+		}
+		owner = fmt.Sprintf("No contact for %d %s", max(len(asns), 1), nets)
 	}
 	s := fmt.Sprintf("[%s] %s: %d %s (%s)", rep.Ref, owner, len(events), noun, strings.Join(parts, ", "))
 	return headerSafe(s, 250)

@@ -424,3 +424,50 @@ func TestBodyWording(t *testing.T) {
 		})
 	}
 }
+
+// The fallback mailbox's report is the CERT's own: it names the owners
+// that had no contact and why, and is not worded "your network".
+func TestGoldenFallback(t *testing.T) {
+	for _, lang := range []string{"en", "fi"} {
+		t.Run(lang, func(t *testing.T) {
+			rep, evs := fixture(lang)
+			rep.Contact = reporter.Contact{To: []string{"soc@cert.example"}, Language: lang, Rule: "fallback", Fallback: true}
+			for i := range evs {
+				evs[i].Contact = reporter.Contact{Source: "fallback", Fallback: true}
+			}
+			evs[2].ASN, evs[2].ASOrg, evs[2].IP = 64510, "Elsewhere Inc", netip.MustParseAddr("100.64.0.1")
+			evs[2].Contact.Source = "fallback (no RDAP answer in 24h0m0s)"
+			msg, err := builder(t).Build(rep, evs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "fallback."+lang+".eml")
+			if *update {
+				os.WriteFile(golden, msg.Raw, 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
+			}
+			if !bytes.Equal(msg.Raw, want) {
+				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
+			}
+			if msg.Subject != "[CERT-XX#20261123-0001] No contact for 2 networks: 3 events (infected-system 2, vulnerable-system 1)" {
+				t.Errorf("subject %q", msg.Subject)
+			}
+			body := bodyText(t, msg.Raw)
+			if lang == "en" {
+				for _, want := range []string{"AS64500 Example ISP One Oy: 2 events", "192.0.2.10, 192.0.2.11",
+					"AS64510 Elsewhere Inc: 1 event", "RDAP did not answer within rdap.max_wait (waited 24h0m0s)",
+					"no override, RIPE import or RDAP answer names an abuse contact", "Nobody outside CERT-XX has been told"} {
+					if !strings.Contains(body, want) {
+						t.Errorf("body lacks %q:\n%s", want, body)
+					}
+				}
+				if strings.Contains(body, "your network") {
+					t.Errorf("the fallback mail speaks of 'your network':\n%s", body)
+				}
+			}
+		})
+	}
+}
