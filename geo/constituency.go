@@ -148,7 +148,7 @@ func (c *Constituency) Explain(a netip.Addr, info Info) Decision {
 		if src == "" {
 			src = Located
 		}
-		d.Reasons = append(d.Reasons, fmt.Sprintf("country matches (%s: located %s, registered %s)", src, orDash(info.Country), orDash(info.RegisteredCountry)))
+		d.Reasons = append(d.Reasons, fmt.Sprintf("country matches (country_source %s; located in %s, registered in %s)", src, orDash(info.Country), orDash(info.RegisteredCountry)))
 	}
 	if info.ASN != 0 && slices.Contains(c.spec.ASNs, info.ASN) {
 		d.In = true
@@ -177,7 +177,11 @@ func (c *Constituency) Explain(a netip.Addr, info Info) Decision {
 		}
 	}
 	if len(d.Reasons) == 0 {
-		d.Reasons = append(d.Reasons, fmt.Sprintf("no rule matches (located %s, registered %s, AS%d)", orDash(info.Country), orDash(info.RegisteredCountry), info.ASN))
+		asn := "-"
+		if info.ASN != 0 {
+			asn = fmt.Sprintf("AS%d", info.ASN)
+		}
+		d.Reasons = append(d.Reasons, fmt.Sprintf("no rule matches (located in %s, registered in %s, ASN %s)", orDash(info.Country), orDash(info.RegisteredCountry), asn))
 	}
 	return d
 }

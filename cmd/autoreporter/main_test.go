@@ -100,6 +100,12 @@ func TestLookup(t *testing.T) {
 			t.Errorf("lookup output lacks %q:\n%s", want, out)
 		}
 	}
+	// Unknown is "-", never "AS0" or "located: located".
+	code, out, _ = cli("lookup", "--config", c, "10.1.1.1", "192.0.2.1")
+	if code != 0 || !strings.Contains(out, "no rule matches (located in -, registered in -, ASN -)") || strings.Contains(out, "AS0") ||
+		!strings.Contains(out, "country matches (country_source located; located in FI, registered in FI)") {
+		t.Errorf("lookup of unknowns:\n%s", out)
+	}
 	if code, _, errs := cli("lookup", "--config", c, "nope"); code != 1 || !strings.Contains(errs, `"nope"`) {
 		t.Errorf("bad address: %d %s", code, errs)
 	}
