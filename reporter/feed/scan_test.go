@@ -173,3 +173,49 @@ func BenchmarkLineCount(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// scanData is a scan_rdp-like global report of n rows (~600 bytes each),
+// quoted as Shadowserver quotes; every 50th row has a quoted field with a
+// newline in it when multi is set.
+func scanData(n int, multi bool) []byte {
+	var b bytes.Buffer
+	b.WriteString(`"timestamp","ip","port","hostname","tag","asn","geo","region","city","subject_common_name","issuer_common_name","sha1_fingerprint","sha256_fingerprint","sector"` + "\n")
+	for i := 0; i < n; i++ {
+		cn := fmt.Sprintf("WIN-%08X", i)
+		if multi && i%50 == 0 {
+			cn = "multi\nline"
+		}
+		fmt.Fprintf(&b, `"2026-11-20 %02d:%02d:%02d","100.%d.%d.%d",3389,"host-%d.dyn.example-isp.net","rdp",64512,"XX","SOME REGION","SOME CITY","%s","WIN-%08X","%040x","%0128x","Communications, Service Provider"`+"\n",
+			i%24, i%60, i%60, 64+i%60, (i/250)%256, 1+i%250, i, cn, i, i, i)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkTableRead is the scanner's hot path as a parser drives it: every
+// record is found and its address field looked at, none is split.
+func BenchmarkTableRead(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		multi bool
+	}{{"oneline", false}, {"multiline", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := scanData(20000, bc.multi)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				n := 0
+				err := Table{}.Read(context.Background(), bytes.NewReader(data), func([]string) error { return nil },
+					func(r *Row) error {
+						if len(r.FieldBytes(1)) > 0 {
+							n++
+						}
+						return nil
+					}, func(int, string, string) { b.Fatal("bad record") })
+				if err != nil || n != 20000 {
+					b.Fatalf("read %d rows: %v", n, err)
+				}
+			}
+		})
+	}
+}
