@@ -20,18 +20,26 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
-// reportName matches Shadowserver's file names: 2024-05-01-scan_rdp-finland-geo.csv.
-var reportName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-([^-]+)-.+\.csv$`)
+// reportName matches Shadowserver's file names once lower-cased and stripped
+// of their extensions: 2024-05-01-scan_rdp-finland-geo, 2026-11-23-scan_rdp.
+var reportName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-([^-]+)(?:-|$)`)
 
-// ReportType returns the report type of a file name: the second field of a
-// dated name, or the bare name of "<type>.csv".
+// extensions are what a report's file name may end in, innermost first:
+// Shadowserver mails and serves its CSV gzipped or zipped, and operators
+// bzip2 what they keep.
+var extensions = regexp.MustCompile(`(?:\.csv)?(?:\.(?:gz|bz2|zip))?$`)
+
+// ReportType returns the report type of a file name, in any case and with or
+// without a compression suffix: the second field of a dated name
+// (2026-11-23-scan_rdp-sweden-geo.csv.gz), or the bare name of
+// "<type>.csv" (scan_rdp.csv.bz2).
 func ReportType(file string) string {
 	base := strings.ToLower(filepath.Base(file))
+	base = base[:extensions.FindStringIndex(base)[0]]
 	if m := reportName.FindStringSubmatch(base); m != nil {
 		return m[1]
 	}
-	base = strings.TrimSuffix(base, ".gz")
-	return strings.TrimSuffix(base, ".csv")
+	return base
 }
 
 // Parser is a reporter.Parser for Shadowserver CSV reports.

@@ -28,16 +28,29 @@ func parseFile(t *testing.T, name string) *feedtest.Sink {
 }
 
 func TestReportType(t *testing.T) {
-	for in, want := range map[string]string{
-		"2024-05-01-scan_rdp-finland-geo.csv":               "scan_rdp",
-		"/spool/2020-04-03-scan_ics-sample-asn-delayed.csv": "scan_ics",
-		"2024-07-04-dns_openresolver-123-sample-asn.csv":    "dns_openresolver",
-		"event4_sinkhole_http.csv":                          "event4_sinkhole_http",
-		"scan_rdp.csv.gz":                                   "scan_rdp",
-	} {
-		if got := ReportType(in); got != want {
-			t.Errorf("ReportType(%q) = %q, want %q", in, got, want)
-		}
+	tests := []struct{ name, in, want string }{
+		{"dated", "2024-05-01-scan_rdp-finland-geo.csv", "scan_rdp"},
+		{"dated in a folder", "/spool/2020-04-03-scan_ics-sample-asn-delayed.csv", "scan_ics"},
+		{"dated with a number", "2024-07-04-dns_openresolver-123-sample-asn.csv", "dns_openresolver"},
+		{"bare", "event4_sinkhole_http.csv", "event4_sinkhole_http"},
+		{"bare gz", "scan_rdp.csv.gz", "scan_rdp"},
+		{"bare bz2", "scan_rdp.csv.bz2", "scan_rdp"},
+		{"bare zip", "scan_rdp.csv.zip", "scan_rdp"},
+		{"bare zip without csv", "scan_rdp.zip", "scan_rdp"},
+		{"dated gz", "2026-11-23-scan_rdp-sweden-geo.csv.gz", "scan_rdp"},
+		{"dated bz2", "2026-11-23-scan_rdp-sweden-geo.csv.bz2", "scan_rdp"},
+		{"dated zip", "2026-11-23-scan_rdp-sweden-geo.csv.zip", "scan_rdp"},
+		{"dated zip without csv", "2026-11-23-scan_rdp-sweden-geo.zip", "scan_rdp"},
+		{"dated gz upper case", "/in/2026-11-23-SCAN_RDP-Sweden-Geo.CSV.GZ", "scan_rdp"},
+		{"bare bz2 upper case", "Scan_RDP.CSV.BZ2", "scan_rdp"},
+		{"dated without a tail", "2026-11-23-scan_rdp.csv.gz", "scan_rdp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ReportType(tt.in); got != tt.want {
+				t.Errorf("ReportType(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }
 
