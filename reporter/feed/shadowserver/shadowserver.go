@@ -2,7 +2,9 @@
 // types share column conventions (timestamp; ip for scans, src_ip for
 // events; port, protocol, hostname, tag, infection...), so one table-driven
 // parser covers them; the report type, taken from the file name, decides the
-// classification.
+// classification. Every event carries its report type (Event.ReportType); a
+// type that neither the schema nor the built-in table knows gives events
+// marked Unclassified, which are stored but not mailed.
 package shadowserver
 
 import (
@@ -72,7 +74,9 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 	}
 	k, known := p.Schema.kind(rtype)
 	if !known && p.Log != nil {
-		p.Log.Warn("unknown Shadowserver report type; ingesting as undetermined", "file", file, "report_type", rtype)
+		// Once per file: every row of the file has the same type.
+		p.Log.Warn("unknown Shadowserver report type; its events are stored as undetermined and held back from reports until the schema knows the type",
+			"file", file, "report_type", rtype)
 	}
 	var (
 		names                                    []string
@@ -119,7 +123,8 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
 		}
 		// Only rows inside the constituency pay for the rest.
-		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
+		e := reporter.Event{IP: ip, Classification: k.Classification, ReportType: rtype, Unclassified: !known,
+			Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
 		if e.Time, err = feed.ParseTime(feed.Get(rec, tsCol), ""); err != nil {
 			sink.Reject(row.Line, "timestamp: "+err.Error(), row.Raw())
 			return nil

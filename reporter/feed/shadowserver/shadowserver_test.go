@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -235,4 +236,58 @@ func BenchmarkShadowserverScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+}
+
+// Every event carries its report type; a type that neither the schema nor
+// the built-in table knows is marked Unclassified (the planner holds those
+// back from mail) and stays "undetermined", with one warning per file.
+func TestReportTypeAndUnclassified(t *testing.T) {
+	schema, err := ReadSchema(strings.NewReader(`{"brand_new": {"classification.type": "vulnerable-system", "fields": ["timestamp","ip"]}}`), "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rows = "\"timestamp\",\"ip\",\"tag\"\n\"2026-11-20 00:00:00\",\"192.0.2.30\",\"novel\"\n\"2026-11-20 00:00:01\",\"192.0.2.31\",\"novel\"\n"
+	tests := []struct {
+		name, file     string
+		schema         *Schema
+		force          string // Parser.ReportType
+		reportType     string
+		classification string
+		unclassified   bool
+	}{
+		{"built-in", "2026-11-20-scan_rdp-test.csv", nil, "", "scan_rdp", "vulnerable-system", false},
+		{"built-in by prefix", "2026-11-20-scan_fancy-test.csv.gz", nil, "", "scan_fancy", "vulnerable-system", false},
+		{"built-in undetermined is still known", "2026-11-20-device_id-test.csv", nil, "", "device_id", "undetermined", false},
+		{"unknown", "2026-11-20-some_new_report-test.csv", nil, "", "some_new_report", "undetermined", true},
+		{"unknown, forced", "x.csv", nil, "mystery", "mystery", "undetermined", true},
+		{"known to the schema only", "2026-11-20-brand_new-test.csv", schema, "", "brand_new", "vulnerable-system", false},
+		{"unknown to schema and table", "2026-11-20-other_new-test.csv", schema, "", "other_new", "undetermined", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			p := &Parser{Schema: tt.schema, ReportType: tt.force, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			s := &feedtest.Sink{}
+			if err := p.Parse(context.Background(), strings.NewReader(rows), tt.file, s); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != 2 {
+				t.Fatalf("%d events", len(s.Events))
+			}
+			for _, e := range s.Events {
+				if e.ReportType != tt.reportType || e.Classification != tt.classification || e.Unclassified != tt.unclassified {
+					t.Errorf("event: report type %q, classification %q, unclassified %v; want %q, %q, %v",
+						e.ReportType, e.Classification, e.Unclassified, tt.reportType, tt.classification, tt.unclassified)
+				}
+			}
+			warnings := strings.Count(logs.String(), "level=WARN")
+			if tt.unclassified {
+				if warnings != 1 || !strings.Contains(logs.String(), "held back") || !strings.Contains(logs.String(), "report_type="+tt.reportType) {
+					t.Errorf("want one warning that says the events are held back, got %q", logs.String())
+				}
+			} else if warnings != 0 {
+				t.Errorf("warned about a known type: %q", logs.String())
+			}
+		})
+	}
 }
