@@ -35,9 +35,12 @@ type Table struct {
 
 // Read streams r: header is called once with the column names (lower
 // case, trimmed), then row for every record. A record that cannot be read
-// (an unclosed quote, a record over MaxRecord) goes to bad with its line and
-// reason, and reading goes on. Read stops on a read error, on an error from
-// row, or when ctx is done.
+// (a record over MaxRecord; a quoted field that spans lines and does not
+// close by the end of the file, or within MaxRecordLines lines, or gives a
+// record not as wide as the header: a stray quote) goes to bad with its
+// line and reason (for a stray quote, with its first line only), and
+// reading goes on at the next line. Read stops on a read error, on an error
+// from row, or when ctx is done.
 func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string) error, row func(*Row) error, bad func(line int, reason, raw string)) error {
 	delim := byte(',')
 	if t.Delimiter != 0 {
@@ -92,6 +95,9 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 	if err := header(names); err != nil {
 		return err
 	}
+	// A record that spans lines must be as wide as the header; see
+	// ErrStrayQuote.
+	sc.fields = len(names)
 	var rw Row
 	first := true
 	for n := 0; ; n++ {
@@ -105,7 +111,7 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrUnterminated) || errors.Is(err, errTooLong) {
+			if errors.Is(err, ErrUnterminated) || errors.Is(err, ErrStrayQuote) || errors.Is(err, errTooLong) {
 				bad(line, err.Error(), Clip(string(rec), 2048))
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -287,6 +288,47 @@ func TestReportTypeAndUnclassified(t *testing.T) {
 				}
 			} else if warnings != 0 {
 				t.Errorf("warned about a known type: %q", logs.String())
+			}
+		})
+	}
+}
+
+// A hostname that lost its closing quote costs its own row, not the rest of
+// the report.
+func TestStrayQuoteCostsOneRow(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stray []int // lines
+	}{
+		{"line 2", []int{2}},
+		{"lines 2 and 500", []int{2, 500}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("timestamp,ip,port,hostname,tag\n")
+			for line := 2; line <= 1001; line++ {
+				host := fmt.Sprintf("h%d.example.fi", line)
+				if slices.Contains(tt.stray, line) {
+					host = `"` + host
+				}
+				fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389,%s,rdp\n", line%250+1, host)
+			}
+			s := &feedtest.Sink{}
+			if err := (&Parser{}).Parse(context.Background(), strings.NewReader(b.String()), "2026-11-20-scan_rdp-fi.csv", s); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != 1000-len(tt.stray) || len(s.Rejects) != len(tt.stray) {
+				t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+			}
+			for i, r := range s.Rejects {
+				if r.Line != tt.stray[i] || !strings.Contains(r.Reason, "quote") {
+					t.Errorf("reject %+v, want line %d", r, tt.stray[i])
+				}
+			}
+			for _, e := range s.Events {
+				if strings.Contains(e.Hostname, "\n") || !strings.HasSuffix(e.Hostname, ".example.fi") {
+					t.Errorf("event from merged rows: %+v", e)
+				}
 			}
 		})
 	}
