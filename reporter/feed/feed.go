@@ -1,6 +1,15 @@
 // Package feed holds what every feed format shares: a streaming table
-// reader that survives broken rows, and the parsing of the values feeds
-// disagree on (addresses, timestamps). Each format is a sub-package.
+// reader that survives broken rows (a stray quote costs its own line, see
+// MaxRecordLines), the parsing of the values feeds disagree on (addresses,
+// timestamps), and the caps on an event's extra columns. Each format is a
+// sub-package.
+//
+// Extra columns: an event keeps at most MaxExtraFields extra fields and
+// MaxExtraBytes of their keys and values, the first ones in the feed's
+// order (name order for JSON). When anything is cut, one more field is
+// added last, TruncatedKey ("truncated"), whose value counts the non-empty
+// values dropped: "99872 columns dropped". It is stored and mailed like any
+// other extra column, so an operator and the ISP can both see the cut.
 package feed
 
 import (

@@ -64,8 +64,6 @@ var consumed = map[string]bool{
 	"dst_asn": true, "dst_geo": true, "dst_region": true, "dst_city": true, "dst_naics": true, "dst_sector": true,
 }
 
-const maxValue = 1024
-
 // Parse implements reporter.Parser.
 func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink reporter.Sink) error {
 	rtype := p.ReportType
@@ -147,11 +145,11 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if e.Identifier == "" {
 			e.Identifier = rtype
 		}
+		extra := feed.NewExtras(e.Extra)
 		for _, c := range extraCols {
-			if v := feed.Get(rec, c); v != "" {
-				e.Extra = append(e.Extra, reporter.Field{Key: names[c], Value: feed.Clean(v, maxValue)})
-			}
+			extra.Add(names[c], feed.Get(rec, c))
 		}
+		e.Extra = extra.Fields()
 		return sink.Event(&e)
 	}
 	err := feed.Table{}.Read(ctx, r, header, row, sink.Reject)

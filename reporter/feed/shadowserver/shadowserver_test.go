@@ -11,7 +11,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/feed"
 	"github.com/autoreporter/autoreporter/reporter/feed/feedtest"
 )
 
@@ -331,5 +334,52 @@ func TestStrayQuoteCostsOneRow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A report with 100,000 columns: each event keeps the first
+// feed.MaxExtraFields extras and says how many it dropped, quickly.
+func TestWideRowCapped(t *testing.T) {
+	const cols = 100000
+	var b strings.Builder
+	b.WriteString("timestamp,ip,port")
+	for i := 0; i < cols; i++ {
+		fmt.Fprintf(&b, ",c%d", i)
+	}
+	b.WriteString("\n")
+	for r := 0; r < 3; r++ {
+		fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389", r+1)
+		b.WriteString(strings.Repeat(",v", cols))
+		b.WriteString("\n")
+	}
+	s := &feedtest.Sink{}
+	began := time.Now()
+	if err := (&Parser{}).Parse(context.Background(), strings.NewReader(b.String()), "2026-11-20-scan_rdp-wide.csv", s); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if len(s.Events) != 3 {
+		t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+	}
+	for _, e := range s.Events {
+		checkCapped(t, e.Extra, cols-feed.MaxExtraFields)
+	}
+	// Generous for a loaded CI machine; uncapped it is the extras that cost.
+	if took > 2*time.Second {
+		t.Errorf("parse took %v", took)
+	}
+	t.Logf("3 rows of %d columns parsed in %v", cols, took)
+}
+
+func checkCapped(t *testing.T, extra []reporter.Field, dropped int) {
+	t.Helper()
+	if len(extra) != feed.MaxExtraFields+1 {
+		t.Fatalf("%d extra fields, want %d and the truncated one", len(extra), feed.MaxExtraFields)
+	}
+	if last := extra[len(extra)-1]; last.Key != feed.TruncatedKey || last.Value != fmt.Sprintf("%d columns dropped", dropped) {
+		t.Errorf("last extra %+v, want %d columns dropped", last, dropped)
+	}
+	if extra[0].Key != "c0" || extra[feed.MaxExtraFields-1].Key != fmt.Sprintf("c%d", feed.MaxExtraFields-1) {
+		t.Errorf("kept %s..%s, want the first columns", extra[0].Key, extra[feed.MaxExtraFields-1].Key)
 	}
 }
