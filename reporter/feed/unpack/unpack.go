@@ -120,14 +120,15 @@ func compressedName(name string) (string, bool) {
 // gzip and bzip2, and for a zip the member's base name in path's folder.
 // Closing rc closes the file.
 func Open(path string, lim Limits) (rc io.ReadCloser, name string, err error) {
+	// os errors name the operation and the path already.
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("open %s: %w", path, err)
+		return nil, "", err
 	}
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, "", fmt.Errorf("open %s: %w", path, err)
+		return nil, "", err
 	}
 	r, name, err := Reader(f, info.Size(), path, lim)
 	if err != nil {

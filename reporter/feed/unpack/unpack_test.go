@@ -173,3 +173,11 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gone.csv.gz")
+	_, _, err := Open(path, Limits{})
+	if !errors.Is(err, os.ErrNotExist) || strings.Count(err.Error(), path) != 1 {
+		t.Errorf("err %v: want not-exist naming the path once", err)
+	}
+}
