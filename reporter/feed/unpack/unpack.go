@@ -176,13 +176,12 @@ func Reader(ra io.ReaderAt, size int64, name string, lim Limits) (io.Reader, str
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: zip member %s: %w", name, m.Name, err)
 		}
-		// The header's size can lie; the cap holds on what is read.
-		dir := filepath.Dir(name)
 		// Zips made on Windows may separate folders with backslashes.
 		inner := path.Base(strings.ReplaceAll(m.Name, "\\", "/"))
-		if dir != "." {
+		if dir := filepath.Dir(name); dir != "." {
 			inner = filepath.Join(dir, inner)
 		}
+		// The header's size can lie; the cap holds on what is read.
 		return capped(rc, limit, name), inner, nil
 	}
 	if hasSuffix {
