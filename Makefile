@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 300000x ./reporter/feed/shadowserver
 	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 300000x ./reporter/feed/csvfeed
 	$(GO) test -run '^$$' -fuzz '^FuzzScannerMatchesCSV$$' -fuzztime 300000x ./reporter/feed
+	$(GO) test -run '^$$' -fuzz '^FuzzStrayQuote$$' -fuzztime 300000x ./reporter/feed
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 300000x ./reporter/feed/blocklist
 	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 300000x ./reporter/feed/jsonfeed
 	$(GO) test -run '^$$' -fuzz '^FuzzRDAPAnswer$$' -fuzztime 300000x ./abuse

@@ -28,6 +28,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/feed/spool"
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
+	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/metrics"
 	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
@@ -261,13 +262,15 @@ func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
 		res.Err = fmt.Errorf("no feed named %q in %s", feed, d.cfg.Path)
 		return res
 	}
-	f, err := os.Open(path)
+	// Unpacked as the spool and HTTP sources unpack; name is what the
+	// parser must see (no .gz, or the zip member's name).
+	rc, name, err := unpack.Open(path, unpack.Limits{})
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	defer f.Close()
-	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, f, path)
+	defer rc.Close()
+	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, rc, name)
 	return res
 }
 

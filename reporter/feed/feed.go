@@ -1,6 +1,15 @@
 // Package feed holds what every feed format shares: a streaming table
-// reader that survives broken rows, and the parsing of the values feeds
-// disagree on (addresses, timestamps). Each format is a sub-package.
+// reader that survives broken rows (a stray quote costs its own line, see
+// MaxRecordLines), the parsing of the values feeds disagree on (addresses,
+// timestamps), and the caps on an event's extra columns. Each format is a
+// sub-package.
+//
+// Extra columns: an event keeps at most MaxExtraFields extra fields and
+// MaxExtraBytes of their keys and values, the first ones in the feed's
+// order (name order for JSON). When anything is cut, one more field is
+// added last, TruncatedKey ("truncated"), whose value counts the non-empty
+// values dropped: "99872 columns dropped". It is stored and mailed like any
+// other extra column, so an operator and the ISP can both see the cut.
 package feed
 
 import (
@@ -35,9 +44,12 @@ type Table struct {
 
 // Read streams r: header is called once with the column names (lower
 // case, trimmed), then row for every record. A record that cannot be read
-// (an unclosed quote, a record over MaxRecord) goes to bad with its line and
-// reason, and reading goes on. Read stops on a read error, on an error from
-// row, or when ctx is done.
+// (a record over MaxRecord; a quoted field that spans lines and does not
+// close by the end of the file, or within MaxRecordLines lines, or gives a
+// record not as wide as the header: a stray quote) goes to bad with its
+// line and reason (for a stray quote, with its first line only), and
+// reading goes on at the next line. Read stops on a read error, on an error
+// from row, or when ctx is done.
 func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string) error, row func(*Row) error, bad func(line int, reason, raw string)) error {
 	delim := byte(',')
 	if t.Delimiter != 0 {
@@ -92,6 +104,9 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 	if err := header(names); err != nil {
 		return err
 	}
+	// A record that spans lines must be as wide as the header; see
+	// ErrStrayQuote.
+	sc.fields = len(names)
 	var rw Row
 	first := true
 	for n := 0; ; n++ {
@@ -105,7 +120,7 @@ func (t Table) Read(ctx context.Context, r io.Reader, header func(cols []string)
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrUnterminated) || errors.Is(err, errTooLong) {
+			if errors.Is(err, ErrUnterminated) || errors.Is(err, ErrStrayQuote) || errors.Is(err, errTooLong) {
 				bad(line, err.Error(), Clip(string(rec), 2048))
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"unicode"
 	"unicode/utf8"
@@ -13,9 +14,30 @@ import (
 // end of the file.
 var ErrUnterminated = errors.New("quoted field not closed before the end of the file")
 
+// ErrStrayQuote is a record that a quote made run over several lines and
+// that cannot be one record: still open after MaxRecordLines lines, not as
+// wide as the header, or not CSV once closed. Only its first line is
+// rejected; the lines after it are read again as rows.
+var ErrStrayQuote = errors.New("stray quote")
+
+var (
+	errOpenTooLong = fmt.Errorf("%w: quoted field still open after %d lines", ErrStrayQuote, MaxRecordLines)
+	errWidth       = fmt.Errorf("%w: a quoted field spans lines and the record is not as wide as the header", ErrStrayQuote)
+	errMalformed   = fmt.Errorf("%w: a quoted field spans lines and the record is not CSV (text after a closing quote, or a quote inside an unquoted field)", ErrStrayQuote)
+)
+
 // MaxRecord caps one record. A longer one (a runaway quote, a hostile file)
 // is reported and skipped instead of growing memory without bound.
 const MaxRecord = 4 << 20
+
+// MaxRecordLines caps the physical lines of one record. Feeds put line
+// breaks in a field now and then (a banner, a postal address), seldom more
+// than a few; a quote still open after this many lines is far more likely
+// a stray one (a hostname that lost its closing quote) that would swallow
+// every row after it into one record. Its first line is rejected and the
+// lines read ahead are read again, so a stray quote costs one row and at
+// most MaxRecordLines-1 lines read twice.
+const MaxRecordLines = 8
 
 // errTooLong is a record over MaxRecord.
 var errTooLong = errors.New("record longer than 4 MiB")
@@ -24,12 +46,28 @@ var errTooLong = errors.New("record longer than 4 MiB")
 // usually one physical line, and a line whose quotes balance needs no
 // further look. Only the rows a parser keeps are split into fields, which
 // is what makes a global feed cheap when 99% of it is someone else's.
+//
+// A record that spans lines is checked before it is believed (see
+// MaxRecordLines, ErrStrayQuote); when it is refused, the lines after its
+// first go to a push-back buffer and are scanned again, so that reading
+// resumes at the line after the refused one.
 type scanner struct {
 	br    *bufio.Reader
 	delim byte
-	trim  bool   // spaces before a field's opening quote are skipped
-	line  int    // physical lines read so far
-	rec   []byte // a record that spans lines, or a line longer than the buffer
+	trim  bool // spaces before a field's opening quote are skipped
+	// fields is the header's width once known (0 before): a record that
+	// spans lines must have exactly as many fields.
+	fields int
+	line   int    // physical lines handed out so far
+	rec    []byte // a record that spans lines
+	long   []byte // a line longer than the bufio buffer
+	// back holds physical lines to read again, each with its line ending,
+	// from backOff on; spare is the other buffer, swapped in on a refusal.
+	back, spare []byte
+	backOff     int
+	// tooLong is a line over MaxRecord that comes right after back: it was
+	// skipped while reading ahead and is reported when its turn comes.
+	tooLong bool
 }
 
 func newScanner(r io.Reader, delim byte, trim bool) *scanner {
@@ -44,56 +82,168 @@ func newScanner(r io.Reader, delim byte, trim bool) *scanner {
 // next returns the next record without its line ending, and the line it
 // starts on. The bytes are valid until the following call. On a broken
 // record it returns the error with the record's start line and what was
-// read of it, and reading can go on.
+// read of it (for a record that spans lines, its first line only), and
+// reading can go on.
 func (s *scanner) next() (rec []byte, start int, err error) {
-	s.rec = s.rec[:0]
-	start = s.line + 1
-	for {
-		line, err := s.br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			if len(s.rec)+len(line) > MaxRecord {
-				s.skipLine()
-				return nil, start, errTooLong
-			}
-			s.rec = append(s.rec, line...)
-			continue
+	var line []byte
+	if len(s.back) == 0 && !s.tooLong {
+		// readLine's common case, written out here: the call is not inlined
+		// and costs a few per cent on a global feed.
+		line, err = s.br.ReadSlice('\n')
+		if err == nil {
+			s.line++
+		} else {
+			line, err = s.readRest(line, err)
 		}
-		if err != nil && err != io.EOF {
+	} else {
+		line, err = s.readLine()
+	}
+	if err != nil {
+		if err == errTooLong {
+			return nil, s.line, err
+		}
+		return nil, s.line + 1, err
+	}
+	// The common case: a whole record on one line, in the buffer, no copy.
+	if !openQuote(line, s.delim, s.trim) {
+		return trimEOL(line), s.line, nil
+	}
+	return s.multiLine(line)
+}
+
+// multiLine reads on from first, a line that ends inside a quoted field,
+// until the field closes, and refuses what cannot be one record.
+func (s *scanner) multiLine(first []byte) ([]byte, int, error) {
+	start := s.line
+	s.rec = append(s.rec[:0], first...)
+	n := len(first)
+	for lines := 1; ; {
+		if lines >= MaxRecordLines {
+			return s.refuse(n, start, errOpenTooLong)
+		}
+		line, err := s.readLine()
+		switch {
+		case err == io.EOF:
+			return s.refuse(n, start, ErrUnterminated)
+		case err == errTooLong:
+			// The field ran into a line too long to keep: it did not close
+			// in time. That line is reported in its turn.
+			s.tooLong = true
+			return s.refuse(n, start, errOpenTooLong)
+		case err != nil:
 			return nil, start, err
 		}
-		if len(line) == 0 && len(s.rec) == 0 {
-			return nil, 0, io.EOF
+		s.rec = append(s.rec, line...)
+		lines++
+		if len(s.rec) > MaxRecord {
+			return s.refuse(n, start, errTooLong)
 		}
-		if len(line) > 0 {
-			s.line++
+		if openQuote(s.rec, s.delim, s.trim) {
+			continue
 		}
-		r := line // the common case: a whole record in the buffer, no copy
-		if len(s.rec) > 0 {
-			if len(s.rec)+len(line) > MaxRecord {
-				return nil, start, errTooLong // this line is read whole already
-			}
-			s.rec = append(s.rec, line...)
-			r = s.rec
+		rec := trimEOL(s.rec)
+		fields, ok := shape(rec, s.delim, s.trim)
+		if !ok {
+			return s.refuse(n, start, errMalformed)
 		}
-		if !openQuote(r, s.delim, s.trim) {
-			return trimEOL(r), start, nil
+		if s.fields > 0 && fields != s.fields {
+			return s.refuse(n, start, errWidth)
 		}
-		if err == io.EOF {
-			return trimEOL(r), start, ErrUnterminated
-		}
-		if len(s.rec) == 0 {
-			// The next ReadSlice overwrites line: keep a copy.
-			s.rec = append(s.rec, line...)
-		}
+		return rec, start, nil
 	}
 }
 
-func (s *scanner) skipLine() {
+// refuse rejects the first line (s.rec[:n]) of the record being read and
+// pushes the lines read after it back, ahead of what back still held, so
+// that reading resumes at the line after start.
+func (s *scanner) refuse(n, start int, err error) ([]byte, int, error) {
+	s.spare = append(append(s.spare[:0], s.rec[n:]...), s.back[s.backOff:]...)
+	s.back, s.spare = s.spare, s.back
+	s.backOff = 0
+	s.line = start
+	return trimEOL(s.rec[:n]), start, err
+}
+
+// readLine returns the next physical line with its line ending (none on a
+// last line without one), from back first. The bytes are valid until the
+// following call. A line over MaxRecord is skipped and counted, and
+// errTooLong returned for it.
+func (s *scanner) readLine() ([]byte, error) {
+	if len(s.back) > 0 || s.tooLong {
+		if line, ok, err := s.readBack(); ok {
+			return line, err
+		}
+	}
+	line, err := s.br.ReadSlice('\n')
+	if err != nil {
+		return s.readRest(line, err)
+	}
+	s.line++
+	return line, nil
+}
+
+// readRest finishes a ReadSlice that did not end in a line break: a line
+// longer than the buffer, the last line, or a read error.
+func (s *scanner) readRest(line []byte, err error) ([]byte, error) {
+	if err == bufio.ErrBufferFull {
+		return s.readLong(line)
+	}
+	if err != io.EOF {
+		return nil, err
+	}
+	if len(line) == 0 {
+		return nil, io.EOF
+	}
+	s.line++
+	return line, nil
+}
+
+// readBack takes the next line from back, or the skipped line after it.
+// ok is false when both are used up.
+func (s *scanner) readBack() (line []byte, ok bool, err error) {
+	if s.backOff < len(s.back) {
+		b := s.back[s.backOff:]
+		i := bytes.IndexByte(b, '\n') + 1
+		if i == 0 {
+			i = len(b)
+		}
+		s.backOff += i
+		s.line++
+		return b[:i], true, nil
+	}
+	// Used up. Emptying back overwrites nothing: it is written only by
+	// refuse, into spare, after what was handed out from it was copied.
+	s.back, s.backOff = s.back[:0], 0
+	if s.tooLong {
+		s.tooLong = false
+		s.line++
+		return nil, true, errTooLong
+	}
+	return nil, false, nil
+}
+
+// readLong assembles a line longer than the bufio buffer, or skips it
+// when it passes MaxRecord.
+func (s *scanner) readLong(part []byte) ([]byte, error) {
+	s.long = append(s.long[:0], part...)
 	for {
-		_, err := s.br.ReadSlice('\n')
-		if err != bufio.ErrBufferFull {
+		part, err := s.br.ReadSlice('\n')
+		if len(s.long)+len(part) > MaxRecord {
+			for err == bufio.ErrBufferFull {
+				_, err = s.br.ReadSlice('\n')
+			}
 			s.line++
-			return
+			return nil, errTooLong
+		}
+		s.long = append(s.long, part...)
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case nil, io.EOF:
+			s.line++
+			return s.long, nil
+		default:
+			return nil, err
 		}
 	}
 }
@@ -233,6 +383,44 @@ func closingQuote(rec []byte, from int) int {
 			continue
 		}
 		return i + 1
+	}
+}
+
+// shape counts the fields of a record and reports whether it is CSV in
+// encoding/csv's strict sense: every closing quote followed by the
+// delimiter or the end, no quote inside an unquoted field. Only records
+// that span lines are asked: a stray quote that merged lines almost always
+// leaves one of these marks where it closed.
+func shape(rec []byte, delim byte, trim bool) (fields int, ok bool) {
+	pos := 0
+	for {
+		fields++
+		if trim {
+			pos = skipSpace(rec, pos, delim)
+		}
+		if pos < len(rec) && rec[pos] == '"' {
+			end := closingQuote(rec, pos+1)
+			if end >= len(rec) {
+				return fields, true
+			}
+			if rec[end] != delim {
+				return fields, false
+			}
+			pos = end + 1
+			continue
+		}
+		f := rec[pos:]
+		next := bytes.IndexByte(f, delim)
+		if next >= 0 {
+			f = f[:next]
+		}
+		if bytes.IndexByte(f, '"') >= 0 {
+			return fields, false
+		}
+		if next < 0 {
+			return fields, true
+		}
+		pos += next + 1
 	}
 }
 

@@ -156,11 +156,11 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if e.Classification == "" {
 			e.Classification = reporter.Undetermined
 		}
+		kept := feed.NewExtras(e.Extra)
 		for _, c := range extra {
-			if v := feed.Get(rec, c); v != "" {
-				e.Extra = append(e.Extra, reporter.Field{Key: names[c], Value: feed.Clean(v, 1024)})
-			}
+			kept.Add(names[c], feed.Get(rec, c))
 		}
+		e.Extra = kept.Fields()
 		return sink.Event(&e)
 	}
 	t := feed.Table{Delimiter: p.delim(), Comment: p.Comment, Header: p.Header, TrimLeadingSpace: p.TrimLeadingSpace}

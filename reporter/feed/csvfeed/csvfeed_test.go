@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/autoreporter/autoreporter/reporter/feed"
 	"github.com/autoreporter/autoreporter/reporter/feed/feedtest"
 )
 
@@ -220,4 +222,46 @@ func TestPresetsAreCopies(t *testing.T) {
 	if _, ok := Preset("nope"); ok {
 		t.Error("unknown preset found")
 	}
+}
+
+// A feed with 100,000 columns: each event keeps the first
+// feed.MaxExtraFields extras and says how many it dropped, quickly.
+func TestWideRowCapped(t *testing.T) {
+	const cols = 100000
+	var b strings.Builder
+	b.WriteString("ip")
+	for i := 0; i < cols; i++ {
+		fmt.Fprintf(&b, ",c%d", i)
+	}
+	b.WriteString("\n")
+	for r := 0; r < 3; r++ {
+		fmt.Fprintf(&b, "192.0.2.%d", r+1)
+		b.WriteString(strings.Repeat(",v", cols))
+		b.WriteString("\n")
+	}
+	p := &Parser{Columns: map[string]string{"ip": "ip"}}
+	s := &feedtest.Sink{}
+	began := time.Now()
+	if err := p.Parse(context.Background(), strings.NewReader(b.String()), "wide.csv", s); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if len(s.Events) != 3 {
+		t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+	}
+	for _, e := range s.Events {
+		if len(e.Extra) != feed.MaxExtraFields+1 {
+			t.Fatalf("%d extra fields, want %d and the truncated one", len(e.Extra), feed.MaxExtraFields)
+		}
+		if last := e.Extra[feed.MaxExtraFields]; last.Key != feed.TruncatedKey || last.Value != fmt.Sprintf("%d columns dropped", cols-feed.MaxExtraFields) {
+			t.Errorf("last extra %+v", last)
+		}
+		if e.Extra[0].Key != "c0" || e.ReportType != "" || e.Unclassified {
+			t.Errorf("event %+v", e.Extra[0])
+		}
+	}
+	if took > 2*time.Second {
+		t.Errorf("parse took %v", took)
+	}
+	t.Logf("3 rows of %d columns parsed in %v", cols, took)
 }

@@ -1,15 +1,12 @@
 // Package httpsrc fetches a feed over HTTP(S) politely: a conditional GET
 // (ETag, If-Modified-Since) so that an unchanged feed costs one 304, a cap on
-// what is downloaded and on what it unpacks to (gzip, bzip2, zip), timeouts,
-// and retries with backoff that honour Retry-After.
+// what is downloaded and on what it unpacks to (gzip, bzip2, zip of one
+// file, by package unpack, as every other path unpacks), timeouts, and
+// retries with backoff that honour Retry-After.
 package httpsrc
 
 import (
-	"archive/zip"
-	"bufio"
 	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 )
 
 // State is what is remembered of a feed between fetches.
@@ -62,8 +61,9 @@ type Result struct {
 	Status      int
 }
 
-// ErrTooLarge is a body or an unpacked body over its cap.
-var ErrTooLarge = errors.New("over the size cap")
+// ErrTooLarge is a body or an unpacked body over its cap. It is unpack's,
+// so that errors.Is holds for both.
+var ErrTooLarge = unpack.ErrTooLarge
 
 // StatusError is an HTTP answer that is not a success.
 type StatusError struct {
@@ -134,7 +134,9 @@ func (s *Source) Fetch(ctx context.Context, st State) (*Result, error) {
 		}
 		last = err
 		var se *StatusError
-		if ctx.Err() != nil || errors.Is(err, ErrTooLarge) || (errors.As(err, &se) && !se.Temporary()) {
+		// What the server sent is wrong in itself: asking again gives the same.
+		permanent := errors.Is(err, ErrTooLarge) || errors.Is(err, unpack.ErrZipMembers) || errors.Is(err, unpack.ErrNotCompressed)
+		if ctx.Err() != nil || permanent || (errors.As(err, &se) && !se.Temporary()) {
 			break
 		}
 	}
@@ -218,7 +220,14 @@ func (s *Source) once(ctx context.Context, st State) (*Result, error) {
 		return nil, err
 	}
 	name := fileName(resp, u)
-	body, name, err := s.unpack(tmp, n, name)
+	if resp.Uncompressed {
+		// The transport took off a gzip Content-Encoding (Apache's AddEncoding
+		// does that to .gz files): the body is what the name less .gz says.
+		if k := len(name) - len(".gz"); k > 0 && strings.EqualFold(name[k:], ".gz") {
+			name = name[:k]
+		}
+	}
+	body, name, err := unpack.Reader(tmp, n, name, unpack.Limits{MaxUnpacked: s.MaxUnpacked, MaxRatio: s.MaxRatio})
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("GET %s: %w", redact(s.URL), err)
@@ -237,71 +246,6 @@ type tempBody struct {
 }
 
 func (b *tempBody) Close() error { b.cleanup(); return nil }
-
-// unpack recognises compression by its magic bytes, whatever the server
-// called it, and caps what comes out.
-func (s *Source) unpack(f *os.File, size int64, name string) (io.Reader, string, error) {
-	limit := min(s.MaxUnpacked, max(size, 1<<20)*s.MaxRatio)
-	br := bufio.NewReader(f)
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, "", fmt.Errorf("gzip: %w", err)
-		}
-		return capped(zr, limit), strings.TrimSuffix(name, ".gz"), nil
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return capped(bzip2.NewReader(br), limit), strings.TrimSuffix(name, ".bz2"), nil
-	case bytes.HasPrefix(magic, []byte("PK\x03\x04")):
-		zr, err := zip.NewReader(f, size)
-		if err != nil {
-			return nil, "", fmt.Errorf("zip: %w", err)
-		}
-		for _, m := range zr.File {
-			if m.FileInfo().IsDir() {
-				continue
-			}
-			if int64(m.UncompressedSize64) > limit {
-				return nil, "", fmt.Errorf("zip member %s: %w (%d bytes unpacked)", m.Name, ErrTooLarge, limit)
-			}
-			rc, err := m.Open()
-			if err != nil {
-				return nil, "", fmt.Errorf("zip member %s: %w", m.Name, err)
-			}
-			// The header's size can lie; the cap holds on what is read.
-			return capped(rc, limit), path.Base(m.Name), nil
-		}
-		return nil, "", errors.New("zip: no file inside")
-	}
-	return br, name, nil
-}
-
-// capped fails with ErrTooLarge once more than limit bytes come out.
-func capped(r io.Reader, limit int64) io.Reader { return &capReader{r: r, left: limit} }
-
-type capReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		// One more byte tells a stream that ends exactly at the cap from one
-		// that goes on.
-		var one [1]byte
-		if n, _ := c.r.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("unpacked body: %w", ErrTooLarge)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
 
 func fileName(resp *http.Response, u *url.URL) string {
 	if cd := resp.Header.Get("Content-Disposition"); cd != "" {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,6 +147,77 @@ func TestUnpack(t *testing.T) {
 			res, got := fetchAll(t, &Source{URL: srv.URL}, State{})
 			if got != body || res.Name != tc.wantName {
 				t.Errorf("name %q body %q", res.Name, got)
+			}
+		})
+	}
+}
+
+// The shared fixtures of package unpack, bzip2 among them, come through a
+// download as they come through the spool; a zip of several files is
+// refused, naming the file; a .gz whose gzip layer the transport took off
+// (Content-Encoding: gzip) is read as what it is.
+func TestUnpackShared(t *testing.T) {
+	const report = "2026-11-20-scan_rdp-test-geo.csv"
+	plain, err := os.ReadFile(filepath.Join("..", "unpack", "testdata", report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bz, err := os.ReadFile(filepath.Join("..", "unpack", "testdata", report+".bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	var two bytes.Buffer
+	z := zip.NewWriter(&two)
+	for _, n := range []string{"a.csv", "b.csv"} {
+		w, _ := z.Create(n)
+		w.Write(plain)
+	}
+	z.Close()
+	tests := []struct {
+		name, sent string
+		data       []byte
+		encoding   string // Content-Encoding
+		wantName   string
+		err        string // the error must hold this; "" for none
+	}{
+		{"gz", "x-scan_rdp-y.csv.gz", gz.Bytes(), "", "x-scan_rdp-y.csv", ""},
+		{"bz2", report + ".bz2", bz, "", report, ""},
+		{"gz under a plain name", report, gz.Bytes(), "", report, ""},
+		{"gz taken off by the transport", "x-scan_rdp-y.csv.gz", gz.Bytes(), "gzip", "x-scan_rdp-y.csv", ""},
+		{"zip of two files", "two.zip", two.Bytes(), "", "", "two.zip"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Content-Disposition", `attachment; filename="`+tc.sent+`"`)
+				if tc.encoding != "" {
+					w.Header().Set("Content-Encoding", tc.encoding)
+				}
+				w.Write(tc.data)
+			}))
+			defer srv.Close()
+			s := &Source{URL: srv.URL, Retries: 2, Sleep: func(context.Context, time.Duration) error { return nil }}
+			res, err := s.Fetch(context.Background(), State{})
+			if tc.err != "" {
+				// Asking again would get the same file: not retried.
+				if err == nil || !strings.Contains(err.Error(), tc.err) || hits.Load() != 1 {
+					t.Fatalf("err %v after %d requests, want one naming %s after 1", err, hits.Load(), tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			got, err := io.ReadAll(res.Body)
+			if err != nil || !bytes.Equal(got, plain) || res.Name != tc.wantName {
+				t.Errorf("name %q body %.80q %v", res.Name, got, err)
 			}
 		})
 	}

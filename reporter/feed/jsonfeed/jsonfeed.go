@@ -192,11 +192,16 @@ func (p *Parser) record(obj map[string]any, n int, base string, raw []byte, sink
 		}
 	}
 	sort.Strings(keys)
+	extra := feed.NewExtras(e.Extra)
 	for _, k := range keys {
 		if v := scalar(obj[k]); v != "" {
-			e.Extra = append(e.Extra, reporter.Field{Key: feed.Clean(k, 64), Value: feed.Clean(v, 1024)})
+			if !extra.Full() { // a key that is only counted need not be cleaned
+				k = feed.Clean(k, 64)
+			}
+			extra.Add(k, v)
 		}
 	}
+	e.Extra = extra.Fields()
 	return sink.Event(&e)
 }
 

@@ -3,10 +3,14 @@ package jsonfeed
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/autoreporter/autoreporter/reporter/feed"
 	"github.com/autoreporter/autoreporter/reporter/feed/feedtest"
 )
 
@@ -80,4 +84,44 @@ func TestEndpointValue(t *testing.T) {
 	if err != nil || len(s.Events) != 1 || s.Events[0].Port != 4443 || s.Events[0].IP.String() != "192.0.2.9" {
 		t.Errorf("%v %+v", err, s.Events)
 	}
+}
+
+// A record with 100,000 keys: each event keeps the first
+// feed.MaxExtraFields extras (in name order) and says how many it dropped,
+// quickly.
+func TestWideRecordCapped(t *testing.T) {
+	const keys = 100000
+	var b strings.Builder
+	for r := 0; r < 3; r++ {
+		fmt.Fprintf(&b, `{"ip": "192.0.2.%d"`, r+1)
+		for i := 0; i < keys; i++ {
+			fmt.Fprintf(&b, `, "k%06d": "v"`, i)
+		}
+		b.WriteString("}\n")
+	}
+	p := &Parser{Fields: map[string]string{"ip": "ip"}}
+	s := &feedtest.Sink{}
+	began := time.Now()
+	if err := p.Parse(context.Background(), strings.NewReader(b.String()), "wide.jsonl", s); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if len(s.Events) != 3 {
+		t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+	}
+	for _, e := range s.Events {
+		if len(e.Extra) != feed.MaxExtraFields+1 {
+			t.Fatalf("%d extra fields, want %d and the truncated one", len(e.Extra), feed.MaxExtraFields)
+		}
+		if last := e.Extra[feed.MaxExtraFields]; last.Key != feed.TruncatedKey || last.Value != fmt.Sprintf("%d columns dropped", keys-feed.MaxExtraFields) {
+			t.Errorf("last extra %+v", last)
+		}
+		if e.Extra[0].Key != "k000000" || e.ReportType != "" || e.Unclassified {
+			t.Errorf("event %+v", e.Extra[0])
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("parse took %v", took)
+	}
+	t.Logf("3 records of %d keys parsed in %v", keys, took)
 }

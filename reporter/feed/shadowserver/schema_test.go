@@ -30,8 +30,12 @@ func sharedSchema(t *testing.T) *Schema {
 }
 
 // rowFor builds one row for a field list, with a plausible value per field.
+// Other fields hold a delimiter and quotes; only the first of them holds a
+// line break, as a banner might: a record spread over more than
+// feed.MaxRecordLines lines is read as a stray quote.
 func rowFor(fields []string) []string {
 	row := make([]string, len(fields))
+	broken := false
 	for i, f := range fields {
 		switch {
 		case f == "timestamp":
@@ -46,8 +50,11 @@ func rowFor(fields []string) []string {
 			row[i] = "tcp"
 		case f == "infection" || f == "family" || f == "tag":
 			row[i] = "some-family"
-		default:
+		case !broken:
 			row[i] = "value, with \"quotes\"\nand a newline"
+			broken = true
+		default:
+			row[i] = "value, with \"quotes\""
 		}
 	}
 	return row

@@ -2,7 +2,9 @@
 // types share column conventions (timestamp; ip for scans, src_ip for
 // events; port, protocol, hostname, tag, infection...), so one table-driven
 // parser covers them; the report type, taken from the file name, decides the
-// classification.
+// classification. Every event carries its report type (Event.ReportType); a
+// type that neither the schema nor the built-in table knows gives events
+// marked Unclassified, which are stored but not mailed.
 package shadowserver
 
 import (
@@ -20,18 +22,26 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
-// reportName matches Shadowserver's file names: 2024-05-01-scan_rdp-finland-geo.csv.
-var reportName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-([^-]+)-.+\.csv$`)
+// reportName matches Shadowserver's file names once lower-cased and stripped
+// of their extensions: 2024-05-01-scan_rdp-finland-geo, 2026-11-23-scan_rdp.
+var reportName = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-([^-]+)(?:-|$)`)
 
-// ReportType returns the report type of a file name: the second field of a
-// dated name, or the bare name of "<type>.csv".
+// extensions are what a report's file name may end in, innermost first:
+// Shadowserver mails and serves its CSV gzipped or zipped, and operators
+// bzip2 what they keep.
+var extensions = regexp.MustCompile(`(?:\.csv)?(?:\.(?:gz|bz2|zip))?$`)
+
+// ReportType returns the report type of a file name, in any case and with or
+// without a compression suffix: the second field of a dated name
+// (2026-11-23-scan_rdp-sweden-geo.csv.gz), or the bare name of
+// "<type>.csv" (scan_rdp.csv.bz2).
 func ReportType(file string) string {
 	base := strings.ToLower(filepath.Base(file))
+	base = base[:extensions.FindStringIndex(base)[0]]
 	if m := reportName.FindStringSubmatch(base); m != nil {
 		return m[1]
 	}
-	base = strings.TrimSuffix(base, ".gz")
-	return strings.TrimSuffix(base, ".csv")
+	return base
 }
 
 // Parser is a reporter.Parser for Shadowserver CSV reports.
@@ -54,8 +64,6 @@ var consumed = map[string]bool{
 	"dst_asn": true, "dst_geo": true, "dst_region": true, "dst_city": true, "dst_naics": true, "dst_sector": true,
 }
 
-const maxValue = 1024
-
 // Parse implements reporter.Parser.
 func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink reporter.Sink) error {
 	rtype := p.ReportType
@@ -64,7 +72,9 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 	}
 	k, known := p.Schema.kind(rtype)
 	if !known && p.Log != nil {
-		p.Log.Warn("unknown Shadowserver report type; ingesting as undetermined", "file", file, "report_type", rtype)
+		// Once per file: every row of the file has the same type.
+		p.Log.Warn("unknown Shadowserver report type; its events are stored as undetermined and held back from reports until the schema knows the type",
+			"file", file, "report_type", rtype)
 	}
 	var (
 		names                                    []string
@@ -111,7 +121,8 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}
 		}
 		// Only rows inside the constituency pay for the rest.
-		e := reporter.Event{IP: ip, Classification: k.Classification, Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
+		e := reporter.Event{IP: ip, Classification: k.Classification, ReportType: rtype, Unclassified: !known,
+			Source: fmt.Sprintf("%s:%d", filepath.Base(file), row.Line), Extra: extraNet}
 		if e.Time, err = feed.ParseTime(feed.Get(rec, tsCol), ""); err != nil {
 			sink.Reject(row.Line, "timestamp: "+err.Error(), row.Raw())
 			return nil
@@ -134,11 +145,11 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 		if e.Identifier == "" {
 			e.Identifier = rtype
 		}
+		extra := feed.NewExtras(e.Extra)
 		for _, c := range extraCols {
-			if v := feed.Get(rec, c); v != "" {
-				e.Extra = append(e.Extra, reporter.Field{Key: names[c], Value: feed.Clean(v, maxValue)})
-			}
+			extra.Add(names[c], feed.Get(rec, c))
 		}
+		e.Extra = extra.Fields()
 		return sink.Event(&e)
 	}
 	err := feed.Table{}.Read(ctx, r, header, row, sink.Reject)

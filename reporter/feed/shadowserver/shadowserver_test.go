@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/feed"
 	"github.com/autoreporter/autoreporter/reporter/feed/feedtest"
 )
 
@@ -28,16 +33,29 @@ func parseFile(t *testing.T, name string) *feedtest.Sink {
 }
 
 func TestReportType(t *testing.T) {
-	for in, want := range map[string]string{
-		"2024-05-01-scan_rdp-finland-geo.csv":               "scan_rdp",
-		"/spool/2020-04-03-scan_ics-sample-asn-delayed.csv": "scan_ics",
-		"2024-07-04-dns_openresolver-123-sample-asn.csv":    "dns_openresolver",
-		"event4_sinkhole_http.csv":                          "event4_sinkhole_http",
-		"scan_rdp.csv.gz":                                   "scan_rdp",
-	} {
-		if got := ReportType(in); got != want {
-			t.Errorf("ReportType(%q) = %q, want %q", in, got, want)
-		}
+	tests := []struct{ name, in, want string }{
+		{"dated", "2024-05-01-scan_rdp-finland-geo.csv", "scan_rdp"},
+		{"dated in a folder", "/spool/2020-04-03-scan_ics-sample-asn-delayed.csv", "scan_ics"},
+		{"dated with a number", "2024-07-04-dns_openresolver-123-sample-asn.csv", "dns_openresolver"},
+		{"bare", "event4_sinkhole_http.csv", "event4_sinkhole_http"},
+		{"bare gz", "scan_rdp.csv.gz", "scan_rdp"},
+		{"bare bz2", "scan_rdp.csv.bz2", "scan_rdp"},
+		{"bare zip", "scan_rdp.csv.zip", "scan_rdp"},
+		{"bare zip without csv", "scan_rdp.zip", "scan_rdp"},
+		{"dated gz", "2026-11-23-scan_rdp-sweden-geo.csv.gz", "scan_rdp"},
+		{"dated bz2", "2026-11-23-scan_rdp-sweden-geo.csv.bz2", "scan_rdp"},
+		{"dated zip", "2026-11-23-scan_rdp-sweden-geo.csv.zip", "scan_rdp"},
+		{"dated zip without csv", "2026-11-23-scan_rdp-sweden-geo.zip", "scan_rdp"},
+		{"dated gz upper case", "/in/2026-11-23-SCAN_RDP-Sweden-Geo.CSV.GZ", "scan_rdp"},
+		{"bare bz2 upper case", "Scan_RDP.CSV.BZ2", "scan_rdp"},
+		{"dated without a tail", "2026-11-23-scan_rdp.csv.gz", "scan_rdp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ReportType(tt.in); got != tt.want {
+				t.Errorf("ReportType(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -222,4 +240,146 @@ func BenchmarkShadowserverScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+}
+
+// Every event carries its report type; a type that neither the schema nor
+// the built-in table knows is marked Unclassified (the planner holds those
+// back from mail) and stays "undetermined", with one warning per file.
+func TestReportTypeAndUnclassified(t *testing.T) {
+	schema, err := ReadSchema(strings.NewReader(`{"brand_new": {"classification.type": "vulnerable-system", "fields": ["timestamp","ip"]}}`), "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rows = "\"timestamp\",\"ip\",\"tag\"\n\"2026-11-20 00:00:00\",\"192.0.2.30\",\"novel\"\n\"2026-11-20 00:00:01\",\"192.0.2.31\",\"novel\"\n"
+	tests := []struct {
+		name, file     string
+		schema         *Schema
+		force          string // Parser.ReportType
+		reportType     string
+		classification string
+		unclassified   bool
+	}{
+		{"built-in", "2026-11-20-scan_rdp-test.csv", nil, "", "scan_rdp", "vulnerable-system", false},
+		{"built-in by prefix", "2026-11-20-scan_fancy-test.csv.gz", nil, "", "scan_fancy", "vulnerable-system", false},
+		{"built-in undetermined is still known", "2026-11-20-device_id-test.csv", nil, "", "device_id", "undetermined", false},
+		{"unknown", "2026-11-20-some_new_report-test.csv", nil, "", "some_new_report", "undetermined", true},
+		{"unknown, forced", "x.csv", nil, "mystery", "mystery", "undetermined", true},
+		{"known to the schema only", "2026-11-20-brand_new-test.csv", schema, "", "brand_new", "vulnerable-system", false},
+		{"unknown to schema and table", "2026-11-20-other_new-test.csv", schema, "", "other_new", "undetermined", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			p := &Parser{Schema: tt.schema, ReportType: tt.force, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			s := &feedtest.Sink{}
+			if err := p.Parse(context.Background(), strings.NewReader(rows), tt.file, s); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != 2 {
+				t.Fatalf("%d events", len(s.Events))
+			}
+			for _, e := range s.Events {
+				if e.ReportType != tt.reportType || e.Classification != tt.classification || e.Unclassified != tt.unclassified {
+					t.Errorf("event: report type %q, classification %q, unclassified %v; want %q, %q, %v",
+						e.ReportType, e.Classification, e.Unclassified, tt.reportType, tt.classification, tt.unclassified)
+				}
+			}
+			warnings := strings.Count(logs.String(), "level=WARN")
+			if tt.unclassified {
+				if warnings != 1 || !strings.Contains(logs.String(), "held back") || !strings.Contains(logs.String(), "report_type="+tt.reportType) {
+					t.Errorf("want one warning that says the events are held back, got %q", logs.String())
+				}
+			} else if warnings != 0 {
+				t.Errorf("warned about a known type: %q", logs.String())
+			}
+		})
+	}
+}
+
+// A hostname that lost its closing quote costs its own row, not the rest of
+// the report.
+func TestStrayQuoteCostsOneRow(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		stray []int // lines
+	}{
+		{"line 2", []int{2}},
+		{"lines 2 and 500", []int{2, 500}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("timestamp,ip,port,hostname,tag\n")
+			for line := 2; line <= 1001; line++ {
+				host := fmt.Sprintf("h%d.example.fi", line)
+				if slices.Contains(tt.stray, line) {
+					host = `"` + host
+				}
+				fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389,%s,rdp\n", line%250+1, host)
+			}
+			s := &feedtest.Sink{}
+			if err := (&Parser{}).Parse(context.Background(), strings.NewReader(b.String()), "2026-11-20-scan_rdp-fi.csv", s); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != 1000-len(tt.stray) || len(s.Rejects) != len(tt.stray) {
+				t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+			}
+			for i, r := range s.Rejects {
+				if r.Line != tt.stray[i] || !strings.Contains(r.Reason, "quote") {
+					t.Errorf("reject %+v, want line %d", r, tt.stray[i])
+				}
+			}
+			for _, e := range s.Events {
+				if strings.Contains(e.Hostname, "\n") || !strings.HasSuffix(e.Hostname, ".example.fi") {
+					t.Errorf("event from merged rows: %+v", e)
+				}
+			}
+		})
+	}
+}
+
+// A report with 100,000 columns: each event keeps the first
+// feed.MaxExtraFields extras and says how many it dropped, quickly.
+func TestWideRowCapped(t *testing.T) {
+	const cols = 100000
+	var b strings.Builder
+	b.WriteString("timestamp,ip,port")
+	for i := 0; i < cols; i++ {
+		fmt.Fprintf(&b, ",c%d", i)
+	}
+	b.WriteString("\n")
+	for r := 0; r < 3; r++ {
+		fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389", r+1)
+		b.WriteString(strings.Repeat(",v", cols))
+		b.WriteString("\n")
+	}
+	s := &feedtest.Sink{}
+	began := time.Now()
+	if err := (&Parser{}).Parse(context.Background(), strings.NewReader(b.String()), "2026-11-20-scan_rdp-wide.csv", s); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if len(s.Events) != 3 {
+		t.Fatalf("%d events, rejects %+v", len(s.Events), s.Rejects)
+	}
+	for _, e := range s.Events {
+		checkCapped(t, e.Extra, cols-feed.MaxExtraFields)
+	}
+	// Generous for a loaded CI machine; uncapped it is the extras that cost.
+	if took > 2*time.Second {
+		t.Errorf("parse took %v", took)
+	}
+	t.Logf("3 rows of %d columns parsed in %v", cols, took)
+}
+
+func checkCapped(t *testing.T, extra []reporter.Field, dropped int) {
+	t.Helper()
+	if len(extra) != feed.MaxExtraFields+1 {
+		t.Fatalf("%d extra fields, want %d and the truncated one", len(extra), feed.MaxExtraFields)
+	}
+	if last := extra[len(extra)-1]; last.Key != feed.TruncatedKey || last.Value != fmt.Sprintf("%d columns dropped", dropped) {
+		t.Errorf("last extra %+v, want %d columns dropped", last, dropped)
+	}
+	if extra[0].Key != "c0" || extra[feed.MaxExtraFields-1].Key != fmt.Sprintf("c%d", feed.MaxExtraFields-1) {
+		t.Errorf("kept %s..%s, want the first columns", extra[0].Key, extra[feed.MaxExtraFields-1].Key)
+	}
 }

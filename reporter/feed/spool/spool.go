@@ -5,7 +5,6 @@
 package spool
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 )
 
 // Subfolders of a spool folder.
@@ -34,6 +35,9 @@ type Spool struct {
 	// whatever its pace.
 	Settle time.Duration
 	Now    func() time.Time
+	// Limits caps what a compressed file may unpack to; zero takes
+	// unpack's defaults.
+	Limits unpack.Limits
 }
 
 // File is a claimed file.
@@ -120,24 +124,23 @@ func (s *Spool) now() time.Time {
 	return s.Now()
 }
 
-// Open opens the file for reading, decompressing .gz on the fly.
+// Open opens the file for reading, unpacked (see Unpack).
 func (f *File) Open() (io.ReadCloser, error) {
-	fh, err := os.Open(f.Path)
+	rc, _, err := f.Unpack()
+	return rc, err
+}
+
+// Unpack opens the file for reading, unpacked as package unpack does on
+// every path: gzip, bzip2 or a zip of one file, known by their bytes, within
+// the spool's Limits. name is what to hand the parser: the file's name
+// without its compression suffix, or the zip member's name, so that a
+// zipped Shadowserver report keeps its report type.
+func (f *File) Unpack() (rc io.ReadCloser, name string, err error) {
+	rc, inner, err := unpack.Open(f.Path, f.s.Limits)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if !strings.HasSuffix(strings.ToLower(f.Name), ".gz") {
-		return fh, nil
-	}
-	zr, err := gzip.NewReader(fh)
-	if err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, fh}, nil
+	return rc, filepath.Base(inner), nil
 }
 
 // Done moves the file to done/.

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -131,5 +132,83 @@ func TestOpenGzip(t *testing.T) {
 		if string(b) != "ip\n192.0.2.1\n" {
 			t.Errorf("unpacked %q", b)
 		}
+	}
+}
+
+// Every compression a feed may arrive in is unpacked, whatever the file is
+// called, and Unpack names what the parser should see.
+func TestOpenFormats(t *testing.T) {
+	const report = "2026-11-20-scan_rdp-test-geo.csv"
+	plain, err := os.ReadFile(filepath.Join("..", "unpack", "testdata", report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bz, err := os.ReadFile(filepath.Join("..", "unpack", "testdata", report+".bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	var zb bytes.Buffer
+	z := zip.NewWriter(&zb)
+	w, _ := z.Create("reports/" + report)
+	w.Write(plain)
+	z.Close()
+	var two bytes.Buffer
+	z = zip.NewWriter(&two)
+	for _, n := range []string{"a.csv", "b.csv"} {
+		w, _ := z.Create(n)
+		w.Write(plain)
+	}
+	z.Close()
+	tests := []struct {
+		file, data, parse string
+		err               string // the error must hold this; "" for none
+	}{
+		{"x-scan_rdp-y.csv.gz", gz.String(), "x-scan_rdp-y.csv", ""},
+		{report + ".bz2", string(bz), report, ""},
+		{"reports.zip", zb.String(), report, ""},
+		{"2026-11-20-scan_rdp-z.csv", gz.String(), "2026-11-20-scan_rdp-z.csv", ""}, // gzip by its bytes alone
+		{"two.zip", two.String(), "", "two.zip"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tt.file, tt.data, time.Now().Add(-time.Hour))
+			got, err := (&Spool{Dir: dir}).Claim(context.Background())
+			if err != nil || len(got) != 1 {
+				t.Fatalf("claim: %v %v", names(got), err)
+			}
+			rc, name, err := got[0].Unpack()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want one naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(b, plain) {
+				t.Errorf("unpacked %.80q, %v", b, err)
+			}
+			if filepath.Base(name) != tt.parse {
+				t.Errorf("name for the parser %q, want %q", name, tt.parse)
+			}
+			// Open is Unpack without the name.
+			rc, err = got[0].Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(b, plain) {
+				t.Errorf("Open: %.80q", b)
+			}
+		})
 	}
 }
