@@ -288,9 +288,11 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 	var out []FileResult
 	for _, f := range files {
 		res := FileResult{Feed: feed.Name, File: f.Name}
-		rc, err := f.Open()
+		// The parser gets the unpacked file's name: a zip's member names
+		// the Shadowserver report type, the zip's own name may not.
+		rc, name, err := f.Unpack()
 		if err == nil {
-			res.Stats, err = d.ingester.Ingest(ctx, feed.Name, d.parsers[feed.Name], rc, f.Name)
+			res.Stats, err = d.ingester.Ingest(ctx, feed.Name, d.parsers[feed.Name], rc, name)
 			rc.Close()
 		}
 		res.Err = err
