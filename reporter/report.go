@@ -42,6 +42,10 @@ type Reporter struct {
 	MessageIDDomain string
 	// Policy gives a feed's repeat window and max age.
 	Policy func(feed string) Policy
+	// Classify says what a feed's report type means now (a schema may
+	// have learnt a type since its events were stored); nil, or ok false,
+	// leaves Unclassified events waiting.
+	Classify func(feed, reportType string) (classification, identifier string, ok bool)
 	// MaxAttempts is how many failed deliveries make a report failed.
 	MaxAttempts int
 	// Backoff is the wait after the first failure; it doubles per attempt.
@@ -110,6 +114,9 @@ func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
 		}
 		if n > 0 {
 			r.Log.Warn("events left planned by an interrupted pass are planned again", "events", n)
+		}
+		if err := r.reclassify(ctx); err != nil {
+			return res, err
 		}
 	}
 	size := r.BatchSize
@@ -194,6 +201,31 @@ func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
 		r.Log.Info("report created", "report", rep.Ref, "contact", rep.Contact.Key(), "events", rep.EventCount)
 	}
 	return res, nil
+}
+
+// reclassify classifies the waiting events of report types that are known
+// now.
+func (r *Reporter) reclassify(ctx context.Context) error {
+	if r.Classify == nil {
+		return nil
+	}
+	types, err := r.Plans.UnclassifiedTypes(ctx)
+	if err != nil {
+		return fmt.Errorf("unclassified events: %w", err)
+	}
+	for _, t := range types {
+		class, ident, ok := r.Classify(t.Feed, t.ReportType)
+		if !ok {
+			continue
+		}
+		n, err := r.Plans.Reclassify(ctx, t.Feed, t.ReportType, class, ident)
+		if err != nil {
+			return fmt.Errorf("classify %s events of %s: %w", t.ReportType, t.Feed, err)
+		}
+		r.Log.Info("report type known now: its waiting events are classified", "feed", t.Feed, "report_type", t.ReportType,
+			"classification", class, "events", n)
+	}
+	return nil
 }
 
 // decide gives every event of a batch its verdict. The batch holds whole

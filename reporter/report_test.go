@@ -67,6 +67,36 @@ func (f *fakePlans) Candidates(ctx context.Context, cur PlanCursor, limit int) (
 	return out, nil
 }
 
+func (f *fakePlans) UnclassifiedTypes(ctx context.Context) ([]FeedType, error) {
+	n := map[FeedType]int{}
+	for _, e := range f.events {
+		if e.state == "new" && e.c.Unclassified {
+			n[FeedType{Feed: e.c.Feed, ReportType: e.c.ReportType}]++
+		}
+	}
+	var out []FeedType
+	for t, c := range n {
+		t.Events = c
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (f *fakePlans) Reclassify(ctx context.Context, feed, reportType, class, ident string) (int, error) {
+	n := 0
+	for _, e := range f.events {
+		if e.state == "new" && e.c.Unclassified && e.c.Feed == feed && e.c.ReportType == reportType {
+			e.c.Unclassified, e.c.Classification = false, class
+			if ident != "" {
+				e.c.Identifier = ident
+			}
+			e.c.Key = e.c.Event.Key()
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (f *fakePlans) Told(ctx context.Context, keys []string) (map[string][]Told, error) {
 	out := map[string][]Told{}
 	for _, k := range keys {
@@ -273,5 +303,30 @@ func TestPlanDryRunWritesNothing(t *testing.T) {
 		if e.state != "new" {
 			t.Errorf("event %d is %s after a dry run", e.c.ID, e.state)
 		}
+	}
+}
+
+// A report type the schema learnt since its events were stored: the next
+// pass classifies them and they go out; a type still unknown waits.
+func TestPlanClassifiesWhatTheSchemaKnowsNow(t *testing.T) {
+	f := &fakePlans{told: map[string][]Told{}}
+	for _, typ := range []string{"event4_new_sinkhole", "event4_still_unknown"} {
+		e := obs("192.0.2.1", 0, time.Hour)
+		e.Unclassified, e.Classification, e.Identifier, e.ReportType = true, Undetermined, "mirai", typ
+		f.add(e)
+	}
+	r := newReporter(f, finder{"192.0.2.1": {To: []string{"a@isp.example"}}})
+	r.Classify = func(feed, typ string) (string, string, bool) {
+		return InfectedSystem, "", typ == "event4_new_sinkhole"
+	}
+	res, err := r.Plan(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reports) != 1 || res.Reports[0].EventCount != 1 || res.Reasons[Unclassified] != 1 {
+		t.Fatalf("reports %+v, reasons %v", res.Reports, res.Reasons)
+	}
+	if e := f.events[0].c; e.Classification != InfectedSystem || e.Identifier != "mirai" || e.Key != DedupKey(InfectedSystem, "mirai", e.IP, 0) {
+		t.Errorf("classified event: %+v", e)
 	}
 }

@@ -61,6 +61,13 @@ type Verdict struct {
 	Contact Contact
 }
 
+// FeedType is a feed's report type whose new events wait for a
+// classification (Unclassified).
+type FeedType struct {
+	Feed, ReportType string
+	Events           int
+}
+
 // ReportGroup is the planned events of one recipient: one mail.
 type ReportGroup struct {
 	Contact Contact // To, Language, Format and Fallback decide the group
@@ -194,6 +201,15 @@ type PlanStore interface {
 	// Candidates returns up to limit new events after the cursor, in
 	// (dedup key, time, id) order.
 	Candidates(ctx context.Context, after PlanCursor, limit int) ([]Candidate, error)
+	// UnclassifiedTypes lists the report types whose new events wait for
+	// a classification.
+	UnclassifiedTypes(ctx context.Context) ([]FeedType, error)
+	// Reclassify gives the new, unclassified events of a feed's report
+	// type a classification (and the identifier, when it is not empty) and
+	// the dedup key that follows; an event whose new key is already stored
+	// at its time (the file was ingested again with the new schema) is
+	// closed as a duplicate. It returns how many events it classified.
+	Reclassify(ctx context.Context, feed, reportType, classification, identifier string) (int, error)
 	// Told returns the earlier reports of each key; reports that failed
 	// are not counted, as nobody was told.
 	Told(ctx context.Context, keys []string) (map[string][]Told, error)

@@ -136,8 +136,15 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	d.metrics = metrics.New()
 	d.gauges()
 	d.parsers = map[string]reporter.Parser{}
+	kinds := map[string]func(string) (string, string, bool){}
 	for _, f := range cfg.Feeds {
-		d.parsers[f.Name] = d.metrics.Parser(f.Name, newParser(f, d.log))
+		p := newParser(f, d.log)
+		if k, ok := p.(interface {
+			Kind(string) (string, string, bool)
+		}); ok {
+			kinds[f.Name] = k.Kind
+		}
+		d.parsers[f.Name] = d.metrics.Parser(f.Name, p)
 	}
 	d.ingester = &reporter.Ingester{
 		Geo: d.geo, Constituency: d.geo, Store: d.metrics.EventWriter(d.store),
@@ -157,6 +164,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport}),
 		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
+		Classify: func(feed, reportType string) (string, string, bool) {
+			if k := kinds[feed]; k != nil {
+				return k(reportType)
+			}
+			return "", "", false
+		},
 	}
 	d.log.Debug("ready", "constituency_ranges", d.geo.Current().Constituency.Ranges(), "feeds", len(cfg.Feeds))
 	return d, nil

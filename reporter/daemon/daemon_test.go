@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -706,5 +707,58 @@ func TestHTTPEndpoints(t *testing.T) {
 	code, body = get("/readyz")
 	if code != 503 || !strings.Contains(body, `"ready":false`) || !strings.Contains(body, `"name":"feed c2","ok":false,"detail":"failing since 2026-11-23T04:00:00Z: HTTP 503"`) {
 		t.Errorf("/readyz with a failing feed: %d %s", code, body)
+	}
+}
+
+// A gzipped Shadowserver report is classified by its type, and the plain
+// copy that follows is not mailed again. A report type nobody knows is
+// held back, never mailed as "undetermined"; once the schema knows it, the
+// next pass classifies and sends its events.
+func TestReportTypesThroughCompressionAndSchema(t *testing.T) {
+	w := setup(t)
+	spool := filepath.Join(w.dir, "spool", "ss")
+	os.MkdirAll(spool, 0o755)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(rdp))
+	zw.Close()
+	os.WriteFile(filepath.Join(spool, "2026-11-22-scan_rdp-sweden-geo.csv.gz"), gz.Bytes(), 0o644)
+	unknown := "timestamp,src_ip,src_port,infection\n2026-11-22 03:00:00,192.0.2.77,5555,newbot\n"
+	os.WriteFile(filepath.Join(spool, "2026-11-22-event4_newthing-finland-geo.csv"), []byte(unknown), 0o644)
+	s := w.runOnce(t)
+	if s.Report.Plan.Reasons[reporter.Unclassified] != 1 {
+		t.Errorf("the unknown type's event was not held: %v", s.Report.Plan.Reasons)
+	}
+	msgs := w.smtp.Messages()
+	for _, m := range msgs {
+		if bytes.Contains(m.Data, []byte("undetermined")) {
+			t.Errorf("a mail says undetermined:\n%s", m.Data)
+		}
+	}
+	got := received(t, msgs)
+	if fmt.Sprint(got["abuse@isp-one.example"]) != "[192.0.2.10 2001:db8:1::7]" {
+		t.Fatalf("the gzipped report: %v", got)
+	}
+	if !bytes.Contains(msgs[0].Data, []byte("vulnerable-system")) {
+		t.Errorf("the gzipped report was not classified by its type:\n%s", msgs[0].Data)
+	}
+	// The plain copy of the same report: the same keys, nothing new to tell.
+	os.WriteFile(filepath.Join(spool, "2026-11-22-scan_rdp-sweden-geo.csv"), []byte(rdp), 0o644)
+	w.runOnce(t)
+	if n := len(w.smtp.Messages()); n != len(msgs) {
+		t.Errorf("the plain copy sent %d more mails", n-len(msgs))
+	}
+	// A schema that knows the type: the held event is classified and sent.
+	schema := filepath.Join(w.dir, "reports.json")
+	os.WriteFile(schema, []byte(`{"event4_newthing": {"name": "event4_newthing", "classification.taxonomy": "malicious-code",
+		"classification.type": "infected-system", "fields": ["timestamp", "src_ip", "src_port", "infection"]}}`), 0o644)
+	w.reconfigure(t, "source: {spool: spool/ss}, repeat: 24h}", "source: {spool: spool/ss}, repeat: 24h, schema: reports.json}")
+	s = w.runOnce(t)
+	if s.Report.Plan.Reasons[reporter.Unclassified] != 0 || len(s.Report.Plan.Reports) != 1 {
+		t.Fatalf("after the schema: %v %+v", s.Report.Plan.Reasons, s.Report.Plan.Reports)
+	}
+	last := w.smtp.Messages()[len(w.smtp.Messages())-1]
+	if !bytes.Contains(last.Data, []byte("infected-system")) || !bytes.Contains(last.Data, []byte("newbot")) {
+		t.Errorf("the classified event's mail:\n%s", last.Data)
 	}
 }

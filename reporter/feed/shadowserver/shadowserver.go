@@ -54,6 +54,15 @@ type Parser struct {
 	Log    *slog.Logger
 }
 
+// Kind says what a report type means with this parser's schema and table:
+// its classification, its fixed identifier (empty when rows name it), and
+// whether it is known at all. An unknown type's events are Unclassified
+// and wait; when a new schema knows the type, the planner classifies them.
+func (p *Parser) Kind(reportType string) (classification, identifier string, known bool) {
+	k, known := p.Schema.kind(reportType)
+	return k.Classification, k.Identifier, known
+}
+
 // Columns that the event carries in its own fields, or that say what the
 // feed believes about geography and ownership: our databases answer those.
 var consumed = map[string]bool{

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"Conflict", testConflict},
 		{"RefsCountPerDay", testRefs},
 		{"Fallback", testFallback},
+		{"Reclassify", testReclassify},
 		{"DeliveryStates", testDelivery},
 		{"History", testHistory},
 		{"Rejects", testRejects},
@@ -667,5 +668,38 @@ func testRDAPCache(t *testing.T, s reporter.Store) {
 	}
 	if g := got[1]; g.First != e2.First || g.Last != e2.Last || len(g.To) != 0 {
 		t.Errorf("v6 negative entry: %+v", g)
+	}
+}
+
+func testReclassify(t *testing.T, s reporter.Store) {
+	u := func(ip string, at time.Time) reporter.Event {
+		e := event(ip, 5555, at)
+		e.Classification, e.Identifier, e.ReportType, e.Unclassified = reporter.Undetermined, "newbot", "event4_newthing", true
+		return e
+	}
+	// The same observation stored twice: unclassified, and classified from
+	// the file ingested again with a schema that knew the type.
+	known := u("192.0.2.2", t0)
+	known.Classification, known.Unclassified = reporter.InfectedSystem, false
+	mustInsert(t, s, u("192.0.2.1", t0), u("192.0.2.2", t0), known, event("192.0.2.3", 3389, t0))
+	types, err := s.UnclassifiedTypes(ctx)
+	if err != nil || len(types) != 1 || types[0] != (reporter.FeedType{Feed: "shadowserver", ReportType: "event4_newthing", Events: 2}) {
+		t.Fatalf("unclassified types: %v %+v", err, types)
+	}
+	n, err := s.Reclassify(ctx, "shadowserver", "event4_newthing", reporter.InfectedSystem, "")
+	if err != nil || n != 1 {
+		t.Fatalf("reclassify: %d %v", n, err)
+	}
+	if types, err := s.UnclassifiedTypes(ctx); err != nil || len(types) != 0 {
+		t.Errorf("after: %v %+v", err, types)
+	}
+	left := candidates(t, s)
+	if len(left) != 3 {
+		t.Fatalf("%d new events, want 3 (the duplicate closed)", len(left))
+	}
+	c := byIP(t, left, "192.0.2.1")
+	if c.Unclassified || c.Classification != reporter.InfectedSystem || c.Identifier != "newbot" ||
+		c.Key != reporter.DedupKey(reporter.InfectedSystem, "newbot", c.IP, 5555) {
+		t.Errorf("classified: %+v", c)
 	}
 }
