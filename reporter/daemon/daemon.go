@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,7 @@ type Daemon struct {
 	reporter *reporter.Reporter
 	locks    locker
 	metrics  *metrics.Metrics
+	skipped  sync.Map // spool entries already logged as left alone
 }
 
 // New opens everything the config names. Any problem is an error that
@@ -289,7 +291,12 @@ func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
 
 // IngestSpool ingests every waiting file of a feed's spool folder.
 func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResult, error) {
-	sp := &spool.Spool{Dir: feed.Source.Spool, Now: d.now}
+	sp := &spool.Spool{Dir: feed.Source.Spool, Now: d.now, Skipped: func(name, why string) {
+		// Once per name and process: the entry is there at every pass.
+		if _, seen := d.skipped.LoadOrStore(feed.Name+"/"+name, true); !seen {
+			d.log.Warn("spool entry left alone", "feed", feed.Name, "name", name, "why", why)
+		}
+	}}
 	if d.settle {
 		sp.Settle = feed.Source.SettleDuration
 	}

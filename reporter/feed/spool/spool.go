@@ -38,6 +38,11 @@ type Spool struct {
 	// Limits caps what a compressed file may unpack to; zero takes
 	// unpack's defaults.
 	Limits unpack.Limits
+	// Skipped, when set, is told of every entry Claim leaves alone for
+	// good (not for a settle): a symlink, a folder, a name it never takes.
+	// The caller says so once, or an operator waits for a file that will
+	// never be read.
+	Skipped func(name, why string)
 }
 
 // File is a claimed file.
@@ -77,7 +82,10 @@ func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
 	now := s.now()
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp") {
+		if why, ok := skip(e); !ok {
+			if s.Skipped != nil && why != "" {
+				s.Skipped(name, why)
+			}
 			continue
 		}
 		info, err := e.Info()
@@ -170,4 +178,26 @@ func (f *File) finish(sub, why string) error {
 	}
 	f.Path = dst
 	return nil
+}
+
+// skip says whether an entry of the spool folder may be taken (ok), and
+// when not, why (empty for the spool's own subfolders).
+func skip(e os.DirEntry) (why string, ok bool) {
+	name := e.Name()
+	switch {
+	case e.IsDir():
+		if name == Processing || name == Done || name == Failed {
+			return "", false
+		}
+		return "a folder: files are taken from the spool folder itself, not its subfolders", false
+	case e.Type()&os.ModeSymlink != 0:
+		return "a symbolic link: links are not followed; move or copy the file in", false
+	case !e.Type().IsRegular():
+		return "not a regular file", false
+	case strings.HasPrefix(name, "."):
+		return "a dot name: taken once it is renamed to a name without the dot", false
+	case strings.HasSuffix(name, ".part"), strings.HasSuffix(name, ".tmp"):
+		return "a .part or .tmp name: taken once it is renamed", false
+	}
+	return "", true
 }

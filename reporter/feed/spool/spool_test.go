@@ -212,3 +212,28 @@ func TestOpenFormats(t *testing.T) {
 		})
 	}
 }
+
+// Entries the spool never takes are named, with why, so that an operator
+// is not left waiting for a file that will never be read.
+func TestSkippedEntriesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "real.csv"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden.csv"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "half.csv.part"), []byte("x"), 0o644)
+	os.Symlink(filepath.Join(dir, "real.csv"), filepath.Join(dir, "link.csv"))
+	os.Mkdir(filepath.Join(dir, "archive"), 0o755)
+	got := map[string]string{}
+	s := &Spool{Dir: dir, Skipped: func(name, why string) { got[name] = why }}
+	files, err := s.Claim(context.Background())
+	if err != nil || len(files) != 1 || files[0].Name != "real.csv" {
+		t.Fatalf("claimed %v, %v", files, err)
+	}
+	for name, want := range map[string]string{".hidden.csv": "dot name", "half.csv.part": ".part", "link.csv": "symbolic link", "archive": "folder"} {
+		if !strings.Contains(got[name], want) {
+			t.Errorf("%s: %q, want it to say %q", name, got[name], want)
+		}
+	}
+	if _, ok := got[Processing]; ok || len(got) != 4 {
+		t.Errorf("skipped: %v", got)
+	}
+}
