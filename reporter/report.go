@@ -310,16 +310,25 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		subject, sendErr := r.Mailer.Send(ctx, rep, events)
 		now := r.Now().UTC()
+		// What happened is recorded even when shutdown cancelled ctx
+		// meanwhile: a mail that left must never be sent again as if it
+		// had not.
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if sendErr == nil {
-			if err := r.Deliveries.MarkSent(ctx, rep.ID, subject, now); err != nil {
+			err := r.Deliveries.MarkSent(rec, rep.ID, subject, now)
+			cancel()
+			if err != nil {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
 			}
 			st.Sent++
 			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", len(events))
 			continue
 		}
-		if errors.Is(sendErr, context.Canceled) {
-			return st, sendErr
+		if ctx.Err() != nil {
+			// Interrupted, not refused: no attempt is counted, and the
+			// report is due at the next start, with its Message-ID.
+			cancel()
+			return st, fmt.Errorf("report %s: %w", rep.Ref, ctx.Err())
 		}
 		attempts := rep.Attempts + 1
 		next := now.Add(r.backoff(attempts))
@@ -329,7 +338,9 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		st.Failed++
 		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
-		if err := r.Deliveries.MarkAttempt(ctx, rep.ID, sendErr.Error(), now, next); err != nil {
+		err = r.Deliveries.MarkAttempt(rec, rep.ID, sendErr.Error(), now, next)
+		cancel()
+		if err != nil {
 			return st, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
 		}
 	}

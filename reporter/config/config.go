@@ -45,6 +45,10 @@ type Config struct {
 	RDAP         RDAP         `yaml:"rdap"`
 	HTTP         HTTP         `yaml:"http"`
 	Log          Log          `yaml:"log"`
+	// ShutdownGrace is how long a stop (SIGTERM) waits for the job under
+	// way before cutting it short; default 30s.
+	ShutdownGrace         string        `yaml:"shutdown_grace"`
+	ShutdownGraceDuration time.Duration `yaml:"-"`
 	// Templates is a folder whose files override the embedded templates.
 	Templates string `yaml:"templates"`
 
@@ -509,6 +513,7 @@ func (v *validator) validate() {
 	v.contacts()
 	v.templates()
 	v.http()
+	v.shutdown()
 }
 
 // templates checks the templates folder, then that every language the

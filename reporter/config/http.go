@@ -54,3 +54,17 @@ func (v *validator) http() {
 		v.add("log.format", "%q must be text or json", v.cfg.Log.Format)
 	}
 }
+
+// shutdown reads shutdown_grace: how long a stop waits for the job under
+// way (its mails, its batch) before cutting it short.
+func (v *validator) shutdown() {
+	c := v.cfg
+	c.ShutdownGraceDuration = 30 * time.Second
+	if c.ShutdownGrace != "" {
+		d, err := ParseDuration(c.ShutdownGrace)
+		if err != nil {
+			v.add("shutdown_grace", "%v", err)
+		}
+		c.ShutdownGraceDuration = d
+	}
+}

@@ -762,3 +762,55 @@ func TestReportTypesThroughCompressionAndSchema(t *testing.T) {
 		t.Errorf("the classified event's mail:\n%s", last.Data)
 	}
 }
+
+// A stop lets the job under way finish within shutdown_grace: every mail
+// of the pass leaves and is recorded, and a restart sends nothing again.
+// Past the grace the job is cut short, Run says so, and a restart sends
+// what is left, each Message-ID once but for the mail that was on the wire.
+func TestStopWithinAndPastGrace(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		grace string
+		cut   bool
+	}{{"within", "10s", false}, {"past", "100ms", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := setup(t)
+			w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1m}\nshutdown_grace: "+tt.grace)
+			w.drop(t)
+			w.smtp.Delay(300 * time.Millisecond)
+			d := w.open(t, daemon.Options{Now: time.Now})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- d.Run(ctx) }()
+			for len(w.smtp.Messages()) == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel() // SIGTERM with three mails to go
+			err := <-done
+			if tt.cut != (err != nil) || (err != nil && !strings.Contains(err.Error(), `job "report" was cut short`)) {
+				t.Fatalf("Run: %v", err)
+			}
+			if !tt.cut && len(w.smtp.Messages()) != len(want) {
+				t.Errorf("%d mails within the grace, want all %d", len(w.smtp.Messages()), len(want))
+			}
+			w.smtp.Delay(0)
+			if _, err := w.open(t, daemon.Options{Now: time.Now}).RunOnce(context.Background()); err != nil { // the restart
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, m := range w.smtp.Messages() {
+				msg, _ := nmail.ReadMessage(bytes.NewReader(m.Data))
+				seen[msg.Header.Get("Message-Id")]++
+			}
+			twice := 0
+			for _, n := range seen {
+				if n > 1 {
+					twice++
+				}
+			}
+			if len(seen) != len(want) || twice > 1 || (!tt.cut && twice > 0) {
+				t.Errorf("after the restart: %d Message-IDs, %d delivered twice: %v", len(seen), twice, seen)
+			}
+		})
+	}
+}

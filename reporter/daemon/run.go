@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -67,10 +68,55 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("running", "version", d.version, "config", d.cfg.Path, "store", d.cfg.Store.Driver, "feeds", strings.Join(names, ","),
 		"report_schedule", d.cfg.Report.Schedule, "mail", d.cfg.Mail.Mode)
+	// Jobs run under their own context: a stop (ctx done) lets the job
+	// under way finish, its mails and its batch recorded, for up to
+	// shutdown_grace, and only then cancels it.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var running atomic.Pointer[string]
+	cut := make(chan string, 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-jobCtx.Done():
+			return
+		}
+		grace := time.NewTimer(d.cfg.ShutdownGraceDuration)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			if name := running.Load(); name != nil {
+				cut <- *name
+			}
+			cancelJobs()
+		case <-jobCtx.Done():
+		}
+	}()
+	run := func(j *job) {
+		running.Store(&j.name)
+		d.runJob(jobCtx, j)
+		running.Store(nil)
+	}
+	stopped := func() error {
+		cancelJobs()
+		select {
+		case name := <-cut:
+			err := fmt.Errorf("stopped after shutdown_grace (%s): job %q was cut short; the next start resumes it", d.cfg.ShutdownGraceDuration, name)
+			d.log.Error("stopped", slog.Any("err", err))
+			d.shutdownLog()
+			return err
+		default:
+		}
+		d.shutdownLog()
+		return nil
+	}
 	// A pass at start: a file already in the spool, or a report left
 	// pending by the last run, need not wait for the first tick.
 	for _, j := range jobs {
-		d.runJob(ctx, j)
+		if ctx.Err() != nil {
+			return stopped()
+		}
+		run(j)
 	}
 	now := time.Now()
 	for _, j := range jobs {
@@ -87,8 +133,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			d.shutdownLog()
-			return nil
+			return stopped()
 		case <-timer.C:
 		}
 		// Jobs are in order, feeds before the report: the due ones run in
@@ -96,10 +141,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		now := time.Now()
 		for _, j := range jobs {
 			if ctx.Err() != nil {
-				break
+				return stopped()
 			}
 			if !j.next.After(now) {
-				d.runJob(ctx, j)
+				run(j)
 				j.next = j.sched.Next(time.Now())
 			}
 		}
@@ -166,5 +211,5 @@ func (d *Daemon) shutdownLog() {
 	if unsent, err := d.store.PendingReports(ctx, time.Unix(1<<40, 0)); err == nil {
 		attrs = append(attrs, "reports_unsent", len(unsent))
 	}
-	d.log.Info("stopped; the next start resumes", attrs...)
+	d.log.Info("stopped", attrs...)
 }

@@ -30,6 +30,15 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	failNext int
+	delay    time.Duration
+}
+
+// Delay makes the server wait this long before answering each DATA: a
+// slow relay.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
 }
 
 // Start starts a server that stops when the test ends.
@@ -94,6 +103,10 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	x.s.mu.Lock()
+	delay := x.s.delay
+	x.s.mu.Unlock()
+	time.Sleep(delay)
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	if x.s.failNext > 0 {
