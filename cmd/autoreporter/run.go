@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
 )
 
@@ -19,17 +23,14 @@ func (e *env) run(ctx context.Context, args []string) error {
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	// The daemon waits for each spool file to settle (feeds[].settle): it
-	// may still be being written. --once takes what is there.
-	opts := daemon.Options{Settle: !*once}
-	d, err := e.openWith(ctx, opts)
+	if !*once {
+		return e.serve(ctx)
+	}
+	d, err := e.openWith(ctx, daemon.Options{})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if !*once {
-		return d.Run(ctx)
-	}
 	s, err := d.RunOnce(ctx)
 	printSummary(e.stdout, s)
 	if err != nil {
@@ -165,4 +166,34 @@ func printReasons(w io.Writer, reasons map[string]int) {
 	for _, c := range classes {
 		fmt.Fprintf(w, "  rejected %d: %s\n", reasons[c], c)
 	}
+}
+
+// serve runs the daemon, reloading its config on SIGHUP. It waits for each
+// spool file to settle (feeds[].settle): it may still be being written;
+// --once takes what is there.
+func (e *env) serve(ctx context.Context) error {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	opts := daemon.Options{Settle: true, Log: e.logger(cfg.Log.Format), Version: buildVersion()}
+	return daemon.Serve(ctx, e.configPath, opts, reload)
 }

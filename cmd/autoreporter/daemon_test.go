@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	nmail "net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
+)
+
+// lockedBuffer collects a subprocess's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond for up to 15 s.
+func waitFor(t *testing.T, what string, log fmt.Stringer, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s; log:\n%s", what, log)
+}
+
+// The daemon as an operator runs it, in a process of its own: it fetches
+// a feed over HTTP and reports by SMTP on short schedules; SIGHUP with a
+// broken config keeps the old one running and a good one applies; /metrics,
+// /healthz and /readyz answer; SIGTERM exits cleanly, and a restart sends
+// nothing twice.
+func TestDaemonProcess(t *testing.T) {
+	dir := setup(t)
+	os.RemoveAll(filepath.Join(dir, "spool")) // this test's feeds come over HTTP
+	smtp := smtptest.Start(t)
+	feeds := map[string]string{
+		"/a.csv": "ip,port,first_seen\n192.0.2.10,443,2026-11-23 01:00:00\n198.51.100.1,443,2026-11-23 01:00:00\n",
+		"/b.csv": "ip,port,first_seen\n192.0.2.20,8443,2026-11-23 02:00:00\n",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := feeds[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	listen := freePort(t)
+	feed := func(name, path string) string {
+		return fmt.Sprintf("  - {name: %s, format: csv, schedule: \"@every 1s\", source: {url: %q}, csv: {columns: {ip: ip, port: port, time: first_seen}, classification: c2-server, identifier: qakbot}}\n", name, srv.URL+path)
+	}
+	conf := func(feedLines string) string {
+		return fmt.Sprintf(`cert: {name: CERT-T, from: ar@cert.example, fallback_contact: soc@cert.example}
+constituency: {countries: [FI]}
+geo: {asn_db: asn.mmdb, country_db: country.mmdb}
+mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none}}
+report: {schedule: "@every 1s"}
+http: {listen: %q}
+shutdown_grace: 10s
+contacts:
+  - {asn: 64500, to: [abuse@isp.example]}
+feeds:
+%s`, smtp.Host, smtp.Port, listen, feedLines)
+	}
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(conf(feed("a", "/a.csv"))), 0o644)
+
+	var log lockedBuffer
+	cmd := exec.Command(os.Args[0], "run", "--config", c, "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	waitFor(t, "the first mail", &log, func() bool { return len(smtp.Messages()) == 1 })
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitFor(t, "/metrics", &log, func() bool {
+		_, body := get("/metrics")
+		return strings.Contains(body, `autoreporter_deliveries_total{result="sent"} 1`)
+	})
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"ready":true`) {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+
+	// A broken config: refused, every error logged, the old one runs on.
+	os.WriteFile(c, []byte(conf(feed("a", "/a.csv"))+"bogus: 1\nmail: {mode: pigeon}\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the refusal", &log, func() bool {
+		return strings.Contains(log.String(), "config not reloaded") && strings.Contains(log.String(), "bogus")
+	})
+	// A good one that adds a feed: its event is fetched and mailed.
+	os.WriteFile(c, []byte(conf(feed("a", "/a.csv")+feed("b", "/b.csv"))), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the new feed's mail", &log, func() bool { return len(smtp.Messages()) == 2 })
+	if !strings.Contains(log.String(), "config reloaded") {
+		t.Errorf("no reload logged:\n%s", log.String())
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the daemon exited: %v\n%s", err, log.String())
+	default:
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if !strings.Contains(log.String(), `msg=stopped`) {
+		t.Errorf("no stop logged:\n%s", log.String())
+	}
+
+	// A restart: the same feeds, nothing new to tell.
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("restart: %d %s %s", code, out, errs)
+	}
+	ids := map[string]int{}
+	for _, m := range smtp.Messages() {
+		msg, err := nmail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[msg.Header.Get("Message-Id")]++
+	}
+	if len(smtp.Messages()) != 2 || len(ids) != 2 {
+		t.Errorf("after the restart: %d mails, %d Message-IDs; want 2 and 2", len(smtp.Messages()), len(ids))
+	}
+}
