@@ -12,6 +12,7 @@ import (
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
 	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
@@ -94,7 +95,9 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 	if err := parse(fs, args, h.min, h.max); err != nil {
 		return err
 	}
-	d, err := e.open(ctx)
+	// The RIPE snapshot takes most of a second to load: only import and
+	// lookup need it at once.
+	d, err := e.openWith(ctx, daemon.Options{LazyContacts: sub != "import" && sub != "lookup"})
 	if err != nil {
 		return err
 	}

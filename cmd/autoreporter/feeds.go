@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
 	"github.com/autoreporter/autoreporter/reporter/feed"
 )
 
@@ -19,22 +20,22 @@ func (e *env) feeds(ctx context.Context, args []string) error {
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	d, err := e.openLazy(ctx)
+	cfg, st, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	states, err := d.FeedStates(ctx)
+	defer st.Close()
+	states, err := daemon.FeedStates(ctx, cfg, st)
 	if err != nil {
 		return err
 	}
-	held, err := d.Store().Held(ctx)
+	held, err := st.Held(ctx)
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "FEED\tFORMAT\tSOURCE\tLAST SUCCESS\tFILES\tROWS\tREJECTED\tHELD\tLAST ERROR")
-	for i, f := range d.Config().Feeds {
+	for i, f := range cfg.Feeds {
 		st := states[i]
 		src := f.Source.Spool
 		if f.Source.URL != "" {

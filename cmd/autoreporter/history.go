@@ -47,12 +47,12 @@ func (e *env) history(ctx context.Context, args []string) error {
 	if q.Since, err = sinceFlag(*since); err != nil {
 		return err
 	}
-	d, err := e.openLazy(ctx)
+	_, st, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	rows, err := d.History(ctx, q)
+	defer st.Close()
+	rows, err := st.History(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
 )
@@ -230,10 +231,16 @@ func (e *env) open(ctx context.Context) (*daemon.Daemon, error) {
 	return e.openWith(ctx, daemon.Options{})
 }
 
-// openLazy opens for commands that read the store only: the RIPE snapshot
-// is not loaded unless a contact is asked for.
-func (e *env) openLazy(ctx context.Context) (*daemon.Daemon, error) {
-	return e.openWith(ctx, daemon.Options{LazyContacts: true})
+// openStore opens only the store, for the commands that read it alone
+// (history, rejects, feeds): no .mmdb file, RIPE snapshot or template is
+// loaded.
+func (e *env) openStore(ctx context.Context) (*config.Config, reporter.Store, error) {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, _, err := daemon.OpenStore(ctx, cfg)
+	return cfg, st, err
 }
 
 func (e *env) openWith(ctx context.Context, opts daemon.Options) (*daemon.Daemon, error) {

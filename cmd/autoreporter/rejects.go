@@ -30,16 +30,16 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 	if q.Since, err = sinceFlag(*since); err != nil {
 		return err
 	}
-	d, err := e.openLazy(ctx)
+	_, st, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer st.Close()
 	enc := json.NewEncoder(e.stdout)
 	w := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	defer w.Flush()
 	if *summary {
-		counts, err := d.Store().RejectSummary(ctx, q)
+		counts, err := st.RejectSummary(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	rows, err := d.Store().Rejects(ctx, q)
+	rows, err := st.Rejects(ctx, q)
 	if err != nil {
 		return err
 	}

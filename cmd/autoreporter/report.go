@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/autoreporter/autoreporter/reporter/daemon"
 )
 
 func (e *env) report(ctx context.Context, args []string) error {
@@ -63,7 +65,7 @@ func (e *env) resend(ctx context.Context, args []string) error {
 			return usagef("--failed-since: %v", err)
 		}
 	}
-	d, err := e.open(ctx)
+	d, err := e.openWith(ctx, daemon.Options{LazyContacts: true})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
 	"github.com/autoreporter/autoreporter/reporter/mail"
-	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 	"github.com/autoreporter/autoreporter/templates"
 )
 
@@ -170,8 +169,8 @@ func checkOpeners(ctx context.Context, cfg *config.Config) []error {
 			add("templates", err)
 		}
 	}
-	if st, err := sqlite.Open(ctx, cfg.Store.DSN.Reveal()); err != nil {
-		add("store.dsn", err)
+	if st, _, err := OpenStore(ctx, cfg); err != nil {
+		add("store", err)
 	} else {
 		st.Close()
 	}

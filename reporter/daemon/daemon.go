@@ -32,7 +32,6 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/metrics"
-	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 	"github.com/autoreporter/autoreporter/templates"
 )
 
@@ -65,7 +64,7 @@ type Daemon struct {
 	ripe     *abuse.RIPE
 	rdap     *abuse.RDAP // nil when rdap.server is not set
 	contacts atomic.Pointer[abuse.Resolver]
-	store    *sqlite.Store
+	store    reporter.Store
 	builder  *mail.Builder
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
@@ -109,17 +108,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
-	files := newFileLocker(cfg.Store.DSN.Reveal())
-	d.locks = files
-	// Two instances starting at once must not both apply the migrations.
-	release, err := files.Wait(ctx, "migrate")
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.store, err = sqlite.Open(ctx, cfg.Store.DSN.Reveal())
-	release()
-	if err != nil {
+	if d.store, d.locks, err = OpenStore(ctx, cfg); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -259,7 +248,7 @@ func (d *Daemon) Close() error {
 }
 
 // Store is the daemon's store, for history and tests.
-func (d *Daemon) Store() *sqlite.Store { return d.store }
+func (d *Daemon) Store() reporter.Store { return d.store }
 
 // FileResult is what happened to one ingested file.
 type FileResult struct {
@@ -659,14 +648,14 @@ func reveal(m map[string]config.Secret) map[string]string {
 }
 
 // FeedStates returns what is remembered of every configured feed.
-func (d *Daemon) FeedStates(ctx context.Context) ([]reporter.FeedState, error) {
+func FeedStates(ctx context.Context, cfg *config.Config, st reporter.Store) ([]reporter.FeedState, error) {
 	var out []reporter.FeedState
-	for _, f := range d.cfg.Feeds {
-		st, err := d.store.FeedState(ctx, f.Name)
+	for _, f := range cfg.Feeds {
+		s, err := st.FeedState(ctx, f.Name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -399,7 +399,7 @@ func TestURLFeedConditionalGet(t *testing.T) {
 	if fmt.Sprint(got["abuse@isp-three.example"]) != "[203.0.113.5]" || len(got) != 1 {
 		t.Errorf("mails: %v", got)
 	}
-	states, err := w.open(t, daemon.Options{}).FeedStates(context.Background())
+	states, err := daemon.FeedStates(context.Background(), w.cfg, w.open(t, daemon.Options{}).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestShadowserverAPI(t *testing.T) {
 			t.Errorf("no mail to %s: %v", to, got)
 		}
 	}
-	states, err := w.open(t, daemon.Options{}).FeedStates(context.Background())
+	states, err := daemon.FeedStates(context.Background(), w.cfg, w.open(t, daemon.Options{}).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
