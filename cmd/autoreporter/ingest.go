@@ -35,7 +35,16 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 	var total reporter.IngestStats
 	var failed []string
 	for _, path := range fs.Args() {
-		r := d.IngestFile(ctx, *name, path)
+		var m *meter
+		r := d.IngestFileProgress(ctx, *name, path, func(done, total int64) {
+			if m == nil {
+				m = e.newMeter(filepath.Base(path), total, true)
+			}
+			m.Set(done)
+		})
+		if m != nil {
+			m.Finish()
+		}
 		total.Add(r.Stats)
 		if r.Err != nil {
 			failed = append(failed, r.Err.Error())

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	netmail "net/mail"
 	"net/netip"
@@ -260,22 +261,59 @@ type FileResult struct {
 
 // IngestFile ingests one file as the named feed.
 func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
+	return d.IngestFileProgress(ctx, feed, path, nil)
+}
+
+// IngestFileProgress is IngestFile that tells progress how many bytes of
+// the file (as stored, compressed or not) it has read, of how many.
+func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, progress func(done, total int64)) FileResult {
 	res := FileResult{Feed: feed, File: path}
 	p, ok := d.parsers[feed]
 	if !ok {
 		res.Err = fmt.Errorf("no feed named %q in %s", feed, d.cfg.Path)
 		return res
 	}
-	// Unpacked as the spool and HTTP sources unpack; name is what the
-	// parser must see (no .gz, or the zip member's name).
-	rc, name, err := unpack.Open(path, unpack.Limits{})
+	f, err := os.Open(path)
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	defer rc.Close()
-	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, rc, name)
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	var ra io.ReaderAt = f
+	if progress != nil {
+		ra = &countingReaderAt{ra: f, total: info.Size(), progress: progress}
+	}
+	// Unpacked as the spool and HTTP sources unpack; name is what the
+	// parser must see (no .gz, or the zip member's name).
+	r, name, err := unpack.Reader(ra, info.Size(), path, unpack.Limits{})
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, name)
 	return res
+}
+
+// countingReaderAt tells how far into the file reading has gone.
+type countingReaderAt struct {
+	ra       io.ReaderAt
+	total    int64
+	progress func(done, total int64)
+	far      int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.ra.ReadAt(p, off)
+	if end := off + int64(n); end > c.far {
+		c.far = end
+		c.progress(end, c.total)
+	}
+	return n, err
 }
 
 // IngestSpool ingests every waiting file of a feed's spool folder.

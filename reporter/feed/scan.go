@@ -512,3 +512,22 @@ func (r *Row) Fields() []string {
 
 // Raw is the record as read, for error reports.
 func (r *Row) Raw() string { return string(r.raw) }
+
+// Check says why a row's values cannot be trusted to be in their columns,
+// or "": a quote that opens and closes within the line around a delimiter
+// (`"h1.example.fi,"rdp"`) merges two fields, so every later value moves
+// one column left; such a row is not CSV (text after a closing quote, a
+// quote inside an unquoted field). A row wider than the header is wrong
+// too. A narrower one is not: Shadowserver writes rows without the
+// trailing columns a header gained later, and their values are in place.
+// Parsers call it on the rows they keep, so the rest cost nothing.
+func (r *Row) Check(width int) string {
+	n, ok := shape(r.raw, r.delim, r.trim)
+	switch {
+	case !ok:
+		return "not CSV: text after a closing quote, or a quote inside an unquoted field (a stray quote would shift the columns)"
+	case width > 0 && n > width:
+		return fmt.Sprintf("row has %d fields, the header %d", n, width)
+	}
+	return ""
+}

@@ -131,6 +131,10 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, file string, sink repor
 			return nil
 		}
 		rec := row.Fields()
+		if reason := row.Check(len(names)); reason != "" {
+			sink.Reject(row.Line, reason, row.Raw())
+			return nil
+		}
 		var extraNet []reporter.Field
 		if network.IsValid() {
 			extraNet = []reporter.Field{{Key: "network", Value: network.String()}}

@@ -300,21 +300,33 @@ func TestReportTypeAndUnclassified(t *testing.T) {
 // the report.
 func TestStrayQuoteCostsOneRow(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		stray []int // lines
+		name   string
+		stray  []int // lines
+		quoted bool  // every field quoted, as Shadowserver writes them
 	}{
-		{"line 2", []int{2}},
-		{"lines 2 and 500", []int{2, 500}},
+		{"line 2", []int{2}, false},
+		{"lines 2 and 500", []int{2, 500}, false},
+		// The stray quote closes at the next field's opening quote, on its
+		// own line: "h2.example.fi,"rdp" would shift every column after it.
+		{"line 2, Shadowserver's quoting", []int{2}, true},
+		{"lines 2 and 500, Shadowserver's quoting", []int{2, 500}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var b strings.Builder
 			b.WriteString("timestamp,ip,port,hostname,tag\n")
 			for line := 2; line <= 1001; line++ {
 				host := fmt.Sprintf("h%d.example.fi", line)
-				if slices.Contains(tt.stray, line) {
-					host = `"` + host
+				if tt.quoted {
+					host = `"` + host + `"`
 				}
-				fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389,%s,rdp\n", line%250+1, host)
+				if slices.Contains(tt.stray, line) {
+					host = `"` + strings.Trim(host, `"`)
+				}
+				if tt.quoted {
+					fmt.Fprintf(&b, "\"2026-11-20 00:00:00\",\"192.0.2.%d\",3389,%s,\"rdp\"\n", line%250+1, host)
+				} else {
+					fmt.Fprintf(&b, "2026-11-20 00:00:00,192.0.2.%d,3389,%s,rdp\n", line%250+1, host)
+				}
 			}
 			s := &feedtest.Sink{}
 			if err := (&Parser{}).Parse(context.Background(), strings.NewReader(b.String()), "2026-11-20-scan_rdp-fi.csv", s); err != nil {
