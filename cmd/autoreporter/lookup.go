@@ -52,6 +52,15 @@ func (e *env) lookup(ctx context.Context, args []string) error {
 		if l.InTable != l.Decision.In {
 			fmt.Fprintf(w, "warning\tthe compiled range table says %v; please report this as a bug\n", l.InTable)
 		}
+		if !l.Decision.In {
+			// Nothing would be sent: who would be told is beside the point.
+			fmt.Fprintf(w, "contact\t- (outside the constituency: nothing is reported)\n")
+			w.Flush()
+			continue
+		}
+		if l.Contact.Language == "" {
+			l.Contact.Language = d.Config().Cert.Language + " (cert.language)"
+		}
 		printContact(w, l.Contact)
 		if l.ContactErr != nil {
 			fmt.Fprintf(w, "rdap\t%v\n", l.ContactErr)

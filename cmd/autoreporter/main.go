@@ -42,10 +42,11 @@ Usage:
                                             add or replace an override; it wins over every import
   autoreporter contacts unset CIDR|ASN      remove an override set with contacts set
   autoreporter contacts pending             addresses whose events wait for an RDAP answer
+  autoreporter resend REF... | --failed-since DATE|7d
+                                            send reports again (the same mail, the same Message-ID)
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
-  autoreporter resend REF... | --failed-since DATE|7d   send reports again (the same mail)
 
 Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
 and --log-level debug|info|warn|error (default info; logs go to stderr).
@@ -53,7 +54,8 @@ and --log-level debug|info|warn|error (default info; logs go to stderr).
 
 Exit codes: 0 done; 1 failed (the message says why); 2 the command line is
 wrong; 3 done in part: some files failed or some mails were not sent (run
---once, ingest, report, resend), and the next run tries them again.
+--once, ingest, report, resend). A mail not sent is tried again by the next
+run; a spool file that failed is in failed/ with a .error.txt that says why.
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

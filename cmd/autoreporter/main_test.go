@@ -80,7 +80,7 @@ func TestRunOnceAndHistory(t *testing.T) {
 		t.Errorf("rejects --summary: %d\n%s", code, out)
 	}
 	code, out, errs = cli("rejects", "--config", c, "--feed", "other")
-	if code != 0 || out != "KEPT  FEED  FILE  LINE  REASON  RAW\n" || !strings.Contains(errs, "no rejected rows") {
+	if code != 0 || out != "STORED  FEED  FILE  LINE  REASON  RAW\n" || !strings.Contains(errs, "no rejected rows") {
 		t.Errorf("rejects of a feed with none: %d %q %q", code, out, errs)
 	}
 	code, out, _ = cli("history", "--config", c, "--json", "--ip", "198.51.100.1")
@@ -177,9 +177,11 @@ func TestContacts(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "asn 64500") || !strings.Contains(out, "RIPE: 8 ranges (5 with an abuse contact)") {
 		t.Errorf("contacts list: %d\n%s", code, out)
 	}
+	// Outside the constituency lookup says nothing is reported (contacts
+	// lookup above says where reports would go).
 	code, out, _ = cli("lookup", "--config", c, "100.64.200.1")
-	if code != 0 || !strings.Contains(out, "contact source  ripe inetnum 100.64.0.0 - 100.64.255.255") {
-		t.Errorf("lookup explains the RIPE source: %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "contact        - (outside the constituency: nothing is reported)") {
+		t.Errorf("lookup outside the constituency: %d\n%s", code, out)
 	}
 	if code, _, errs := cli("contacts", "import", "ripe", t.TempDir(), "--config", c); code != 1 || !strings.Contains(errs, "ripe.db.role.gz is missing") {
 		t.Errorf("empty folder: %d %s", code, errs)
@@ -355,7 +357,7 @@ func TestFailedReportAndResend(t *testing.T) {
 		t.Errorf("a failed report held back the owner's next one: %d\n%s", code, out)
 	}
 	code, out, errs := cli("resend", "--failed-since", "1d", "--config", c)
-	if code != 0 || !strings.Contains(out, "requeued CERT-T#") || !strings.Contains(out, "mails:   1 sent, 0 failed") {
+	if code != 0 || !strings.Contains(out, "requeued CERT-T#") || !strings.Contains(out, "mails:   1 written to") {
 		t.Errorf("resend: %d\n%s%s", code, out, errs)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 2 {
@@ -386,7 +388,8 @@ func TestFeedTotalsAndRejectsOnce(t *testing.T) {
 		t.Fatal(out)
 	}
 	code, out, _ = cli("feeds", "--config", c)
-	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+1\s+4\s+1\s+0\s+-`).MatchString(out) {
+	// The two ingests and the run's file count.
+	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+3\s+12\s+3\s+0\s+-`).MatchString(out) {
 		t.Errorf("feeds: %d\n%s", code, out)
 	}
 	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv.gz"), []byte("not gzip"), 0o644)
@@ -395,7 +398,7 @@ func TestFeedTotalsAndRejectsOnce(t *testing.T) {
 		t.Errorf("a failed file: exit %d, want 3\n%s", code, out)
 	}
 	code, out, _ = cli("feeds", "--config", c)
-	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+2\s+5\s+1\s+0\s+20\S+Z "[^"]*2026-11-23-scan_telnet-x.csv.gz`).MatchString(out) ||
+	if code != 0 || !regexp.MustCompile(`ss\s+shadowserver\s+\S+spool\s+20\S+\s+4\s+13\s+3\s+0\s+20\S+Z "2026-11-23-scan_telnet-x.csv.gz: name says compressed`).MatchString(out) ||
 		strings.Count(out, "2026-11-23-scan_telnet-x.csv.gz") != 1 {
 		t.Errorf("feeds after a failed file: %d\n%s", code, out)
 	}
@@ -455,6 +458,23 @@ func TestTwoProcessesOneStore(t *testing.T) {
 		}
 		if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) < 1 || len(m) > 2 {
 			t.Errorf("round %d: %d mails", round, len(m))
+		}
+	}
+}
+
+// check-config makes nothing: a spool folder or a store that is not there
+// yet is checked where it would be made, and left unmade.
+func TestCheckConfigMakesNothing(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "source: {spool: spool}", "source: {spool: typo/spool}", 1)+"store: {dsn: db/state.db}\n"), 0o644)
+	code, out, errs := cli("check-config", "--config", c)
+	if code != 0 || !strings.Contains(out, "is valid") {
+		t.Fatalf("check-config: %d %s %s", code, out, errs)
+	}
+	for _, p := range []string{"typo", "db"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
+			t.Errorf("check-config made %s", p)
 		}
 	}
 }

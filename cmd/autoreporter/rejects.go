@@ -62,7 +62,7 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*asJSON {
-		fmt.Fprintln(w, "KEPT\tFEED\tFILE\tLINE\tREASON\tRAW")
+		fmt.Fprintln(w, "STORED\tFEED\tFILE\tLINE\tREASON\tRAW")
 	}
 	for _, r := range rows {
 		if *asJSON {

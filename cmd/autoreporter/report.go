@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
+	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
 )
 
@@ -39,7 +39,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 	tw.Flush()
 	printPlan(e.stdout, res)
 	if !*dry {
-		fmt.Fprintf(e.stdout, "mails:   %d sent, %d failed%s\n", res.Deliver.Sent, res.Deliver.Failed, failedNote(res.Deliver))
+		fmt.Fprintf(e.stdout, "mails:   %d %s, %d failed%s\n", res.Deliver.Sent, sentWhere(d.Config()), res.Deliver.Failed, failedNote(res.Deliver))
 	}
 	if err == nil && res.Deliver.Failed > 0 {
 		return partialError{fmt.Sprintf("%s not sent", plural(res.Deliver.Failed, "mail"))}
@@ -77,14 +77,26 @@ func (e *env) resend(ctx context.Context, args []string) error {
 	for _, ref := range res.Unknown {
 		fmt.Fprintf(e.stderr, "no report %s that was sent or failed\n", ref)
 	}
-	fmt.Fprintf(e.stdout, "mails:   %d sent, %d failed%s\n", res.Deliver.Sent, res.Deliver.Failed, failedNote(res.Deliver))
+	fmt.Fprintf(e.stdout, "mails:   %d %s, %d failed%s\n", res.Deliver.Sent, sentWhere(d.Config()), res.Deliver.Failed, failedNote(res.Deliver))
 	switch {
 	case err != nil:
 		return err
+	case len(res.Unknown) > 0:
+		return fmt.Errorf("%s not found (a ref names a report that was sent or failed)", plural(len(res.Unknown), "report"))
 	case len(res.Requeued) == 0:
-		return errors.New("nothing to send again")
-	case len(res.Unknown) > 0 || res.Deliver.Failed > 0:
-		return partialError{fmt.Sprintf("%d of the reports not found, %d not sent", len(res.Unknown), res.Deliver.Failed)}
+		// A normal day for resend --failed-since in cron.
+		fmt.Fprintln(e.stdout, "no report failed since then: nothing to send again")
+	case res.Deliver.Failed > 0:
+		return partialError{fmt.Sprintf("%s not sent", plural(res.Deliver.Failed, "report"))}
 	}
 	return nil
+}
+
+// sentWhere says where delivered mails went: "sent", or "written to DIR"
+// in outbox mode.
+func sentWhere(cfg *config.Config) string {
+	if cfg.Mail.Mode == "outbox" {
+		return "written to " + cfg.Mail.Outbox
+	}
+	return "sent"
 }

@@ -43,7 +43,14 @@ func (e *env) run(ctx context.Context, args []string) error {
 		}
 	}
 	if failed+s.Report.Deliver.Failed > 0 {
-		return partialError{fmt.Sprintf("%s failed, %s not sent; the next run tries them again", plural(failed, "file"), plural(s.Report.Deliver.Failed, "mail"))}
+		var parts []string
+		if failed > 0 {
+			parts = append(parts, plural(failed, "file")+" failed (see failed: above; a spool file is in failed/ with a .error.txt beside it: fix it and move it back into the spool)")
+		}
+		if n := s.Report.Deliver.Failed; n > 0 {
+			parts = append(parts, plural(n, "mail")+" not sent"+failedNote(s.Report.Deliver))
+		}
+		return partialError{strings.Join(parts, "; ")}
 	}
 	return nil
 }

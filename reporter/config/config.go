@@ -326,6 +326,9 @@ func (e *Errors) add(key string, line int, format string, args ...any) {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("config: %w (pass --config FILE or set $AUTOREPORTER_CONFIG; start from config.example.yaml)", err)
+		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	abs, err := filepath.Abs(path)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/autoreporter/autoreporter/abuse"
@@ -27,6 +28,24 @@ import (
 func Check(ctx context.Context, cfg *config.Config) []error {
 	errs := checkSchemas(cfg)
 	errs = append(errs, checkFolders(cfg)...)
+	// check-config must not make what it checks: an embedded store that
+	// is not there yet is checked as a throwaway one (its folder must be
+	// writable), so that a mistyped path is not quietly created.
+	if cfg.Store.Driver == "sqlite" {
+		if _, err := os.Stat(cfg.Store.DSN.Reveal()); os.IsNotExist(err) {
+			if err := writableParent(cfg.Store.DSN.Reveal()); err != nil {
+				errs = append(errs, fmt.Errorf("store.dsn: %w", err))
+			}
+			tmp, err := os.MkdirTemp("", "autoreporter-check-")
+			if err != nil {
+				return append(errs, err)
+			}
+			defer os.RemoveAll(tmp)
+			c := *cfg
+			c.Store.DSN = config.Secret(filepath.Join(tmp, "check.db"))
+			cfg = &c
+		}
+	}
 	d, err := New(ctx, cfg, Options{})
 	if err != nil {
 		// New stops at the first thing it cannot open; open each on its
@@ -82,7 +101,7 @@ func checkFolders(cfg *config.Config) []error {
 		if f.Source.Spool == "" {
 			continue
 		}
-		if err := os.MkdirAll(f.Source.Spool, 0o750); err != nil {
+		if err := writable(f.Source.Spool); err != nil {
 			errs = append(errs, fmt.Errorf("feeds[%d].source.spool: %w", i, err))
 		}
 	}
@@ -94,9 +113,18 @@ func checkFolders(cfg *config.Config) []error {
 	return errs
 }
 
+// writable checks that the daemon could write into dir: a file is tried in
+// it when it exists; when it does not (the daemon makes it), its nearest
+// existing parent must be a folder the daemon can write. Nothing is made.
 func writable(dir string) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	st, err := os.Stat(dir)
+	switch {
+	case os.IsNotExist(err):
+		return writableParent(dir)
+	case err != nil:
 		return err
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a folder", dir)
 	}
 	f, err := os.CreateTemp(dir, ".check-*")
 	if err != nil {
@@ -104,6 +132,34 @@ func writable(dir string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// writableParent checks the nearest existing parent of path, which the
+// daemon would make path in.
+func writableParent(path string) error {
+	parent := filepath.Dir(path)
+	for {
+		st, err := os.Stat(parent)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s: %s is not a folder", path, parent)
+			}
+			f, err := os.CreateTemp(parent, ".check-*")
+			if err != nil {
+				return fmt.Errorf("%s does not exist, and it cannot be made: %w", path, err)
+			}
+			f.Close()
+			return os.Remove(f.Name())
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
+		next := filepath.Dir(parent)
+		if next == parent {
+			return fmt.Errorf("%s: no parent folder exists", path)
+		}
+		parent = next
+	}
 }
 
 // CheckLanguage refuses a language that has no report template, with the
@@ -169,10 +225,12 @@ func checkOpeners(ctx context.Context, cfg *config.Config) []error {
 			add("templates", err)
 		}
 	}
-	if st, _, err := OpenStore(ctx, cfg); err != nil {
-		add("store", err)
-	} else {
-		st.Close()
+	if _, err := os.Stat(cfg.Store.DSN.Reveal()); cfg.Store.Driver != "sqlite" || err == nil {
+		if st, _, err := OpenStore(ctx, cfg); err != nil {
+			add("store", err)
+		} else {
+			st.Close()
+		}
 	}
 	return errs
 }

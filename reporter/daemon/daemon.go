@@ -73,6 +73,30 @@ type Daemon struct {
 	locks    locker
 	metrics  *metrics.Metrics
 	skipped  sync.Map // spool entries already logged as left alone
+	wakeMu   sync.Mutex
+	wake     map[string]time.Time // job -> when it should run again before its schedule says
+}
+
+// wakeAt asks for the named job to run again at t (a spool file settles,
+// a failed mail is due again), sooner than its schedule if that is later.
+func (d *Daemon) wakeAt(job string, t time.Time) {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	if d.wake == nil {
+		d.wake = map[string]time.Time{}
+	}
+	if w, ok := d.wake[job]; !ok || t.Before(w) {
+		d.wake[job] = t
+	}
+}
+
+// takeWake returns and forgets when a job asked to run again.
+func (d *Daemon) takeWake(job string) (time.Time, bool) {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	t, ok := d.wake[job]
+	delete(d.wake, job)
+	return t, ok
 }
 
 // New opens everything the config names. Any problem is an error that
@@ -296,6 +320,8 @@ func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, prog
 		return res
 	}
 	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, name)
+	// A file given by hand counts for the feed as one from its source.
+	d.recordFile(ctx, feed, res)
 	return res
 }
 
@@ -323,6 +349,9 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 		if _, seen := d.skipped.LoadOrStore(feed.Name+"/"+name, true); !seen {
 			d.log.Warn("spool entry left alone", "feed", feed.Name, "name", name, "why", why)
 		}
+	}, Unsettled: func(name string, settled time.Time) {
+		d.log.Debug("spool file still changing; looked at again once settled", "feed", feed.Name, "name", name, "at", settled)
+		d.wakeAt("feed "+feed.Name, settled)
 	}}
 	if d.settle {
 		sp.Settle = feed.Source.SettleDuration
@@ -343,7 +372,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 			rc.Close()
 		}
 		res.Err = err
-		d.recordSpool(ctx, feed.Name, res)
+		d.recordFile(ctx, feed.Name, res)
 		if ctx.Err() != nil {
 			// Interrupted: leave it in processing/ for the next pass.
 			return out, ctx.Err()
@@ -393,8 +422,9 @@ func (d *Daemon) ingestFeed(ctx context.Context, f config.Feed) ([]FileResult, e
 	return d.IngestSpool(ctx, f)
 }
 
-// recordSpool keeps the last outcome of a spool file as the feed's state.
-func (d *Daemon) recordSpool(ctx context.Context, feed string, res FileResult) {
+// recordFile keeps the outcome of a file (from the spool or given to
+// ingest) in the feed's state.
+func (d *Daemon) recordFile(ctx context.Context, feed string, res FileResult) {
 	st, err := d.store.FeedState(ctx, feed)
 	if err != nil {
 		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
@@ -747,9 +777,13 @@ func (d *Daemon) report(ctx context.Context, dryRun bool) (ReportResult, error) 
 	if err != nil {
 		return res, err
 	}
-	// Every report not sent yet, whenever its next try is.
+	// Every report not sent yet, whenever its next try is; the scheduler
+	// runs the pass again when the first is due, not only at its tick.
 	unsent, err := d.store.PendingReports(ctx, time.Unix(1<<40, 0))
 	res.Unsent = len(unsent)
+	for _, r := range unsent {
+		d.wakeAt("report", r.NextTry)
+	}
 	return res, err
 }
 

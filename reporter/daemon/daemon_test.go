@@ -814,3 +814,56 @@ func TestStopWithinAndPastGrace(t *testing.T) {
 		})
 	}
 }
+
+// With hourly schedules, a spool file that was still being written at a
+// pass is taken once it has settled, and a mail that failed is sent again
+// after report.backoff: neither waits for the next hour.
+func TestWakeBeforeTheSchedule(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		settled bool // the files sat in the spool before the start
+		fail    int  // sends that fail first
+	}{{"unsettled file", false, 0}, {"failed send", true, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := setup(t)
+			w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1s, schedule: \"@hourly\"}")
+			for i := range w.cfg.Feeds {
+				w.cfg.Feeds[i].Schedule = "@hourly"
+				w.cfg.Feeds[i].Source.SettleDuration = 1500 * time.Millisecond
+			}
+			w.drop(t)
+			if tt.settled {
+				old := time.Now().Add(-time.Minute)
+				filepath.WalkDir(filepath.Join(w.dir, "spool"), func(p string, e os.DirEntry, err error) error {
+					if err == nil && !e.IsDir() {
+						os.Chtimes(p, old, old)
+					}
+					return nil
+				})
+			}
+			w.smtp.FailNext(tt.fail)
+			d := w.open(t, daemon.Options{Now: time.Now, Settle: true})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			start := time.Now()
+			go func() { done <- d.Run(ctx) }()
+			reached := func() bool {
+				if tt.settled {
+					return len(w.smtp.Messages()) == len(want)
+				}
+				evs, _ := d.Store().Candidates(context.Background(), reporter.PlanCursor{}, 100)
+				return len(evs) > 0
+			}
+			for time.Since(start) < 15*time.Second && !reached() {
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !reached() {
+				t.Fatalf("after %s: not done; it must not wait for the hour (%d mails)", time.Since(start).Round(time.Millisecond), len(w.smtp.Messages()))
+			}
+		})
+	}
+}

@@ -118,9 +118,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		run(j)
 	}
-	now := time.Now()
 	for _, j := range jobs {
-		j.next = j.sched.Next(now)
+		j.next = d.nextRun(j)
 	}
 	for {
 		next := jobs[0].next
@@ -145,10 +144,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			if !j.next.After(now) {
 				run(j)
-				j.next = j.sched.Next(time.Now())
+				j.next = d.nextRun(j)
 			}
 		}
 	}
+}
+
+// nextRun is when a job runs next: its schedule's next tick, or sooner
+// when the job asked (a spool file that was still changing settles, a
+// failed mail is due again).
+func (d *Daemon) nextRun(j *job) time.Time {
+	now := time.Now()
+	next := j.sched.Next(now)
+	if w, ok := d.takeWake(j.name); ok && w.Before(next) {
+		// Never sooner than a second: a job that keeps asking for now
+		// (a store that fails) must not spin.
+		if floor := now.Add(time.Second); w.Before(floor) {
+			w = floor
+		}
+		next = w
+	}
+	return next
 }
 
 // runJob runs one job, logging its failure or panic.

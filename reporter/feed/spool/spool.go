@@ -43,6 +43,10 @@ type Spool struct {
 	// The caller says so once, or an operator waits for a file that will
 	// never be read.
 	Skipped func(name, why string)
+	// Unsettled, when set, is told of each file left for now because it
+	// changed within Settle, and when it will have settled: a caller
+	// whose next pass is far off looks again then.
+	Unsettled func(name string, settled time.Time)
 }
 
 // File is a claimed file.
@@ -93,6 +97,9 @@ func (s *Spool) Claim(ctx context.Context) ([]*File, error) {
 			continue // gone meanwhile
 		}
 		if s.Settle > 0 && now.Sub(info.ModTime()) < s.Settle {
+			if s.Unsettled != nil {
+				s.Unsettled(name, info.ModTime().Add(s.Settle))
+			}
 			continue
 		}
 		cands = append(cands, cand{name, info.ModTime(), info.Size()})
@@ -144,11 +151,26 @@ func (f *File) Open() (io.ReadCloser, error) {
 // without its compression suffix, or the zip member's name, so that a
 // zipped Shadowserver report keeps its report type.
 func (f *File) Unpack() (rc io.ReadCloser, name string, err error) {
-	rc, inner, err := unpack.Open(f.Path, f.s.Limits)
+	fh, err := os.Open(f.Path)
 	if err != nil {
 		return nil, "", err
 	}
-	return rc, filepath.Base(inner), nil
+	info, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, "", err
+	}
+	// Errors name the file as it was dropped, not where it sits in
+	// processing/ meanwhile.
+	r, inner, err := unpack.Reader(fh, info.Size(), f.Name, f.s.Limits)
+	if err != nil {
+		fh.Close()
+		return nil, "", err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, fh}, filepath.Base(inner), nil
 }
 
 // Done moves the file to done/.
