@@ -47,7 +47,6 @@ Usage:
   autoreporter check-config                 validate the config and every file it names
   autoreporter version
 
-
 Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
 and --log-level debug|info|warn|error (default info; logs go to stderr).
 "autoreporter COMMAND -h" says what a command takes, with an example.
