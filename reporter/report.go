@@ -12,11 +12,14 @@ import (
 	"time"
 )
 
-// Mailer renders one report and sends it. Rendering must be a function of
-// the report and its events only, so that a resend after a crash produces
-// the same mail with the same Message-ID.
+// Mailer renders one report and sends it, in as many parts as its size
+// needs. Rendering must be a function of the report and its events only,
+// so that a resend after a crash produces the same mails with the same
+// Message-IDs. Parts up to rep.PartsSent went out before and are skipped;
+// sent is called after each part that leaves, so that a crash between
+// parts resumes at the next one.
 type Mailer interface {
-	Send(ctx context.Context, rep Report, events []Event) (subject string, err error)
+	Send(ctx context.Context, rep Report, events []Event, sent func(part, parts int) error) (subject string, err error)
 }
 
 // ContactFinder says where an owner's events go, asked at report time so
@@ -308,7 +311,13 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("report %s: read events: %w", rep.Ref, err)
 		}
-		subject, sendErr := r.Mailer.Send(ctx, rep, events)
+		partSent := func(part, parts int) error {
+			// Recorded even when shutdown cancelled ctx meanwhile.
+			rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return r.Deliveries.MarkPartSent(rec, rep.ID, part, parts)
+		}
+		subject, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
 		now := r.Now().UTC()
 		// What happened is recorded even when shutdown cancelled ctx
 		// meanwhile: a mail that left must never be sent again as if it

@@ -330,3 +330,49 @@ func TestPlanClassifiesWhatTheSchemaKnowsNow(t *testing.T) {
 		t.Errorf("classified event: %+v", e)
 	}
 }
+
+type deliveries struct {
+	pending []Report
+	sent    []int64
+}
+
+func (d *deliveries) PendingReports(ctx context.Context, now time.Time) ([]Report, error) {
+	return d.pending, ctx.Err()
+}
+func (d *deliveries) ReportEvents(ctx context.Context, id int64) ([]Event, error) { return nil, ctx.Err() }
+func (d *deliveries) MarkPartSent(ctx context.Context, id int64, part, parts int) error {
+	return ctx.Err()
+}
+func (d *deliveries) MarkSent(ctx context.Context, id int64, subject string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.sent = append(d.sent, id)
+	return nil
+}
+func (d *deliveries) MarkAttempt(ctx context.Context, id int64, cause string, at, next time.Time) error {
+	return ctx.Err()
+}
+
+// cancelling sends, then the shutdown cancels the pass's context.
+type cancelling struct{ cancel context.CancelFunc }
+
+func (c cancelling) Send(ctx context.Context, rep Report, events []Event, sent func(int, int) error) (string, error) {
+	c.cancel()
+	return "subject", nil
+}
+
+// A mail that left is recorded as sent even when shutdown cancelled the
+// pass while it was on the wire.
+func TestDeliverRecordsASendAfterCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &deliveries{pending: []Report{{ID: 7, Ref: "T#1", Contact: Contact{To: []string{"a@x.example"}}}, {ID: 8, Ref: "T#2"}}}
+	r := &Reporter{Deliveries: d, Mailer: cancelling{cancel}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	st, err := r.Deliver(ctx)
+	if fmt.Sprint(d.sent) != "[7]" || st.Sent != 1 {
+		t.Errorf("sent %v (%+v, %v): the mail that left must be recorded", d.sent, st, err)
+	}
+	if err == nil {
+		t.Error("the pass went on after shutdown")
+	}
+}

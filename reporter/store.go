@@ -35,6 +35,9 @@ type Report struct {
 	NextTry    time.Time
 	Sent       time.Time
 	EventCount int
+	// Parts is how many mails the report took (0 before it was sent);
+	// PartsSent how many of them left, so a resend skips them.
+	Parts, PartsSent int
 }
 
 // Candidate is a new event as the planner reads it: without its extra
@@ -229,6 +232,9 @@ type DeliverStore interface {
 	PendingReports(ctx context.Context, now time.Time) ([]Report, error)
 	// ReportEvents returns the events of a report in report order.
 	ReportEvents(ctx context.Context, reportID int64) ([]Event, error)
+	// MarkPartSent records that part of parts left, for a report sent in
+	// parts; a resend starts after it.
+	MarkPartSent(ctx context.Context, reportID int64, part, parts int) error
 	// MarkSent records a delivery.
 	MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error
 	// MarkAttempt records a failed delivery attempt and when to try again;

@@ -248,7 +248,7 @@ func TestContactsSetUnset(t *testing.T) {
 		t.Fatalf("outbox: %v", mails)
 	}
 	raw, _ := os.ReadFile(mails[0])
-	if !bytes.Contains(raw, []byte("----- begin events.csv -----")) || bytes.Contains(raw, []byte("filename=")) {
+	if !bytes.Contains(raw, []byte("----- begin CERT-T-2026")) || bytes.Contains(raw, []byte("filename=")) {
 		t.Errorf("the override's inline format was not used:\n%s", raw)
 	}
 	// An event of the inhibited ASN outside the /25 is kept, not sent.

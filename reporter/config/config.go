@@ -137,9 +137,28 @@ type Mail struct {
 	// the relay that sends them often runs as another user of the group.
 	OutboxMode string `yaml:"outbox_mode"`
 	SMTP       SMTP   `yaml:"smtp"`
+	// MaxSize caps one mail ("10MB", the default); a larger report goes
+	// out in numbered parts, each a whole mail. A relay's SMTP SIZE wins
+	// when it is smaller.
+	MaxSize string `yaml:"max_size"`
+	// BodyLines is how many affected hosts each problem lists in the
+	// body (default 20), so a desk with one host needs no attachment.
+	BodyLines *int `yaml:"body_lines"`
+	// Signature ends every report: web page, phone, PGP fingerprint.
+	Signature string `yaml:"signature"`
+	// TLP, when set, heads every report (CLEAR, GREEN, AMBER,
+	// AMBER+STRICT, RED).
+	TLP string `yaml:"tlp"`
+	// ReplyTo is where ISPs' answers go, when not to cert.from.
+	ReplyTo string `yaml:"reply_to"`
+	// JSON attaches the events as JSON too, one object per event with
+	// IntelMQ's field names.
+	JSON bool `yaml:"json"`
 
 	// OutboxFileMode is OutboxMode read; DefaultOutboxMode when unset.
 	OutboxFileMode fs.FileMode `yaml:"-"`
+	MaxBytes       int64       `yaml:"-"`
+	BodyLineCount  int         `yaml:"-"`
 }
 
 // SMTP is the relay reports are sent through.
@@ -178,7 +197,12 @@ type Feed struct {
 	// Schema is Shadowserver's reports.json; without it the built-in report
 	// table is used. A schema that is named must exist (Load) and parse
 	// (check-config): a typo must not quietly fall back to the table.
-	Schema    string           `yaml:"schema"`
+	Schema string `yaml:"schema"`
+	// Title names the source in the mail ("Feodo Tracker"); Reference is
+	// its page, for the ISP to read more. Shadowserver feeds and the
+	// abuse.ch presets have both built in.
+	Title     string           `yaml:"title"`
+	Reference string           `yaml:"reference"`
 	CSV       *CSVFormat       `yaml:"csv"`
 	Blocklist *BlocklistFormat `yaml:"blocklist"`
 	JSON      *JSONFormat      `yaml:"json"`
@@ -270,6 +294,9 @@ type Contact struct {
 	Inhibit  bool   `yaml:"inhibit"` // keep the events, send nothing
 	Until    string `yaml:"until"`   // RFC 3339 time or date; the override ends then
 	Note     string `yaml:"note"`
+	// MaxEvents caps the events of one mail to this contact; more go out
+	// in numbered parts (0: only mail.max_size decides).
+	MaxEvents int `yaml:"max_events"`
 
 	override abuse.Override
 }
@@ -517,6 +544,7 @@ func (v *validator) validate() {
 	v.templates()
 	v.http()
 	v.shutdown()
+	v.mailContent()
 }
 
 // templates checks the templates folder, then that every language the

@@ -73,8 +73,10 @@ type Daemon struct {
 	locks    locker
 	metrics  *metrics.Metrics
 	skipped  sync.Map // spool entries already logged as left alone
-	wakeMu   sync.Mutex
-	wake     map[string]time.Time // job -> when it should run again before its schedule says
+	// references give a Shadowserver feed's report type's page (schema).
+	references map[string]func(reportType string) string
+	wakeMu     sync.Mutex
+	wake       map[string]time.Time // job -> when it should run again before its schedule says
 }
 
 // wakeAt asks for the named job to run again at t (a spool file settles,
@@ -133,6 +135,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
+	prefs := newMailPrefs(cfg)
+	d.builder.About, d.builder.Display = d.about, prefs.display
+	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
+	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
 	if d.store, d.locks, err = OpenStore(ctx, cfg); err != nil {
 		d.Close()
 		return nil, err
@@ -153,12 +159,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	d.gauges()
 	d.parsers = map[string]reporter.Parser{}
 	kinds := map[string]func(string) (string, string, bool){}
+	d.references = map[string]func(string) string{}
 	for _, f := range cfg.Feeds {
 		p := newParser(f, d.log)
 		if k, ok := p.(interface {
 			Kind(string) (string, string, bool)
 		}); ok {
 			kinds[f.Name] = k.Kind
+		}
+		if r, ok := p.(interface{ Reference(string) string }); ok {
+			d.references[f.Name] = r.Reference
 		}
 		d.parsers[f.Name] = d.metrics.Parser(f.Name, p)
 	}
@@ -177,8 +187,10 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	}
 	d.reporter = &reporter.Reporter{
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
-		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport}),
-		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
+			return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
+		}}),
+		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {

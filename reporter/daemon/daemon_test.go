@@ -212,7 +212,8 @@ func received(t *testing.T, msgs []smtptest.Message) map[string][]string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.FileName() != "events.csv" {
+			// Named after the report: CERT-XX-20261123-0001.csv.
+			if !strings.HasPrefix(p.FileName(), "CERT-XX-2026") || !strings.HasSuffix(p.FileName(), ".csv") {
 				continue
 			}
 			rows, err := csv.NewReader(decode(t, p)).ReadAll()
@@ -865,5 +866,73 @@ func TestWakeBeforeTheSchedule(t *testing.T) {
 				t.Fatalf("after %s: not done; it must not wait for the hour (%d mails)", time.Since(start).Round(time.Millisecond), len(w.smtp.Messages()))
 			}
 		})
+	}
+}
+
+// A report too large for one mail goes out in parts under mail.max_size,
+// each a whole mail with its own CSV, every event in exactly one part, all
+// in one thread. A send that fails after the first part resumes at the
+// second: no part is sent twice.
+func TestReportInParts(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1s}")
+	w.cfg.Mail.MaxBytes = 64 << 10
+	var b strings.Builder
+	b.WriteString(strings.SplitN(rdp, "\n", 2)[0] + "\n")
+	n := 0
+	for i := 0; i < 8; i++ {
+		for j := 1; j < 255; j++ {
+			fmt.Fprintf(&b, "\"2026-11-22 01:%02d:00\",\"192.0.2.%d\",%d,\"host-%d-%d.example.fi\",\"rdp\",1,\"FI\",,\n", i, j, 3389+i, i, j)
+			n++
+		}
+	}
+	os.MkdirAll(filepath.Join(w.dir, "spool/ss"), 0o755)
+	os.WriteFile(filepath.Join(w.dir, "spool/ss/2026-11-22-scan_rdp-big.csv"), []byte(b.String()), 0o644)
+	w.smtp.FailNext(0)
+	d := w.open(t, daemon.Options{})
+	// The relay fails the second mail: part 1 left, part 2 did not.
+	w.smtp.FailAt(2)
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(time.Hour) // past the backoff
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := w.smtp.Messages()
+	seen := map[string]int{}
+	ids := map[string]bool{}
+	var parts int
+	for _, m := range msgs {
+		if len(m.Data) > 64<<10 {
+			t.Errorf("a mail of %d bytes, over mail.max_size", len(m.Data))
+		}
+		msg, _ := nmail.ReadMessage(bytes.NewReader(m.Data))
+		if ids[msg.Header.Get("Message-Id")] {
+			t.Errorf("%s sent twice", msg.Header.Get("Message-Id"))
+		}
+		ids[msg.Header.Get("Message-Id")] = true
+		subj := msg.Header.Get("Subject")
+		if !strings.Contains(subj, " of ") {
+			t.Fatalf("subject %q", subj)
+		}
+		parts++
+		if !strings.Contains(msg.Header.Get("References"), "<thread.") {
+			t.Errorf("not in the thread: %q", msg.Header.Get("References"))
+		}
+	}
+	got := received(t, msgs)
+	for _, ip := range got["abuse@isp-one.example"] {
+		seen[ip]++
+	}
+	total := 0
+	for _, c := range seen {
+		total += c
+	}
+	if total != n {
+		t.Errorf("%d events in %d parts, want each of %d once", total, parts, n)
+	}
+	if parts < 3 {
+		t.Errorf("%d parts; 2,032 events do not fit 64 KB in fewer than 3", parts)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -30,15 +32,33 @@ type Builder struct {
 	From     string // From address
 	Language string // default language
 	// Repeat gives a feed's repeat window, quoted in the body.
-	Repeat   func(feed string) time.Duration
+	Repeat func(feed string) time.Duration
+	// About names the source of a feed's events and its page, for the
+	// ISP to read more ("Shadowserver scan_rdp"); nil names the feed.
+	About func(feed, reportType string) Source
+	// Display gives an address's display name ("Abuse Desk"), kept in
+	// the To header; nil or "" for none.
+	Display func(addr string) string
+	// ReplyTo, TLP and Signature go into every report when set.
+	ReplyTo, TLP, Signature string
+	// BodyLines is how many affected hosts each problem lists in the body.
+	BodyLines int
+	// JSON attaches the events as JSON too (IntelMQ field names).
+	JSON     bool
 	tmpl     map[string]*template.Template // by language
 	fallback map[string]*template.Template // the fallback mailbox's, by language
+}
+
+// Source is where events come from, as the ISP reads it.
+type Source struct {
+	Name string // "Shadowserver scan_rdp", "Feodo Tracker"
+	URL  string // its page; may be empty
 }
 
 // NewBuilder parses every report template in fsys. A broken template is an
 // error here, at start, and not at the first report.
 func NewBuilder(fsys fs.FS, cert, from, lang string, repeat func(string) time.Duration) (*Builder, error) {
-	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat,
+	b := &Builder{CERT: cert, From: from, Language: lang, Repeat: repeat, BodyLines: 20,
 		tmpl: map[string]*template.Template{}, fallback: map[string]*template.Template{}}
 	for pattern, into := range map[string]map[string]*template.Template{
 		templates.ReportPattern: b.tmpl, templates.FallbackPattern: b.fallback} {
@@ -111,10 +131,19 @@ type Data struct {
 	// SameTime is true when First and Last are the same minute: the text
 	// says "at First", not "between First and First".
 	SameTime bool
-	// Total is the number of events; a template says "the event" for 1.
-	Total      int
-	Classes    []Class
+	// Total is the number of events in this mail; a template says "the
+	// event" for 1. ReportTotal is the whole report's, over its parts.
+	Total, ReportTotal int
+	// Part and Parts number a report sent in several mails (both 1
+	// otherwise).
+	Part, Parts int
+	Classes     []Class
+	// Problems are the body's blocks: one per classification and
+	// identifier, with who saw it and the first affected hosts.
+	Problems   []Problem
 	Attachment string
+	// JSONAttachment is the JSON file's name when one is attached.
+	JSONAttachment string
 	// Inline is true when the events follow the text instead of being
 	// attached (the contact asked for format inline).
 	Inline bool
@@ -124,10 +153,16 @@ type Data struct {
 	// RepeatHours is always the window in whole hours. All three are 0 when
 	// there is no window, and the text says nothing of repeats.
 	RepeatDays, RepeatHours, RepeatMinutes int
-	Contact                                string
+	// Windows lists each window with its feeds when the feeds of one
+	// report have different ones: the text says each, honestly.
+	Windows []Window
+	Contact string
 	// Owners are the networks of a fallback report (the CERT's own
 	// mailbox): who had no contact, and why. Empty in an owner's report.
 	Owners []Owner
+	// TLP ("CLEAR"), Signature and ReplyTo from the config; empty when
+	// not set.
+	TLP, Signature, ReplyTo string
 }
 
 // Owner is one network without a contact, in a fallback report.
@@ -139,6 +174,23 @@ type Owner struct {
 	Addresses string // the first few, then "and N more"
 }
 
+// Problem is one block of the body.
+type Problem struct {
+	Classification, Identifier string
+	Count                      int
+	Sources                    []Source
+	// Hosts are the first affected hosts, "192.0.2.10:3389 at 2026-11-22
+	// 01:00 UTC"; More says how many more the attachment holds.
+	Hosts []string
+	More  int
+}
+
+// Window is one repeat window of a report and the feeds that have it.
+type Window struct {
+	Feeds                string // "shadowserver, c2-blocklist"
+	Days, Hours, Minutes int    // as RepeatDays, RepeatHours, RepeatMinutes
+}
+
 // Class is one classification's line in the summary.
 type Class struct {
 	Name        string
@@ -148,22 +200,71 @@ type Class struct {
 
 // Message is a built mail.
 type Message struct {
-	Subject string
-	To      []string
-	Raw     []byte
+	Subject   string
+	To        []string
+	Raw       []byte
+	MessageID string
 }
 
-// AttachmentName is the file name of the events attachment.
-const AttachmentName = "events.csv"
+// AttachmentName is the file name of the events attachment of a report
+// (its ref: "CERT-XX-20261123-0001.csv"), and of part n of parts.
+func AttachmentName(ref string, part, parts int) string {
+	name := unsafeName.ReplaceAllString(strings.ReplaceAll(ref, "#", "-"), "_")
+	if parts > 1 {
+		name += fmt.Sprintf("-part%d", part)
+	}
+	return name + ".csv"
+}
 
-// Build renders one report.
+// Limits size the mails of a report: it is split into parts so that each
+// stays under MaxBytes and carries at most MaxEvents (0: no cap).
+type Limits struct {
+	MaxBytes  int64
+	MaxEvents int
+}
+
+// Build renders a report as one mail, whatever its size.
 func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message, error) {
+	return b.BuildPart(rep, events, 1, 1, len(events))
+}
+
+// PartID is the Message-ID of part n of a report: the report's own for
+// the first, derived from it for the others, so a resend keeps them all.
+func PartID(messageID string, part int) string {
+	if part <= 1 {
+		return messageID
+	}
+	return fmt.Sprintf("<p%d.%s>", part, strings.Trim(messageID, "<>"))
+}
+
+// threadID is a Message-ID that every report to one recipient refers to,
+// so that a mail client files them in one thread.
+func threadID(contact, messageID string) string {
+	_, domain, _ := strings.Cut(strings.Trim(messageID, "<>"), "@")
+	if domain == "" {
+		domain = "autoreporter.invalid"
+	}
+	sum := sha256.Sum256([]byte(contact))
+	return "<thread." + hex.EncodeToString(sum[:10]) + "@" + domain + ">"
+}
+
+// BuildPart renders part of parts of a report: events are that part's,
+// total the report's.
+func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, part, parts, total int) (*Message, error) {
 	if len(rep.Contact.To) == 0 {
 		return nil, fmt.Errorf("report %s has no recipient", rep.Ref)
 	}
 	data := b.data(rep, events)
 	data.Inline = rep.Contact.Format == abuse.FormatInline
+	data.Part, data.Parts, data.ReportTotal = part, parts, total
+	data.Attachment = AttachmentName(rep.Ref, part, parts)
+	if b.JSON && !data.Inline {
+		data.JSONAttachment = strings.TrimSuffix(data.Attachment, ".csv") + ".json"
+	}
 	subject := Subject(rep, events)
+	if parts > 1 {
+		subject = headerSafe(fmt.Sprintf("%s (part %d of %d)", subject, part, parts), 280)
+	}
 
 	t := b.tmpl[rep.Contact.Language]
 	if t == nil {
@@ -192,44 +293,117 @@ func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message,
 	if err := m.FromFormat(b.CERT, b.From); err != nil {
 		return nil, fmt.Errorf("from %q: %w", b.From, err)
 	}
-	if err := m.To(rep.Contact.To...); err != nil {
-		return nil, fmt.Errorf("report %s: to %v: %w", rep.Ref, rep.Contact.To, err)
+	for _, to := range rep.Contact.To {
+		name := ""
+		if b.Display != nil {
+			name = headerSafe(b.Display(to), 100)
+		}
+		if err := m.AddToFormat(name, to); err != nil {
+			return nil, fmt.Errorf("report %s: to %q: %w", rep.Ref, to, err)
+		}
+	}
+	if b.ReplyTo != "" {
+		if err := m.ReplyTo(b.ReplyTo); err != nil {
+			return nil, fmt.Errorf("mail.reply_to %q: %w", b.ReplyTo, err)
+		}
 	}
 	m.Subject(subject)
 	m.SetDateWithValue(rep.Created)
-	m.SetMessageIDWithValue(strings.Trim(rep.MessageID, "<>"))
+	id := PartID(rep.MessageID, part)
+	m.SetMessageIDWithValue(strings.Trim(id, "<>"))
+	// Every report to a recipient refers to one thread root; the parts of
+	// a report refer to its first part too.
+	refs := []string{threadID(rep.Contact.Key(), rep.MessageID)}
+	if part > 1 {
+		refs = append(refs, PartID(rep.MessageID, 1))
+	}
+	m.SetGenHeader(gomail.HeaderInReplyTo, refs[len(refs)-1])
+	m.SetGenHeader(gomail.HeaderReferences, strings.Join(refs, " "))
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	m.SetGenHeader("X-Autoreporter-Report", rep.Ref)
+	if b.TLP != "" {
+		m.SetGenHeader("X-TLP", "TLP:"+b.TLP)
+	}
 	// A boundary derived from the Message-ID keeps the bytes of a resend
 	// identical to the first attempt.
-	sum := sha256.Sum256([]byte(rep.MessageID))
+	sum := sha256.Sum256([]byte(id))
 	m.SetBoundary("ar-" + hex.EncodeToString(sum[:12]))
 	if data.Inline {
 		// For ticket systems that drop attachments: the same CSV, after
 		// the text, between markers a script can find.
-		fmt.Fprintf(&body, "\n\n----- begin %s -----\n", AttachmentName)
+		fmt.Fprintf(&body, "\n\n----- begin %s -----\n", data.Attachment)
 		body.Write(bytes.ReplaceAll(att.Bytes(), []byte("\r\n"), []byte("\n")))
-		fmt.Fprintf(&body, "----- end %s -----\n", AttachmentName)
+		fmt.Fprintf(&body, "----- end %s -----\n", data.Attachment)
 	}
 	m.SetBodyString(gomail.TypeTextPlain, body.String())
 	if !data.Inline {
-		if err := m.AttachReader(AttachmentName, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
+		if err := m.AttachReader(data.Attachment, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
 			return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+		}
+		if data.JSONAttachment != "" {
+			var js bytes.Buffer
+			if err := WriteJSON(&js, events); err != nil {
+				return nil, fmt.Errorf("report %s: json: %w", rep.Ref, err)
+			}
+			if err := m.AttachReader(data.JSONAttachment, bytes.NewReader(js.Bytes()), gomail.WithFileContentType("application/json")); err != nil {
+				return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+			}
 		}
 	}
 	var raw bytes.Buffer
 	if _, err := m.WriteTo(&raw); err != nil {
 		return nil, fmt.Errorf("report %s: write: %w", rep.Ref, err)
 	}
-	return &Message{Subject: subject, To: rep.Contact.To, Raw: raw.Bytes()}, nil
+	return &Message{Subject: subject, To: rep.Contact.To, Raw: raw.Bytes(), MessageID: id}, nil
+}
+
+// Split cuts a report's events (in report order) into parts under lim.
+// It is a function of the events and lim alone, so a resend cuts the same
+// parts. A part's size is estimated from its CSV (and JSON) bytes, base64
+// encoded, plus room for the text; the estimate errs large.
+func (b *Builder) Split(events []reporter.Event, lim Limits) [][]reporter.Event {
+	if lim.MaxBytes <= 0 && lim.MaxEvents <= 0 {
+		return [][]reporter.Event{events}
+	}
+	budget := float64(lim.MaxBytes)
+	if budget <= 0 {
+		budget = 1 << 62
+	}
+	// The text: headers, explanations, the hosts listed per problem.
+	budget -= 48<<10 + float64(b.BodyLines*80*8)
+	var parts [][]reporter.Event
+	start, size := 0, 0.0
+	for i := range events {
+		row := float64(rowSize(&events[i]))
+		if b.JSON {
+			row += float64(jsonSize(&events[i]))
+		}
+		row *= 4.0 / 3 * 1.03 // base64, with its line breaks
+		full := lim.MaxEvents > 0 && i-start >= lim.MaxEvents
+		if i > start && (full || size+row > budget) {
+			parts = append(parts, events[start:i])
+			start, size = i, 0
+		}
+		size += row
+	}
+	return append(parts, events[start:])
 }
 
 func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
-	d := Data{CERT: b.CERT, Ref: rep.Ref, Total: len(events), Attachment: AttachmentName, Contact: rep.Contact.Key()}
+	d := Data{CERT: b.CERT, Ref: rep.Ref, Total: len(events), ReportTotal: len(events), Part: 1, Parts: 1,
+		Attachment: AttachmentName(rep.Ref, 1, 1), Contact: rep.Contact.Key(), TLP: b.TLP, Signature: b.Signature, ReplyTo: b.ReplyTo}
 	var first, last time.Time
 	byClass := map[string]map[string]int{}
 	var window time.Duration
+	windows := map[time.Duration][]string{}
+	d.Problems = b.problems(events)
 	for _, e := range events {
+		if b.Repeat != nil {
+			w := b.Repeat(e.Feed)
+			if !slices.Contains(windows[w], e.Feed) {
+				windows[w] = append(windows[w], e.Feed)
+			}
+		}
 		if first.IsZero() || e.Time.Before(first) {
 			first = e.Time
 		}
@@ -270,7 +444,72 @@ func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
 	if window%time.Hour != 0 {
 		d.RepeatMinutes = int(window / time.Minute)
 	}
+	if len(windows) > 1 {
+		ws := make([]time.Duration, 0, len(windows))
+		for w := range windows {
+			ws = append(ws, w)
+		}
+		slices.Sort(ws)
+		for _, w := range ws {
+			feeds := windows[w]
+			sort.Strings(feeds)
+			win := Window{Feeds: strings.Join(feeds, ", "), Hours: int(w / time.Hour)}
+			if w >= 48*time.Hour && w%(24*time.Hour) == 0 {
+				win.Days = int(w / (24 * time.Hour))
+			}
+			if w%time.Hour != 0 {
+				win.Minutes = int(w / time.Minute)
+			}
+			d.Windows = append(d.Windows, win)
+		}
+	}
 	return d
+}
+
+// problems groups events into the body's blocks, by classification and
+// identifier, each with who saw it and its first hosts.
+func (b *Builder) problems(events []reporter.Event) []Problem {
+	type key struct{ class, ident string }
+	by := map[key]*Problem{}
+	var order []key
+	for i := range events {
+		e := &events[i]
+		k := key{e.Classification, e.Identifier}
+		p := by[k]
+		if p == nil {
+			p = &Problem{Classification: e.Classification, Identifier: e.Identifier}
+			by[k] = p
+			order = append(order, k)
+		}
+		p.Count++
+		src := Source{Name: e.Feed}
+		if b.About != nil {
+			src = b.About(e.Feed, e.ReportType)
+		}
+		if !slices.Contains(p.Sources, src) {
+			p.Sources = append(p.Sources, src)
+		}
+		if len(p.Hosts) < b.BodyLines {
+			host := e.IP.String()
+			if e.Port != 0 {
+				host = net.JoinHostPort(host, strconv.Itoa(e.Port))
+			}
+			p.Hosts = append(p.Hosts, fmt.Sprintf("%s at %s UTC", host, e.Time.UTC().Format("2006-01-02 15:04")))
+		} else {
+			p.More++
+		}
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].class != order[j].class {
+			return order[i].class < order[j].class
+		}
+		return by[order[i]].Count > by[order[j]].Count || (by[order[i]].Count == by[order[j]].Count && order[i].ident < order[j].ident)
+	})
+	out := make([]Problem, len(order))
+	for i, k := range order {
+		out[i] = *by[k]
+	}
+	return out
 }
 
 // owners groups a fallback report's events by network and reason.

@@ -118,18 +118,18 @@ func TestMessage(t *testing.T) {
 	if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != "abuse@isp-one.example" {
 		t.Errorf("To: %v", to)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(parts[AttachmentName])).ReadAll()
+	rows, err := csv.NewReader(bytes.NewReader(parts[AttachmentName(rep.Ref, 1, 1)])).ReadAll()
 	if err != nil {
 		t.Fatalf("attachment: %v", err)
 	}
 	if len(rows) != 4 {
 		t.Fatalf("want header + 3 rows, got %d", len(rows))
 	}
-	wantHeader := "time,ip,port,protocol,asn,hostname,classification,identifier,feed,dst_ip,http_agent,tag"
+	wantHeader := "time,ip,port,protocol,asn,hostname,classification,identifier,feed,report_type,as_name,country,dst_ip,http_agent,tag"
 	if got := strings.Join(rows[0], ","); got != wantHeader {
 		t.Errorf("header %s", got)
 	}
-	if rows[1][0] != "2026-11-23T03:00:00Z" || rows[1][1] != "192.0.2.10" || rows[1][10] != `'=HYPERLINK("http://x")` {
+	if rows[1][0] != "2026-11-23T03:00:00Z" || rows[1][1] != "192.0.2.10" || rows[1][10] != "Example ISP One Oy" || rows[1][13] != `'=HYPERLINK("http://x")` {
 		t.Errorf("row 1: %v", rows[1])
 	}
 	if rows[3][5] != "'@evil" {
@@ -157,14 +157,14 @@ func TestInlineFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(body)
-	start := strings.Index(text, "----- begin events.csv -----")
-	end := strings.Index(text, "----- end events.csv -----")
+	start := strings.Index(text, "----- begin CERT-XX-20261123-0001.csv -----")
+	end := strings.Index(text, "----- end CERT-XX-20261123-0001.csv -----")
 	if !strings.Contains(text, "All 3 are listed below as CSV.") || start < 0 || end < start {
 		t.Fatalf("body:\n%s", text)
 	}
-	block := strings.TrimSpace(text[start+len("----- begin events.csv -----") : end])
+	block := strings.TrimSpace(text[start+len("----- begin CERT-XX-20261123-0001.csv -----") : end])
 	rows, err := csv.NewReader(strings.NewReader(block)).ReadAll()
-	if err != nil || len(rows) != 4 || rows[1][1] != "192.0.2.10" || rows[1][10] != `'=HYPERLINK("http://x")` {
+	if err != nil || len(rows) != 4 || rows[1][1] != "192.0.2.10" || rows[1][13] != `'=HYPERLINK("http://x")` {
 		t.Errorf("inline CSV: %v %v", err, rows)
 	}
 }
@@ -196,7 +196,7 @@ func TestLanguageFallback(t *testing.T) {
 	}
 	m, _ := parse(t, msg.Raw)
 	body, _ := io.ReadAll(m.Body)
-	if !bytes.Contains(body, []byte("What this means")) {
+	if !bytes.Contains(body, []byte("Seen by shadowserver")) {
 		t.Error("unknown language did not fall back to English")
 	}
 }
@@ -249,7 +249,7 @@ func TestTemplatesFolderAddsLanguage(t *testing.T) {
 	if got := strings.Join(b.Languages(), ","); got != "en,fi,sv" {
 		t.Errorf("languages %s, want en,fi,sv", got)
 	}
-	for lang, want := range map[string]string{"fi": "Mitä tämä tarkoittaa", "sv": "har tagit emot", "en": "What this means"} {
+	for lang, want := range map[string]string{"fi": "Havainnut: shadowserver", "sv": "har tagit emot", "en": "Seen by shadowserver"} {
 		rep, evs := fixture(lang)
 		msg, err := b.Build(rep, evs)
 		if err != nil {
@@ -369,12 +369,12 @@ func TestBodyWording(t *testing.T) {
 		notWant []string
 	}{
 		{"en one event", "en", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, false, 24 * time.Hour,
-			[]string{"a report of the following system in your network at\n2026-11-22 15:45 UTC.", "The event is in the attached events.csv."},
+			[]string{"a report of the following system in your network at\n2026-11-22 15:45 UTC.", "The event is in the attached CERT-XX-20261123-0001.csv."},
 			[]string{"between", "All 1", "reports of"}},
 		{"en one event inline", "en", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, true, 24 * time.Hour,
 			[]string{"The event is listed below as CSV."}, []string{"All 1"}},
 		{"en several at one time", "en", func(e []reporter.Event) []reporter.Event { return at(e, t1) }, false, 24 * time.Hour,
-			[]string{"reports of the following systems in your network at\n2026-11-22 15:45 UTC. All 3 are in the attached events.csv."},
+			[]string{"reports of the following systems in your network at\n2026-11-22 15:45 UTC. All 3 are in the attached CERT-XX-20261123-0001.csv."},
 			[]string{"between"}},
 		{"en range", "en", func(e []reporter.Event) []reporter.Event { return at(e, t1, t2) }, false, 24 * time.Hour,
 			[]string{"between\n2026-11-22 15:45 and 2026-11-22 16:00 UTC. All 3 are"}, nil},
@@ -385,12 +385,12 @@ func TestBodyWording(t *testing.T) {
 		{"en days", "en", func(e []reporter.Event) []reporter.Event { return e }, false, 7 * 24 * time.Hour,
 			[]string{"in the last 7 days are not repeated"}, nil},
 		{"en no window", "en", func(e []reporter.Event) []reporter.Event { return e }, false, 0,
-			[]string{"To change where"}, []string{"0 hours", "not repeated"}},
+			[]string{"Reply the same way to change where"}, []string{"0 hours", "not repeated"}},
 		{"fi one event", "fi", func(e []reporter.Event) []reporter.Event { return at(e[:1], t1) }, false, 24 * time.Hour,
-			[]string{"ilmoituksen seuraavasta verkkonne järjestelmästä.\nHavaintoaika: 2026-11-22 15:45 UTC.", "Tapahtuma on liitteessä events.csv."},
+			[]string{"ilmoituksen seuraavasta verkkonne järjestelmästä.\nHavaintoaika: 2026-11-22 15:45 UTC.", "Tapahtuma on liitteessä CERT-XX-20261123-0001.csv."},
 			[]string{"välillä", "Kaikki 1"}},
 		{"fi several at one time", "fi", func(e []reporter.Event) []reporter.Event { return at(e, t1) }, false, 24 * time.Hour,
-			[]string{"Havaintoaika: 2026-11-22 15:45 UTC. Kaikki 3 ovat liitteessä events.csv."}, []string{"välillä"}},
+			[]string{"Havaintoaika: 2026-11-22 15:45 UTC. Kaikki 3 ovat liitteessä CERT-XX-20261123-0001.csv."}, []string{"välillä"}},
 		{"fi an hour", "fi", func(e []reporter.Event) []reporter.Event { return e }, false, time.Hour,
 			[]string{"Viimeisen tunnin aikana"}, []string{"1 tunnin"}},
 		{"fi minutes", "fi", func(e []reporter.Event) []reporter.Event { return e }, false, 30 * time.Minute,

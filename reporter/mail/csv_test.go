@@ -15,24 +15,12 @@ import (
 
 // referenceCSV is WriteCSV as it was first written: every extra column
 // looked up in every event with ExtraValue. Slow (columns × fields per
-// row), and the meaning WriteCSV must keep: columns in the order they
-// first appear, the first of two fields of one name wins, fields named like
-// a fixed column are not repeated.
+// row), and the meaning WriteCSV must keep: the first of two fields of one
+// name wins, fields named like a fixed column are not repeated. The column
+// order is extraColumns' (TestExtraColumns).
 func referenceCSV(events []reporter.Event) []byte {
 	var buf bytes.Buffer
-	var extra []string
-	seen := map[string]bool{}
-	for _, c := range Columns {
-		seen[c] = true
-	}
-	for _, e := range events {
-		for _, f := range e.Extra {
-			if !seen[f.Key] {
-				seen[f.Key] = true
-				extra = append(extra, f.Key)
-			}
-		}
-	}
+	extra := extraColumns(events)
 	cw := csv.NewWriter(&buf)
 	header := append(append([]string(nil), Columns...), extra...)
 	for i := range header {
@@ -48,7 +36,8 @@ func referenceCSV(events []reporter.Event) []byte {
 			asn = strconv.FormatUint(uint64(e.ASN), 10)
 		}
 		rec := []string{e.Time.UTC().Format(time.RFC3339), e.IP.String(), port, SafeCell(e.Protocol), asn,
-			SafeCell(e.Hostname), SafeCell(e.Classification), SafeCell(e.Identifier), SafeCell(e.Feed)}
+			SafeCell(e.Hostname), SafeCell(e.Classification), SafeCell(e.Identifier), SafeCell(e.Feed),
+			SafeCell(e.ReportType), SafeCell(e.ASOrg), SafeCell(e.Country)}
 		for _, k := range extra {
 			rec = append(rec, SafeCell(e.ExtraValue(k)))
 		}
@@ -129,6 +118,37 @@ func BenchmarkWriteCSV(b *testing.B) {
 				}
 			}
 			b.SetBytes(int64(buf.Len()))
+		})
+	}
+}
+
+// The source's columns come grouped by report type, each in its file's
+// order, though every event leaves its empty values out.
+func TestExtraColumns(t *testing.T) {
+	ev := func(typ string, keys ...string) reporter.Event {
+		e := reporter.Event{ReportType: typ}
+		for _, k := range keys {
+			e.Extra = append(e.Extra, reporter.Field{Key: k, Value: "x"})
+		}
+		return e
+	}
+	tests := []struct {
+		name   string
+		events []reporter.Event
+		want   string
+	}{
+		{"one event", []reporter.Event{ev("scan_rdp", "tag", "rdp_protocol", "cert_length")}, "[tag rdp_protocol cert_length]"},
+		// The header is a, b, c, d; no event has them all.
+		{"gaps rebuilt", []reporter.Event{ev("t", "b", "d"), ev("t", "a", "b"), ev("t", "b", "c", "d")}, "[a b c d]"},
+		{"a column alone goes last", []reporter.Event{ev("t", "a", "b"), ev("t", "z")}, "[a b z]"},
+		{"by report type", []reporter.Event{ev("scan_telnet", "x", "tag"), ev("scan_rdp", "tag", "rdp_protocol")}, "[tag rdp_protocol x]"},
+		{"fixed names are not repeated", []reporter.Event{ev("t", "ip", "a")}, "[a]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fmt.Sprint(extraColumns(tt.events)); got != tt.want {
+				t.Errorf("columns %s, want %s", got, tt.want)
+			}
 		})
 	}
 }

@@ -23,20 +23,64 @@ type Transport interface {
 type Mailer struct {
 	Builder   *Builder
 	Transport Transport
+	// Limits gives a report's size limits (mail.max_size, the contact's
+	// max_events); nil sends every report whole.
+	Limits func(rep reporter.Report) Limits
 }
 
 var _ reporter.Mailer = (*Mailer)(nil)
 
-// Send implements reporter.Mailer.
-func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporter.Event) (string, error) {
-	msg, err := m.Builder.Build(rep, events)
-	if err != nil {
-		return "", err
+// sizeLimiter is a transport that knows the largest mail its server takes
+// (SMTP's SIZE); 0 when it does not say.
+type sizeLimiter interface {
+	MaxSize(ctx context.Context) (int64, error)
+}
+
+// Send implements reporter.Mailer: a report too large for one mail goes
+// out in parts, each a whole mail under one ref and one thread; parts that
+// left before (rep.PartsSent) are not sent again.
+func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporter.Event, sent func(part, parts int) error) (string, error) {
+	subject := Subject(rep, events)
+	var lim Limits
+	if m.Limits != nil {
+		lim = m.Limits(rep)
 	}
-	if err := m.Transport.Deliver(ctx, rep.Ref, msg); err != nil {
-		return msg.Subject, err
+	if sl, ok := m.Transport.(sizeLimiter); ok {
+		n, err := sl.MaxSize(ctx)
+		if err != nil {
+			return subject, err
+		}
+		if n > 0 && (lim.MaxBytes <= 0 || n < lim.MaxBytes) {
+			lim.MaxBytes = n
+		}
 	}
-	return msg.Subject, nil
+	parts := m.Builder.Split(events, lim)
+	for i, evs := range parts {
+		part := i + 1
+		if part <= rep.PartsSent {
+			continue
+		}
+		msg, err := m.Builder.BuildPart(rep, evs, part, len(parts), len(events))
+		if err != nil {
+			return subject, err
+		}
+		if lim.MaxBytes > 0 && int64(len(msg.Raw)) > lim.MaxBytes && len(evs) > 1 {
+			return subject, fmt.Errorf("report %s: part %d is %d bytes, over the limit of %d (please report this)", rep.Ref, part, len(msg.Raw), lim.MaxBytes)
+		}
+		name := rep.Ref
+		if len(parts) > 1 {
+			name = fmt.Sprintf("%s-part%d", rep.Ref, part)
+		}
+		if err := m.Transport.Deliver(ctx, name, msg); err != nil {
+			return subject, err
+		}
+		if len(parts) > 1 && sent != nil {
+			if err := sent(part, len(parts)); err != nil {
+				return subject, fmt.Errorf("report %s: part %d sent, but not recorded: %w", rep.Ref, part, err)
+			}
+		}
+	}
+	return subject, nil
 }
 
 // Outbox writes each mail as an .eml file into a folder, for a first run,

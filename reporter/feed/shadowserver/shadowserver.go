@@ -63,6 +63,15 @@ func (p *Parser) Kind(reportType string) (classification, identifier string, kno
 	return k.Classification, k.Identifier, known
 }
 
+// Reference is the page that explains a report type, from the schema;
+// "" when there is none.
+func (p *Parser) Reference(reportType string) string {
+	if p.Schema == nil {
+		return ""
+	}
+	return p.Schema.Types[reportType].URL
+}
+
 // Columns that the event carries in its own fields, or that say what the
 // feed believes about geography and ownership: our databases answer those.
 var consumed = map[string]bool{

@@ -30,6 +30,7 @@ type Server struct {
 	mu       sync.Mutex
 	messages []Message
 	failNext int
+	failAt   int
 	delay    time.Duration
 }
 
@@ -60,6 +61,14 @@ func Start(t testing.TB) *Server {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return s
+}
+
+// FailAt makes the n-th message from now (1 is the next) fail at DATA
+// with 451, and the others pass.
+func (s *Server) FailAt(n int) {
+	s.mu.Lock()
+	s.failAt = n
+	s.mu.Unlock()
 }
 
 // FailNext makes the next n messages fail at DATA with 451.
@@ -112,6 +121,12 @@ func (x *session) Data(r io.Reader) error {
 	if x.s.failNext > 0 {
 		x.s.failNext--
 		return errTemp
+	}
+	if x.s.failAt > 0 {
+		x.s.failAt--
+		if x.s.failAt == 0 {
+			return errTemp
+		}
 	}
 	if len(x.msg.To) == 0 {
 		return errors.New("no recipients")

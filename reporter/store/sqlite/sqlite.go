@@ -452,7 +452,7 @@ func (s *Store) CreateReport(ctx context.Context, prefix string, now time.Time, 
 }
 
 const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
-	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format, r.fallback`
+	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format, r.fallback, r.parts, r.parts_sent`
 
 // reportRow holds one row of reportColumns while it is scanned.
 type reportRow struct {
@@ -465,7 +465,7 @@ type reportRow struct {
 func (x *reportRow) dest() []any {
 	r := &x.r
 	return []any{&r.ID, &r.Ref, &x.ck, &x.lang, &x.src, &x.created, &r.MessageID, &r.Subject, &r.State, &r.Attempts,
-		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount, &x.format, &x.fallback}
+		&r.LastError, &x.nextTry, &x.sentAt, &r.EventCount, &x.format, &x.fallback, &r.Parts, &r.PartsSent}
 }
 
 func (x *reportRow) report() reporter.Report {
@@ -527,6 +527,18 @@ func (s *Store) ReportEvents(ctx context.Context, reportID int64) ([]reporter.Ev
 	return out, nil
 }
 
+// MarkPartSent implements reporter.DeliverStore.
+func (s *Store) MarkPartSent(ctx context.Context, reportID int64, part, parts int) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET parts = $1, parts_sent = max(parts_sent, $2) WHERE id = $3`, parts, part, reportID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("report %d: %w", reportID, errNotFound)
+	}
+	return nil
+}
+
 // MarkSent implements reporter.Store.
 func (s *Store) MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2, attempts = attempts + 1, last_error = '' WHERE id = $3`,
@@ -566,7 +578,10 @@ func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]str
 	var rows *sql.Rows
 	var err error
 	if ref != "" {
-		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0
+		// Asked for by its ref, a report goes out whole again (the ISP
+		// lost it); a failed one resumes after its parts that left.
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0,
+			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END
 			WHERE ref = $1 AND state IN ('failed', 'sent') RETURNING ref`, ref)
 	} else {
 		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0
