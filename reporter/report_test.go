@@ -339,7 +339,9 @@ type deliveries struct {
 func (d *deliveries) PendingReports(ctx context.Context, now time.Time) ([]Report, error) {
 	return d.pending, ctx.Err()
 }
-func (d *deliveries) ReportEvents(ctx context.Context, id int64) ([]Event, error) { return nil, ctx.Err() }
+func (d *deliveries) ReportEvents(ctx context.Context, id int64) ([]Event, error) {
+	return nil, ctx.Err()
+}
 func (d *deliveries) MarkPartSent(ctx context.Context, id int64, part, parts int) error {
 	return ctx.Err()
 }
