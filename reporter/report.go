@@ -19,8 +19,26 @@ import (
 // sent is called after each part that leaves, so that a crash between
 // parts resumes at the next one.
 type Mailer interface {
-	Send(ctx context.Context, rep Report, events []Event, sent func(part, parts int) error) (subject string, err error)
+	Send(ctx context.Context, rep Report, events EventReader, sent func(part, parts int) error) (subject string, err error)
 }
+
+// EventReader reads a report's events in report order, a page at a time:
+// a report of 100,000 events is never held whole. It may be read more than
+// once. yield's error stops the reading and is returned.
+type EventReader func(yield func(page []Event) error) error
+
+// Events reads a slice, for a report already in memory.
+func Events(events []Event) EventReader {
+	return func(yield func([]Event) error) error {
+		if len(events) == 0 {
+			return nil
+		}
+		return yield(events)
+	}
+}
+
+// pageSize is how many events of a report are read at a time.
+const pageSize = 2000
 
 // ContactFinder says where an owner's events go, asked at report time so
 // that an override set after ingest (an inhibit, a corrected address)
@@ -307,9 +325,20 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		events, err := r.Deliveries.ReportEvents(ctx, rep.ID)
-		if err != nil {
-			return st, fmt.Errorf("report %s: read events: %w", rep.Ref, err)
+		events := func(yield func([]Event) error) error {
+			for after := 0; ; {
+				page, err := r.Deliveries.ReportEventsPage(ctx, rep.ID, after, pageSize)
+				if err != nil {
+					return fmt.Errorf("report %s: read events: %w", rep.Ref, err)
+				}
+				if len(page) == 0 {
+					return nil
+				}
+				if err := yield(page); err != nil {
+					return err
+				}
+				after += len(page)
+			}
 		}
 		partSent := func(part, parts int) error {
 			// Recorded even when shutdown cancelled ctx meanwhile.
@@ -330,7 +359,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
 			}
 			st.Sent++
-			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", len(events))
+			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", rep.EventCount)
 			continue
 		}
 		if ctx.Err() != nil {

@@ -342,6 +342,9 @@ func (d *deliveries) PendingReports(ctx context.Context, now time.Time) ([]Repor
 func (d *deliveries) ReportEvents(ctx context.Context, id int64) ([]Event, error) {
 	return nil, ctx.Err()
 }
+func (d *deliveries) ReportEventsPage(ctx context.Context, id int64, after, limit int) ([]Event, error) {
+	return nil, ctx.Err()
+}
 func (d *deliveries) MarkPartSent(ctx context.Context, id int64, part, parts int) error {
 	return ctx.Err()
 }
@@ -359,7 +362,7 @@ func (d *deliveries) MarkAttempt(ctx context.Context, id int64, cause string, at
 // cancelling sends, then the shutdown cancels the pass's context.
 type cancelling struct{ cancel context.CancelFunc }
 
-func (c cancelling) Send(ctx context.Context, rep Report, events []Event, sent func(int, int) error) (string, error) {
+func (c cancelling) Send(ctx context.Context, rep Report, events EventReader, sent func(int, int) error) (string, error) {
 	c.cancel()
 	return "subject", nil
 }

@@ -232,6 +232,9 @@ type DeliverStore interface {
 	PendingReports(ctx context.Context, now time.Time) ([]Report, error)
 	// ReportEvents returns the events of a report in report order.
 	ReportEvents(ctx context.Context, reportID int64) ([]Event, error)
+	// ReportEventsPage returns up to limit events of a report in report
+	// order, after the first `after` of them.
+	ReportEventsPage(ctx context.Context, reportID int64, after, limit int) ([]Event, error)
 	// MarkPartSent records that part of parts left, for a report sent in
 	// parts; a resend starts after it.
 	MarkPartSent(ctx context.Context, reportID int64, part, parts int) error

@@ -225,7 +225,15 @@ type Limits struct {
 
 // Build renders a report as one mail, whatever its size.
 func (b *Builder) Build(rep reporter.Report, events []reporter.Event) (*Message, error) {
-	return b.BuildPart(rep, events, 1, 1, len(events))
+	return b.BuildPart(rep, events, Part{N: 1, Of: 1, Total: len(events), Subject: Subject(rep, events)})
+}
+
+// Part says which mail of a report is built: N of Of, and what the whole
+// report's subject and total are, which every part repeats.
+type Part struct {
+	N, Of   int
+	Total   int
+	Subject string
 }
 
 // PartID is the Message-ID of part n of a report: the report's own for
@@ -248,9 +256,9 @@ func threadID(contact, messageID string) string {
 	return "<thread." + hex.EncodeToString(sum[:10]) + "@" + domain + ">"
 }
 
-// BuildPart renders part of parts of a report: events are that part's,
-// total the report's.
-func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, part, parts, total int) (*Message, error) {
+// BuildPart renders one part of a report: events are that part's.
+func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, p Part) (*Message, error) {
+	part, parts, total := p.N, p.Of, p.Total
 	if len(rep.Contact.To) == 0 {
 		return nil, fmt.Errorf("report %s has no recipient", rep.Ref)
 	}
@@ -261,7 +269,7 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, part, 
 	if b.JSON && !data.Inline {
 		data.JSONAttachment = strings.TrimSuffix(data.Attachment, ".csv") + ".json"
 	}
-	subject := Subject(rep, events)
+	subject := p.Subject
 	if parts > 1 {
 		subject = headerSafe(fmt.Sprintf("%s (part %d of %d)", subject, part, parts), 280)
 	}
@@ -358,35 +366,65 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, part, 
 }
 
 // Split cuts a report's events (in report order) into parts under lim.
-// It is a function of the events and lim alone, so a resend cuts the same
-// parts. A part's size is estimated from its CSV (and JSON) bytes, base64
-// encoded, plus room for the text; the estimate errs large.
 func (b *Builder) Split(events []reporter.Event, lim Limits) [][]reporter.Event {
-	if lim.MaxBytes <= 0 && lim.MaxEvents <= 0 {
-		return [][]reporter.Event{events}
+	sp := b.newSplitter(lim)
+	for i := range events {
+		sp.add(&events[i])
 	}
+	var out [][]reporter.Event
+	start := 0
+	for _, n := range sp.sizes() {
+		out = append(out, events[start:start+n])
+		start += n
+	}
+	return out
+}
+
+// splitter cuts a stream of events into parts under a limit, keeping only
+// the count of each part. It is a function of the events and the limit
+// alone, so a resend cuts the same parts. A part's size is estimated from
+// its CSV (and JSON) bytes, base64 encoded, plus room for the text; the
+// estimate errs large.
+type splitter struct {
+	lim    Limits
+	budget float64
+	json   bool
+	counts []int
+	size   float64
+}
+
+func (b *Builder) newSplitter(lim Limits) *splitter {
 	budget := float64(lim.MaxBytes)
 	if budget <= 0 {
 		budget = 1 << 62
 	}
 	// The text: headers, explanations, the hosts listed per problem.
 	budget -= 48<<10 + float64(b.BodyLines*80*8)
-	var parts [][]reporter.Event
-	start, size := 0, 0.0
-	for i := range events {
-		row := float64(rowSize(&events[i]))
-		if b.JSON {
-			row += float64(jsonSize(&events[i]))
-		}
-		row *= 4.0 / 3 * 1.03 // base64, with its line breaks
-		full := lim.MaxEvents > 0 && i-start >= lim.MaxEvents
-		if i > start && (full || size+row > budget) {
-			parts = append(parts, events[start:i])
-			start, size = i, 0
-		}
-		size += row
+	return &splitter{lim: lim, budget: budget, json: b.JSON, counts: []int{0}}
+}
+
+func (s *splitter) add(e *reporter.Event) {
+	row := float64(rowSize(e))
+	if s.json {
+		row += float64(jsonSize(e))
 	}
-	return append(parts, events[start:])
+	row *= 4.0 / 3 * 1.03 // base64, with its line breaks
+	cur := &s.counts[len(s.counts)-1]
+	full := s.lim.MaxEvents > 0 && *cur >= s.lim.MaxEvents
+	if *cur > 0 && (full || s.size+row > s.budget) {
+		s.counts = append(s.counts, 0)
+		cur, s.size = &s.counts[len(s.counts)-1], 0
+	}
+	*cur++
+	s.size += row
+}
+
+// sizes is how many events each part holds.
+func (s *splitter) sizes() []int {
+	if s.counts[len(s.counts)-1] == 0 && len(s.counts) > 1 {
+		return s.counts[:len(s.counts)-1]
+	}
+	return s.counts
 }
 
 func (b *Builder) data(rep reporter.Report, events []reporter.Event) Data {
@@ -570,14 +608,36 @@ func fallbackReason(source string) string {
 // Subject is stable so that ISPs can filter on it:
 // "[CERT-XX#20261123-0042] AS64500 Example ISP: 17 events (infected-system 12, vulnerable-system 5)".
 func Subject(rep reporter.Report, events []reporter.Event) string {
-	counts := map[string]int{}
-	asns := map[uint32]string{}
-	for _, e := range events {
-		counts[e.Classification]++
-		if e.ASN != 0 {
-			asns[e.ASN] = e.ASOrg
-		}
+	var s Summary
+	for i := range events {
+		s.Add(&events[i])
 	}
+	return s.Subject(rep)
+}
+
+// Summary is what a report's subject says of all its events, gathered one
+// event at a time (a report sent in parts is read as a stream).
+type Summary struct {
+	counts map[string]int
+	asns   map[uint32]string
+	total  int
+}
+
+// Add counts an event.
+func (s *Summary) Add(e *reporter.Event) {
+	if s.counts == nil {
+		s.counts, s.asns = map[string]int{}, map[uint32]string{}
+	}
+	s.counts[e.Classification]++
+	if e.ASN != 0 {
+		s.asns[e.ASN] = e.ASOrg
+	}
+	s.total++
+}
+
+// Subject is the report's subject.
+func (s *Summary) Subject(rep reporter.Report) string {
+	counts, asns := s.counts, s.asns
 	var parts []string
 	for _, c := range sortedKeys(counts) {
 		parts = append(parts, fmt.Sprintf("%s %d", c, counts[c]))
@@ -598,7 +658,7 @@ func Subject(rep reporter.Report, events []reporter.Event) string {
 		owner = fmt.Sprintf("AS%d and %d more networks", list[0], len(list)-1)
 	}
 	noun := "events"
-	if len(events) == 1 {
+	if s.total == 1 {
 		noun = "event"
 	}
 	if rep.Contact.Fallback {
@@ -608,8 +668,7 @@ func Subject(rep reporter.Report, events []reporter.Event) string {
 		}
 		owner = fmt.Sprintf("No contact for %d %s", max(len(asns), 1), nets)
 	}
-	s := fmt.Sprintf("[%s] %s: %d %s (%s)", rep.Ref, owner, len(events), noun, strings.Join(parts, ", "))
-	return headerSafe(s, 250)
+	return headerSafe(fmt.Sprintf("[%s] %s: %d %s (%s)", rep.Ref, owner, s.total, noun, strings.Join(parts, ", ")), 250)
 }
 
 // headerSafe removes anything that could end a header line early. The AS

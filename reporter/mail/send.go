@@ -38,9 +38,10 @@ type sizeLimiter interface {
 
 // Send implements reporter.Mailer: a report too large for one mail goes
 // out in parts, each a whole mail under one ref and one thread; parts that
-// left before (rep.PartsSent) are not sent again.
-func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporter.Event, sent func(part, parts int) error) (string, error) {
-	subject := Subject(rep, events)
+// left before (rep.PartsSent) are not sent again. The events are read
+// twice, a page at a time: once to cut the parts and sum up the subject,
+// once to build and send each part; only one part is held at a time.
+func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (string, error) {
 	var lim Limits
 	if m.Limits != nil {
 		lim = m.Limits(rep)
@@ -48,39 +49,73 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events []reporte
 	if sl, ok := m.Transport.(sizeLimiter); ok {
 		n, err := sl.MaxSize(ctx)
 		if err != nil {
-			return subject, err
+			return "", err
 		}
 		if n > 0 && (lim.MaxBytes <= 0 || n < lim.MaxBytes) {
 			lim.MaxBytes = n
 		}
 	}
-	parts := m.Builder.Split(events, lim)
-	for i, evs := range parts {
-		part := i + 1
-		if part <= rep.PartsSent {
-			continue
+	sp := m.Builder.newSplitter(lim)
+	var sum Summary
+	if err := events(func(page []reporter.Event) error {
+		for i := range page {
+			sp.add(&page[i])
+			sum.Add(&page[i])
 		}
-		msg, err := m.Builder.BuildPart(rep, evs, part, len(parts), len(events))
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	subject := sum.Subject(rep)
+	sizes := sp.sizes()
+	p := Part{N: 1, Of: len(sizes), Total: sum.total, Subject: subject}
+	var buf []reporter.Event
+	send := func() error {
+		defer func() { buf, p.N = buf[:0], p.N+1 }()
+		if p.N <= rep.PartsSent {
+			return nil
+		}
+		msg, err := m.Builder.BuildPart(rep, buf, p)
 		if err != nil {
-			return subject, err
+			return err
 		}
-		if lim.MaxBytes > 0 && int64(len(msg.Raw)) > lim.MaxBytes && len(evs) > 1 {
-			return subject, fmt.Errorf("report %s: part %d is %d bytes, over the limit of %d (please report this)", rep.Ref, part, len(msg.Raw), lim.MaxBytes)
+		if lim.MaxBytes > 0 && int64(len(msg.Raw)) > lim.MaxBytes && len(buf) > 1 {
+			return fmt.Errorf("report %s: part %d is %d bytes, over the limit of %d (please report this)", rep.Ref, p.N, len(msg.Raw), lim.MaxBytes)
 		}
 		name := rep.Ref
-		if len(parts) > 1 {
-			name = fmt.Sprintf("%s-part%d", rep.Ref, part)
+		if p.Of > 1 {
+			name = fmt.Sprintf("%s-part%d", rep.Ref, p.N)
 		}
 		if err := m.Transport.Deliver(ctx, name, msg); err != nil {
-			return subject, err
+			return err
 		}
-		if len(parts) > 1 && sent != nil {
-			if err := sent(part, len(parts)); err != nil {
-				return subject, fmt.Errorf("report %s: part %d sent, but not recorded: %w", rep.Ref, part, err)
+		if p.Of > 1 && sent != nil {
+			if err := sent(p.N, p.Of); err != nil {
+				return fmt.Errorf("report %s: part %d sent, but not recorded: %w", rep.Ref, p.N, err)
 			}
 		}
+		return nil
 	}
-	return subject, nil
+	n := 0 // events of the current part read so far
+	err := events(func(page []reporter.Event) error {
+		for i := range page {
+			// Parts sent before are counted through, not held.
+			if p.N > rep.PartsSent {
+				buf = append(buf, page[i])
+			}
+			if n++; p.N <= len(sizes) && n == sizes[p.N-1] {
+				if err := send(); err != nil {
+					return err
+				}
+				n = 0
+			}
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		err = send() // the report lost events between the two reads
+	}
+	return subject, err
 }
 
 // Outbox writes each mail as an .eml file into a folder, for a first run,

@@ -219,7 +219,7 @@ type mailer struct {
 	next reporter.Mailer
 }
 
-func (x mailer) Send(ctx context.Context, rep reporter.Report, events []reporter.Event, sent func(part, parts int) error) (string, error) {
+func (x mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (string, error) {
 	start := time.Now()
 	s, err := x.next.Send(ctx, rep, events, sent)
 	x.m.smtp.Observe(time.Since(start).Seconds())

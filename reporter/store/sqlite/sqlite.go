@@ -429,8 +429,12 @@ func (s *Store) CreateReport(ctx context.Context, prefix string, now time.Time, 
 	}
 	const group = `state = 'planned' AND contact = $2 AND contact_language = $3 AND contact_format = $4 AND (contact_rule = 'fallback') = $5`
 	args := []any{rep.ID, rep.Contact.Key(), rep.Contact.Language, rep.Contact.Format, rep.Contact.Fallback}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO report_events (report_id, event_id, contact, rule, dedup_key, reported)
-		SELECT $1, id, contact, contact_rule, dedup_key, $6 FROM events WHERE `+group, append(args, us(now))...); err != nil {
+	// seq numbers the events in report order, for reading them a page at
+	// a time.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO report_events (report_id, event_id, contact, rule, dedup_key, reported, seq)
+		SELECT $1, id, contact, contact_rule, dedup_key, $6,
+		       row_number() OVER (ORDER BY classification, time, ip_bytes, port, id)
+		FROM events WHERE `+group, append(args, us(now))...); err != nil {
 		return reporter.Report{}, fmt.Errorf("link events to %s: %w", rep.Ref, err)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE events SET state = 'reported', report_id = $1 WHERE `+group, args...)
@@ -525,6 +529,26 @@ func (s *Store) ReportEvents(ctx context.Context, reportID int64) ([]reporter.Ev
 	}
 	reporter.SortEvents(out)
 	return out, nil
+}
+
+// ReportEventsPage implements reporter.DeliverStore. Uses
+// report_events_order.
+func (s *Store) ReportEventsPage(ctx context.Context, reportID int64, after, limit int) ([]reporter.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM report_events re JOIN events e ON e.id = re.event_id
+		WHERE re.report_id = $1 AND re.seq > $2 ORDER BY re.seq LIMIT $3`, reportID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]reporter.Event, 0, limit)
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // MarkPartSent implements reporter.DeliverStore.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"RefsCountPerDay", testRefs},
 		{"Fallback", testFallback},
 		{"Reclassify", testReclassify},
+		{"ReportPages", testReportPages},
 		{"DeliveryStates", testDelivery},
 		{"History", testHistory},
 		{"Rejects", testRejects},
@@ -701,5 +702,54 @@ func testReclassify(t *testing.T, s reporter.Store) {
 	if c.Unclassified || c.Classification != reporter.InfectedSystem || c.Identifier != "newbot" ||
 		c.Key != reporter.DedupKey(reporter.InfectedSystem, "newbot", c.IP, 5555) {
 		t.Errorf("classified: %+v", c)
+	}
+}
+
+func testReportPages(t *testing.T, s reporter.Store) {
+	var in []reporter.Event
+	for i := 0; i < 25; i++ {
+		in = append(in, event(fmt.Sprintf("192.0.2.%d", 100-i), 3389, t0.Add(time.Duration(i%5)*time.Minute)))
+	}
+	evs := mustInsert(t, s, in...)
+	var vs []reporter.Verdict
+	for _, e := range evs {
+		vs = append(vs, send(e, contact("a@x.example")))
+	}
+	reps := plan(t, s, t0, vs...)
+	whole, err := s.ReportEvents(ctx, reps[0].ID)
+	if err != nil || len(whole) != 25 {
+		t.Fatalf("report events: %v %d", err, len(whole))
+	}
+	var paged []reporter.Event
+	for after := 0; ; {
+		page, err := s.ReportEventsPage(ctx, reps[0].ID, after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after += len(page)
+	}
+	if len(paged) != 25 {
+		t.Fatalf("%d events in pages, want 25", len(paged))
+	}
+	for i := range whole {
+		if paged[i].ID != whole[i].ID {
+			t.Fatalf("page order differs from report order at %d", i)
+		}
+	}
+	for i := 1; i < len(paged); i++ {
+		if paged[i].Time.Before(paged[i-1].Time) {
+			t.Fatalf("pages out of time order at %d", i)
+		}
+	}
+	if err := s.MarkPartSent(ctx, reps[0].ID, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PendingReports(ctx, t0)
+	if err != nil || len(p) != 1 || p[0].Parts != 3 || p[0].PartsSent != 1 {
+		t.Errorf("parts: %v %+v", err, p)
 	}
 }
