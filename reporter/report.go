@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -19,8 +21,25 @@ import (
 // sent is called after each part that leaves, so that a crash between
 // parts resumes at the next one.
 type Mailer interface {
-	Send(ctx context.Context, rep Report, events EventReader, sent func(part, parts int) error) (subject string, err error)
+	Send(ctx context.Context, rep Report, events EventReader, sent func(part, parts int) error) (Sent, error)
 }
+
+// Sent is what a delivery did.
+type Sent struct {
+	Subject string
+	// Refused are the recipients the relay refused for good, with its
+	// answer, when the others took the mail: recorded on the report.
+	Refused []string
+}
+
+// Permanent is an error that trying again will not mend (a 5xx to the
+// whole mail): the report is marked failed at once.
+type Permanent interface{ Permanent() bool }
+
+// Unreachable is an error of the way to the relay (it does not answer,
+// it dropped the connection): the pass stops sending, since the next
+// mails would fare no better, and costs only this report an attempt.
+type Unreachable interface{ Unreachable() bool }
 
 // EventReader reads a report's events in report order, a page at a time:
 // a report of 100,000 events is never held whole. It may be read more than
@@ -346,14 +365,19 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 			defer cancel()
 			return r.Deliveries.MarkPartSent(rec, rep.ID, part, parts)
 		}
-		subject, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
+		sent, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
 		now := r.Now().UTC()
 		// What happened is recorded even when shutdown cancelled ctx
 		// meanwhile: a mail that left must never be sent again as if it
 		// had not.
 		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if sendErr == nil {
-			err := r.Deliveries.MarkSent(rec, rep.ID, subject, now)
+			note := ""
+			if len(sent.Refused) > 0 {
+				note = "refused: " + strings.Join(sent.Refused, "; ")
+				r.Log.Warn("report sent, some recipients refused it", "report", rep.Ref, "refused", note)
+			}
+			err := r.Deliveries.MarkSent(rec, rep.ID, sent.Subject, note, now)
 			cancel()
 			if err != nil {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
@@ -370,7 +394,8 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		attempts := rep.Attempts + 1
 		next := now.Add(r.backoff(attempts))
-		if r.MaxAttempts > 0 && attempts >= r.MaxAttempts {
+		var perm Permanent
+		if (r.MaxAttempts > 0 && attempts >= r.MaxAttempts) || (errors.As(sendErr, &perm) && perm.Permanent()) {
 			next = time.Time{}
 			st.GaveUp++
 		}
@@ -381,11 +406,25 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		if err != nil {
 			return st, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
 		}
+		var down Unreachable
+		if errors.As(sendErr, &down) && down.Unreachable() {
+			// The others wait for the next pass, without an attempt each.
+			r.Log.Warn("relay unreachable: the pass stops sending", "left", len(reps)-st.Sent-st.Failed)
+			return st, nil
+		}
 	}
 	return st, nil
 }
 
+// backoff is the wait after a failed attempt: doubling from Backoff, up to
+// a day, with a tenth of jitter either way so that reports that failed
+// together do not all come back at once.
 func (r *Reporter) backoff(attempt int) time.Duration {
+	d := r.baseBackoff(attempt)
+	return d + time.Duration((mrand.Float64()*0.2-0.1)*float64(d))
+}
+
+func (r *Reporter) baseBackoff(attempt int) time.Duration {
 	d := r.Backoff
 	if d <= 0 {
 		d = time.Minute

@@ -348,7 +348,7 @@ func (d *deliveries) ReportEventsPage(ctx context.Context, id int64, after, limi
 func (d *deliveries) MarkPartSent(ctx context.Context, id int64, part, parts int) error {
 	return ctx.Err()
 }
-func (d *deliveries) MarkSent(ctx context.Context, id int64, subject string, at time.Time) error {
+func (d *deliveries) MarkSent(ctx context.Context, id int64, subject, note string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -362,9 +362,9 @@ func (d *deliveries) MarkAttempt(ctx context.Context, id int64, cause string, at
 // cancelling sends, then the shutdown cancels the pass's context.
 type cancelling struct{ cancel context.CancelFunc }
 
-func (c cancelling) Send(ctx context.Context, rep Report, events EventReader, sent func(int, int) error) (string, error) {
+func (c cancelling) Send(ctx context.Context, rep Report, events EventReader, sent func(int, int) error) (Sent, error) {
 	c.cancel()
-	return "subject", nil
+	return Sent{Subject: "subject"}, nil
 }
 
 // A mail that left is recorded as sent even when shutdown cancelled the

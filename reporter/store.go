@@ -238,8 +238,9 @@ type DeliverStore interface {
 	// MarkPartSent records that part of parts left, for a report sent in
 	// parts; a resend starts after it.
 	MarkPartSent(ctx context.Context, reportID int64, part, parts int) error
-	// MarkSent records a delivery.
-	MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error
+	// MarkSent records a delivery; note says what went wrong in part
+	// (recipients refused), or is empty.
+	MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error
 	// MarkAttempt records a failed delivery attempt and when to try again;
 	// a zero next gives up and marks the report failed.
 	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error

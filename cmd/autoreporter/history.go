@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -70,7 +71,7 @@ func (e *env) history(ctx context.Context, args []string) error {
 	for _, r := range rows {
 		ev := r.Event
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Report.Ref, r.Report.Created.Format(time.RFC3339),
-			r.Report.State, r.Report.Contact.Key(), ev.Time.Format(time.RFC3339), ev.IP, orDash(ev.Port), orDash(int(ev.ASN)),
+			stateOf(r.Report), r.Report.Contact.Key(), ev.Time.Format(time.RFC3339), ev.IP, orDash(ev.Port), orDash(int(ev.ASN)),
 			ev.Classification, ev.Identifier, ev.Feed)
 	}
 	w.Flush()
@@ -84,7 +85,7 @@ func historyJSON(r reporter.HistoryRow) map[string]any {
 	ev := r.Event
 	return map[string]any{
 		"report": r.Report.Ref, "created": r.Report.Created, "state": r.Report.State, "to": r.Report.Contact.To,
-		"message_id": r.Report.MessageID, "sent": r.Report.Sent,
+		"message_id": r.Report.MessageID, "note": r.Report.LastError, "parts": r.Report.Parts, "sent": r.Report.Sent,
 		"time": ev.Time, "ip": ev.IP.String(), "port": ev.Port, "protocol": ev.Protocol, "asn": ev.ASN,
 		"as_org": ev.ASOrg, "country": ev.Country, "hostname": ev.Hostname, "classification": ev.Classification,
 		"identifier": ev.Identifier, "feed": ev.Feed, "source": ev.Source,
@@ -113,4 +114,13 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date, time or duration", s)
+}
+
+// stateOf is a report's state, with what went wrong: the reason a failed
+// one failed, the recipients a sent one was refused by.
+func stateOf(r reporter.Report) string {
+	if r.LastError == "" || r.State == reporter.ReportPending {
+		return r.State
+	}
+	return r.State + " (" + feed.Clip(strings.ReplaceAll(r.LastError, "\t", " "), 120) + ")"
 }

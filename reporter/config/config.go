@@ -169,8 +169,15 @@ type SMTP struct {
 	Password     Secret `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
 	// TLS is starttls (required), tls (implicit, port 465) or none.
-	TLS     string `yaml:"tls"`
+	TLS string `yaml:"tls"`
+	// Timeout is how long the connection may sit idle: a command not
+	// answered, a mail's bytes not taken (default 30s). A whole large mail
+	// may take longer, as long as the relay keeps reading.
 	Timeout string `yaml:"timeout"`
+	// Rate caps mails a second through the relay; DomainRate per
+	// recipient domain. 0 (the default) is no cap.
+	Rate       float64 `yaml:"rate"`
+	DomainRate float64 `yaml:"domain_rate"`
 
 	TimeoutDuration time.Duration `yaml:"-"`
 }
@@ -756,8 +763,16 @@ func (v *validator) mail() {
 			d, err := ParseDuration(s.Timeout)
 			if err != nil {
 				v.add("mail.smtp.timeout", "%v", err)
+			} else if d == 0 {
+				v.add("mail.smtp.timeout", "must be more than 0")
 			}
 			s.TimeoutDuration = d
+		}
+		if s.Rate < 0 {
+			v.add("mail.smtp.rate", "must be 0 (no cap) or more mails a second")
+		}
+		if s.DomainRate < 0 {
+			v.add("mail.smtp.domain_rate", "must be 0 (no cap) or more mails a second")
 		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)

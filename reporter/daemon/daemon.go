@@ -34,6 +34,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/metrics"
 	"github.com/autoreporter/autoreporter/templates"
+	"golang.org/x/time/rate"
 )
 
 // Options are what the caller decides beyond the config.
@@ -72,7 +73,8 @@ type Daemon struct {
 	reporter *reporter.Reporter
 	locks    locker
 	metrics  *metrics.Metrics
-	skipped  sync.Map // spool entries already logged as left alone
+	closers  []io.Closer // closed with the daemon (the SMTP session)
+	skipped  sync.Map    // spool entries already logged as left alone
 	// references give a Shadowserver feed's report type's page (schema).
 	references map[string]func(reportType string) string
 	wakeMu     sync.Mutex
@@ -180,8 +182,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	switch cfg.Mail.Mode {
 	case "smtp":
 		s := cfg.Mail.SMTP
-		transport = &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
-			TLS: s.TLS, Timeout: s.TimeoutDuration, From: cfg.Cert.From}
+		from := cfg.Cert.From
+		if a, err := netmail.ParseAddress(from); err == nil {
+			from = a.Address // the envelope takes the bare address
+		}
+		smtp := &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
+			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Rate: rate.Limit(s.Rate), DomainRate: rate.Limit(s.DomainRate), Log: d.log}
+		d.closers = append(d.closers, smtp)
+		transport = smtp
 	default:
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
@@ -275,6 +283,9 @@ func (d *Daemon) repeatWindow(feed string) time.Duration {
 // Close releases the databases.
 func (d *Daemon) Close() error {
 	var errs []error
+	for _, c := range d.closers {
+		c.Close()
+	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}

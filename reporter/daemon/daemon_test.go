@@ -936,3 +936,33 @@ func TestReportInParts(t *testing.T) {
 		t.Errorf("%d parts; 2,032 events do not fit 64 KB in fewer than 3", parts)
 	}
 }
+
+// A strict relay (RFC 5321 envelope) that refuses one of two recipients:
+// the other gets the mail and the report records the refusal. A relay that
+// cannot be reached ends the pass's sending at the first report.
+func TestRelayFaults(t *testing.T) {
+	w := setup(t)
+	srv := smtptest.StartStrict(t, smtptest.Faults{Refuse: map[string]bool{"gone@isp-one.example": true}})
+	w.reconfigure(t, fmt.Sprintf("mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none, timeout: 10s}}", w.smtp.Host, w.smtp.Port),
+		fmt.Sprintf("mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none, timeout: 10s}}", srv.Host, srv.Port))
+	w.reconfigure(t, "- {asn: 64500, to: [abuse@isp-one.example], language: fi}", "- {asn: 64500, to: [abuse@isp-one.example, gone@isp-one.example], language: fi}")
+	w.cfg.Mail.SMTP.Host, w.cfg.Mail.SMTP.Port = srv.Host, srv.Port
+	w.drop(t)
+	s := w.runOnce(t)
+	if s.Report.Deliver.Sent != 4 || len(srv.Malformed()) > 0 {
+		t.Fatalf("sent %+v; malformed commands %v", s.Report.Deliver, srv.Malformed())
+	}
+	d := w.open(t, daemon.Options{})
+	h, err := d.Store().History(context.Background(), reporter.HistoryQuery{IP: netip.MustParseAddr("192.0.2.10")})
+	if err != nil || len(h) != 1 || h[0].Report.State != reporter.ReportSent || !strings.Contains(h[0].Report.LastError, "gone@isp-one.example: 550") {
+		t.Errorf("history: %v %+v", err, h)
+	}
+	// The relay goes away: one report costs an attempt, the rest wait.
+	w.cfg.Mail.SMTP.Port = 1
+	w.now = w.now.Add(48 * time.Hour)
+	os.WriteFile(filepath.Join(w.dir, "spool/ss/2026-11-25-scan_rdp.csv"), []byte(strings.ReplaceAll(rdp, "2026-11-22", "2026-11-25")), 0o644)
+	s = w.runOnce(t)
+	if s.Report.Deliver.Failed != 1 || s.Report.Unsent != len(s.Report.Plan.Reports) || s.Report.Unsent < 3 {
+		t.Errorf("with the relay down: %+v, %d unsent; one attempt, then the pass stops", s.Report.Deliver, s.Report.Unsent)
+	}
+}

@@ -24,7 +24,7 @@ func TestOutboxFileMode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			o := &Outbox{Dir: dir, Mode: tt.mode}
-			if err := o.Deliver(context.Background(), "CERT-XX#20261123-0001", &Message{Raw: []byte("x")}); err != nil {
+			if _, err := o.Deliver(context.Background(), "CERT-XX#20261123-0001", &Message{Raw: []byte("x")}); err != nil {
 				t.Fatal(err)
 			}
 			st, err := os.Stat(filepath.Join(dir, FileName("CERT-XX#20261123-0001")))
@@ -44,7 +44,7 @@ func TestOutboxResendKeepsMode(t *testing.T) {
 	dir := t.TempDir()
 	o := &Outbox{Dir: dir, Mode: 0o644}
 	for i := 0; i < 2; i++ {
-		if err := o.Deliver(context.Background(), "r", &Message{Raw: []byte("x")}); err != nil {
+		if _, err := o.Deliver(context.Background(), "r", &Message{Raw: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 	}

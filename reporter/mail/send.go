@@ -7,16 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"time"
-
-	gomail "github.com/wneessen/go-mail"
+	"slices"
 
 	"github.com/autoreporter/autoreporter/reporter"
 )
 
 // Transport delivers a built message.
 type Transport interface {
-	Deliver(ctx context.Context, ref string, msg *Message) error
+	// Deliver sends msg (name tells it apart from the report's other
+	// parts). It returns the recipients refused for good, with the
+	// relay's answer, when the others took it.
+	Deliver(ctx context.Context, name string, msg *Message) (refused []string, err error)
 }
 
 // Mailer is a reporter.Mailer: build, then deliver.
@@ -41,7 +42,8 @@ type sizeLimiter interface {
 // left before (rep.PartsSent) are not sent again. The events are read
 // twice, a page at a time: once to cut the parts and sum up the subject,
 // once to build and send each part; only one part is held at a time.
-func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (string, error) {
+func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (reporter.Sent, error) {
+	var out reporter.Sent
 	var lim Limits
 	if m.Limits != nil {
 		lim = m.Limits(rep)
@@ -49,7 +51,7 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 	if sl, ok := m.Transport.(sizeLimiter); ok {
 		n, err := sl.MaxSize(ctx)
 		if err != nil {
-			return "", err
+			return out, err
 		}
 		if n > 0 && (lim.MaxBytes <= 0 || n < lim.MaxBytes) {
 			lim.MaxBytes = n
@@ -64,9 +66,10 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 		}
 		return nil
 	}); err != nil {
-		return "", err
+		return out, err
 	}
 	subject := sum.Subject(rep)
+	out.Subject = subject
 	sizes := sp.sizes()
 	p := Part{N: 1, Of: len(sizes), Total: sum.total, Subject: subject}
 	var buf []reporter.Event
@@ -86,8 +89,14 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 		if p.Of > 1 {
 			name = fmt.Sprintf("%s-part%d", rep.Ref, p.N)
 		}
-		if err := m.Transport.Deliver(ctx, name, msg); err != nil {
+		refused, err := m.Transport.Deliver(ctx, name, msg)
+		if err != nil {
 			return err
+		}
+		for _, r := range refused {
+			if !slices.Contains(out.Refused, r) {
+				out.Refused = append(out.Refused, r)
+			}
 		}
 		if p.Of > 1 && sent != nil {
 			if err := sent(p.N, p.Of); err != nil {
@@ -115,7 +124,7 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 	if err == nil && n > 0 {
 		err = send() // the report lost events between the two reads
 	}
-	return subject, err
+	return out, err
 }
 
 // Outbox writes each mail as an .eml file into a folder, for a first run,
@@ -137,7 +146,11 @@ func FileName(ref string) string { return unsafeName.ReplaceAllString(ref, "_") 
 
 // Deliver implements Transport. The file appears whole or not at all (write
 // then rename); a resend of the same report replaces it with the same bytes.
-func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) error {
+func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) ([]string, error) {
+	return nil, o.write(ref, msg)
+}
+
+func (o *Outbox) write(ref string, msg *Message) error {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -170,65 +183,6 @@ func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("outbox %s: %w", path, err)
-	}
-	return nil
-}
-
-// SMTP sends through a relay.
-type SMTP struct {
-	Host     string
-	Port     int
-	Username string
-	Password string
-	TLS      string // starttls, tls or none
-	Timeout  time.Duration
-	From     string // envelope sender
-}
-
-// Deliver implements Transport.
-func (s *SMTP) Deliver(ctx context.Context, ref string, msg *Message) error {
-	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(s.Timeout)}
-	switch s.TLS {
-	case "tls":
-		opts = append(opts, gomail.WithSSL())
-	case "none":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	default:
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
-	}
-	if s.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
-	}
-	c, err := gomail.NewClient(s.Host, opts...)
-	if err != nil {
-		return fmt.Errorf("smtp %s: %w", s.Host, err)
-	}
-	// The raw bytes go out exactly as built (and as written to history or
-	// signed), so the message is not handed back to go-mail's builder.
-	sc, err := c.DialToSMTPClientWithContext(ctx)
-	if err != nil {
-		return fmt.Errorf("smtp %s:%d: %w", s.Host, s.Port, err)
-	}
-	defer c.CloseWithSMTPClient(sc)
-	if err := sc.Mail(s.From); err != nil {
-		return fmt.Errorf("smtp %s: MAIL FROM: %w", ref, err)
-	}
-	for _, to := range msg.To {
-		if err := sc.Rcpt(to); err != nil {
-			return fmt.Errorf("smtp %s: RCPT TO %s: %w", ref, to, err)
-		}
-	}
-	w, err := sc.Data()
-	if err != nil {
-		return fmt.Errorf("smtp %s: DATA: %w", ref, err)
-	}
-	if _, err := w.Write(msg.Raw); err != nil {
-		w.Close()
-		return fmt.Errorf("smtp %s: DATA: %w", ref, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("smtp %s: end of DATA: %w", ref, err)
 	}
 	return nil
 }

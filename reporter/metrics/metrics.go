@@ -219,7 +219,7 @@ type mailer struct {
 	next reporter.Mailer
 }
 
-func (x mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (string, error) {
+func (x mailer) Send(ctx context.Context, rep reporter.Report, events reporter.EventReader, sent func(part, parts int) error) (reporter.Sent, error) {
 	start := time.Now()
 	s, err := x.next.Send(ctx, rep, events, sent)
 	x.m.smtp.Observe(time.Since(start).Seconds())
@@ -236,8 +236,8 @@ type deliverStore struct {
 	reporter.DeliverStore
 }
 
-func (d deliverStore) MarkSent(ctx context.Context, id int64, subject string, at time.Time) error {
-	err := d.DeliverStore.MarkSent(ctx, id, subject, at)
+func (d deliverStore) MarkSent(ctx context.Context, id int64, subject, note string, at time.Time) error {
+	err := d.DeliverStore.MarkSent(ctx, id, subject, note, at)
 	if err == nil {
 		d.m.deliveries.WithLabelValues("sent").Inc()
 	}

@@ -564,9 +564,9 @@ func (s *Store) MarkPartSent(ctx context.Context, reportID int64, part, parts in
 }
 
 // MarkSent implements reporter.Store.
-func (s *Store) MarkSent(ctx context.Context, reportID int64, subject string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2, attempts = attempts + 1, last_error = '' WHERE id = $3`,
-		subject, us(at), reportID)
+func (s *Store) MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4`,
+		subject, us(at), note, reportID)
 	if err != nil {
 		return err
 	}

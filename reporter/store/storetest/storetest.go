@@ -423,7 +423,7 @@ func testDelivery(t *testing.T, s reporter.Store) {
 	if err != nil || len(p) != 1 || p[0].Attempts != 1 || p[0].LastError != "421 try later" {
 		t.Fatalf("after one failure: %v %+v", err, p)
 	}
-	if err := s.MarkSent(ctx, id, "[C#1] subject", t0.Add(time.Hour)); err != nil {
+	if err := s.MarkSent(ctx, id, "[C#1] subject", "", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := s.PendingReports(ctx, t0.Add(48*time.Hour)); err != nil || len(p) != 0 {
