@@ -12,12 +12,16 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) reporter.Store {
-		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-		if err != nil {
-			t.Fatal(err)
+	storetest.Run(t, func(t *testing.T) (reporter.Store, storetest.Reopen) {
+		path := filepath.Join(t.TempDir(), "test.db")
+		open := func(t *testing.T) reporter.Store {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		return s
+		return open(t), open
 	})
 }
 
