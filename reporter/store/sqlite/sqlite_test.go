@@ -2,10 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"net/netip"
+	"encoding/json"
 	"path/filepath"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/store/storetest"
@@ -36,25 +36,51 @@ func TestMigrationsTwice(t *testing.T) {
 	}
 }
 
+// BenchmarkInsertEvents: compare with the PostgreSQL store's, which runs
+// the same storetest.BenchInsertEvents.
 func BenchmarkInsertEvents(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	batch := make([]reporter.Event, 1000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for j := range batch {
-			n := i*len(batch) + j
-			batch[j] = reporter.Event{Time: time.Unix(1763611506, 0), Feed: "bench", Classification: "vulnerable-system",
-				Identifier: "rdp", IP: netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), Port: 3389,
-				Contact: reporter.Contact{To: []string{"a@x.example"}}, Extra: []reporter.Field{{Key: "tag", Value: "rdp"}}}
-		}
-		if _, err := s.InsertEvents(context.Background(), batch); err != nil {
+	storetest.BenchInsertEvents(b, func(b *testing.B) reporter.Store {
+		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				b.Error(err)
+			}
+		})
+		return s
+	})
+}
+
+// FuzzAppendExtra: the hand-written JSON of the extra columns reads back as
+// what encoding/json would have stored, whatever the bytes.
+func FuzzAppendExtra(f *testing.F) {
+	for _, s := range [][2]string{{"tag", "rdp"}, {"", ""}, {"q\"uote", `back\slash`}, {"nul\x00", "\x01\x1f\x7f"},
+		{"latin1\xe9", "\xff\xfe"}, {"<>&", "\u2028\u2029"}, {"ünï", "😀"}, {"trunc\xf0\x9f", "\xed\xa0\x80"}} {
+		f.Add(s[0], s[1])
 	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "rows/s")
+	f.Fuzz(func(t *testing.T, k, v string) {
+		in := []reporter.Field{{Key: k, Value: v}, {Key: v, Value: k}}
+		var got, want []reporter.Field
+		if err := json.Unmarshal(appendExtra(nil, in), &got); err != nil {
+			t.Fatalf("%q: %v", appendExtra(nil, in), err)
+		}
+		ref, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q read back as %q, want %q", appendExtra(nil, in), got, want)
+		}
+	})
+}
+
+func TestAppendExtraEmpty(t *testing.T) {
+	if got := string(appendExtra(nil, nil)); got != "[]" {
+		t.Errorf("no extra columns: %s, want []", got)
+	}
 }
