@@ -19,11 +19,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/store/internal/fieldjson"
 )
 
 //go:embed migrations/*.sql
@@ -244,7 +244,7 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 			// string: one allocation, not one per event.
 			extra, ends = extra[:0], ends[:0]
 			for _, r := range part {
-				extra = appendExtra(extra, r.e.Extra)
+				extra = fieldjson.Append(extra, r.e.Extra, fieldjson.KeepNUL)
 				ends = append(ends, len(extra))
 			}
 			all := string(extra)
@@ -273,54 +273,6 @@ func (s *Store) InsertEvents(ctx context.Context, events []reporter.Event) (int,
 		return 0, fmt.Errorf("insert events: %w", err)
 	}
 	return n, nil
-}
-
-// appendExtra appends the JSON that json.Marshal makes of fields (an array
-// of {"k","v"} objects; [] for none), without its reflection and
-// allocations: ingest runs it once per event.
-func appendExtra(b []byte, fields []reporter.Field) []byte {
-	b = append(b, '[')
-	for i, f := range fields {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"k":`...)
-		b = appendJSONString(b, f.Key)
-		b = append(b, `,"v":`...)
-		b = appendJSONString(b, f.Value)
-		b = append(b, '}')
-	}
-	return append(b, ']')
-}
-
-// appendJSONString appends s as a JSON string. Like encoding/json, each
-// byte that is not UTF-8 becomes U+FFFD; NUL is kept, as \u0000.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-		i++
-	}
-	return append(b, '"')
 }
 
 const eventColumns = `e.id, e.feed, e.time, e.classification, e.identifier, e.ip, e.port, e.protocol, e.asn,

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/autoreporter/autoreporter/reporter"
@@ -51,36 +49,4 @@ func BenchmarkInsertEvents(b *testing.B) {
 		})
 		return s
 	})
-}
-
-// FuzzAppendExtra: the hand-written JSON of the extra columns reads back as
-// what encoding/json would have stored, whatever the bytes.
-func FuzzAppendExtra(f *testing.F) {
-	for _, s := range [][2]string{{"tag", "rdp"}, {"", ""}, {"q\"uote", `back\slash`}, {"nul\x00", "\x01\x1f\x7f"},
-		{"latin1\xe9", "\xff\xfe"}, {"<>&", "\u2028\u2029"}, {"ünï", "😀"}, {"trunc\xf0\x9f", "\xed\xa0\x80"}} {
-		f.Add(s[0], s[1])
-	}
-	f.Fuzz(func(t *testing.T, k, v string) {
-		in := []reporter.Field{{Key: k, Value: v}, {Key: v, Value: k}}
-		var got, want []reporter.Field
-		if err := json.Unmarshal(appendExtra(nil, in), &got); err != nil {
-			t.Fatalf("%q: %v", appendExtra(nil, in), err)
-		}
-		ref, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(ref, &want); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%q read back as %q, want %q", appendExtra(nil, in), got, want)
-		}
-	})
-}
-
-func TestAppendExtraEmpty(t *testing.T) {
-	if got := string(appendExtra(nil, nil)); got != "[]" {
-		t.Errorf("no extra columns: %s, want []", got)
-	}
 }
