@@ -964,15 +964,24 @@ func testConcurrentRefs(t *testing.T, a, b reporter.Store) {
 // changes nothing.
 func testConcurrentDecide(t *testing.T, a, b reporter.Store) {
 	for round := range 5 {
-		evs := mustInsert(t, a, event("192.0.2.1", 2000+round, t0), event("192.0.2.2", 2000+round, t0))
+		var in []reporter.Event
+		for i := range 100 {
+			in = append(in, event(fmt.Sprintf("192.0.2.%d", i), 2000+round, t0))
+		}
+		evs := mustInsert(t, a, in...)
 		ca, cb := contact("a@x.example"), contact("b@y.example")
+		var va, vb []reporter.Verdict
+		for i := range evs {
+			va = append(va, send(evs[i], ca))
+			vb = append(vb, send(evs[len(evs)-1-i], cb))
+		}
 		errs := together(
-			func() error { return a.Decide(ctx, []reporter.Verdict{send(evs[0], ca), send(evs[1], ca)}) },
-			func() error { return b.Decide(ctx, []reporter.Verdict{send(evs[1], cb), send(evs[0], cb)}) },
+			func() error { return a.Decide(ctx, va) },
+			func() error { return b.Decide(ctx, vb) },
 		)
 		w := oneWins(t, "Decide", errs)
 		groups, err := a.PlannedGroups(ctx)
-		if err != nil || len(groups) != 1 || groups[0].Events != 2 {
+		if err != nil || len(groups) != 1 || groups[0].Events != len(evs) {
 			t.Fatalf("round %d: groups %+v (%v)", round, groups, err)
 		}
 		if want := []string{"a@x.example", "b@y.example"}[w]; groups[0].Contact.Key() != want {
