@@ -13,11 +13,11 @@ import (
 
 // PendingContacts implements reporter.Store: the addresses whose events
 // wait for RDAP, oldest first. Uses events_held.
-func (s *Store) PendingContacts(ctx context.Context, limit int) ([]reporter.PendingContact, error) {
+func (s *Store) PendingContacts(ctx context.Context, n int) ([]reporter.PendingContact, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT ip, max(asn), count(*), min(ingested) FROM events
 		WHERE state = 'new' AND hold_reason = $1
-		GROUP BY ip ORDER BY min(ingested), ip LIMIT $2`, reporter.WaitingContact.String(), limit)
+		GROUP BY ip ORDER BY min(ingested), ip LIMIT $2`, reporter.WaitingContact.String(), limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("pending contacts: %w", err)
 	}

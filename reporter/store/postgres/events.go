@@ -152,16 +152,16 @@ func (s *Store) ResetPlanned(ctx context.Context) (int, error) {
 // Candidates implements reporter.PlanStore. Uses the partial index
 // events_new (dedup_key, time, id): the row comparison is a range scan
 // that starts where the last batch ended.
-func (s *Store) Candidates(ctx context.Context, after reporter.PlanCursor, limit int) ([]reporter.Candidate, error) {
+func (s *Store) Candidates(ctx context.Context, after reporter.PlanCursor, n int) ([]reporter.Candidate, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, feed, dedup_key, time, classification, identifier, ip, port, asn, ingested, report_type, unclassified
 		FROM events WHERE state = 'new' AND (dedup_key, time, id) > ($1, $2, $3)
-		ORDER BY dedup_key, time, id LIMIT $4`, after.Key, after.Time, after.ID, limit)
+		ORDER BY dedup_key, time, id LIMIT $4`, after.Key, after.Time, after.ID, limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("new events: %w", err)
 	}
 	defer rows.Close()
-	out := make([]reporter.Candidate, 0, limit)
+	out := make([]reporter.Candidate, 0, min(max(0, n), 1<<16))
 	for rows.Next() {
 		var c reporter.Candidate
 		var asn int64

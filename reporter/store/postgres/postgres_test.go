@@ -227,3 +227,21 @@ func BenchmarkInsertEvents(b *testing.B) {
 		return open(b, pgtest.DSN(b))
 	})
 }
+
+// TestNegativeLimits: a negative limit is no limit, as with SQLite, not
+// an error.
+func TestNegativeLimits(t *testing.T) {
+	s := open(t, pgtest.DSN(t))
+	ctx := context.Background()
+	e := reporter.Event{Time: time.Unix(1763611506, 0), Feed: "f", Classification: reporter.Scanner,
+		IP: netip.MustParseAddr("192.0.2.1"), Source: "x:1"}
+	if _, err := s.InsertEvents(ctx, []reporter.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Candidates(ctx, reporter.PlanCursor{}, -1); err != nil || len(c) != 1 {
+		t.Errorf("candidates: %v %v", c, err)
+	}
+	if _, err := s.PendingContacts(ctx, -1); err != nil {
+		t.Errorf("pending contacts: %v", err)
+	}
+}

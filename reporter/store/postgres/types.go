@@ -78,3 +78,12 @@ func texts(a []string) []string {
 	}
 	return out
 }
+
+// limit is a LIMIT argument: a negative one is no limit (NULL), as SQLite
+// reads it, where PostgreSQL would refuse it.
+func limit(n int) any {
+	if n < 0 {
+		return nil
+	}
+	return n
+}
