@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every reporter.Store backend
-// must pass: the embedded store now, PostgreSQL next. A backend's test calls
-// Run with a function that opens a fresh, empty store.
+// must pass: the embedded store and PostgreSQL. A backend's test calls Run
+// with a function that makes a fresh, empty database.
 package storetest
 
 import (
@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter"
@@ -20,8 +23,16 @@ var msgSeq atomic.Int64
 
 var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
+// Open makes a fresh, empty database and returns a handle on it and a
+// function that opens another handle on the same database, as a second
+// instance of the daemon would. The suite closes every handle.
+type Open func(t *testing.T) (reporter.Store, Reopen)
+
+// Reopen opens another handle on the database Open made.
+type Reopen func(t *testing.T) reporter.Store
+
 // Run runs the suite.
-func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
+func Run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s reporter.Store)
@@ -29,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 		{"InsertIsIdempotent", testInsertIdempotent},
 		{"Candidates", testCandidates},
 		{"EventRoundTrip", testRoundTrip},
+		{"HostileBytes", testHostileBytes},
 		{"CreateReports", testCreateReports},
 		{"HeldEventsStayNew", testHeld},
 		{"ResetPlanned", testResetPlanned},
@@ -47,11 +59,41 @@ func Run(t *testing.T, open func(t *testing.T) reporter.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			defer s.Close()
+			s, _ := open(t)
+			closeAtEnd(t, s)
 			tt.fn(t, s)
 		})
 	}
+	// Two handles on one database: two instances, or a CLI command run
+	// beside the daemon.
+	concurrent := []struct {
+		name string
+		fn   func(t *testing.T, a, b reporter.Store)
+	}{
+		{"Concurrent/InsertSameEvents", testConcurrentInsert},
+		{"Concurrent/CreateReportSameGroup", testConcurrentCreateReport},
+		{"Concurrent/RefsDoNotCollide", testConcurrentRefs},
+		{"Concurrent/DecideSameEvent", testConcurrentDecide},
+	}
+	for _, tt := range concurrent {
+		t.Run(tt.name, func(t *testing.T) {
+			a, reopen := open(t)
+			closeAtEnd(t, a)
+			b := reopen(t)
+			closeAtEnd(t, b)
+			tt.fn(t, a, b)
+		})
+	}
+}
+
+// closeAtEnd closes a handle when the test ends, and fails it when the
+// handle cannot be closed.
+func closeAtEnd(t *testing.T, s reporter.Store) {
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 }
 
 var ctx = context.Background()
@@ -308,8 +350,8 @@ func testHeld(t *testing.T, s reporter.Store) {
 	if len(reps) != 1 || reps[0].EventCount != 3 {
 		t.Errorf("after the contact came: %+v", reps)
 	}
-	if p, _ := s.PendingContacts(ctx, 10); len(p) != 0 {
-		t.Errorf("still pending: %+v", p)
+	if p, err := s.PendingContacts(ctx, 10); err != nil || len(p) != 0 {
+		t.Errorf("still pending: %+v (%v)", p, err)
 	}
 }
 
@@ -539,11 +581,11 @@ func testRejects(t *testing.T, s reporter.Store) {
 	if got[0].Line != 4 || got[0].Raw != "y,z" || got[0].Reason != in[1].Reason || got[0].Class != "ip: not an IP address" || got[0].At.IsZero() {
 		t.Errorf("first reject: %+v", got[0])
 	}
-	if got, _ := s.Rejects(ctx, reporter.RejectQuery{Limit: 1}); len(got) != 1 {
-		t.Errorf("limit 1 gave %d", len(got))
+	if got, err := s.Rejects(ctx, reporter.RejectQuery{Limit: 1}); err != nil || len(got) != 1 {
+		t.Errorf("limit 1 gave %d (%v)", len(got), err)
 	}
-	if got, _ := s.Rejects(ctx, reporter.RejectQuery{Since: time.Now().Add(time.Hour)}); len(got) != 0 {
-		t.Errorf("since the future gave %d", len(got))
+	if got, err := s.Rejects(ctx, reporter.RejectQuery{Since: time.Now().Add(time.Hour)}); err != nil || len(got) != 0 {
+		t.Errorf("since the future gave %d (%v)", len(got), err)
 	}
 	sum, err := s.RejectSummary(ctx, reporter.RejectQuery{})
 	if err != nil {
@@ -581,8 +623,8 @@ func testFetched(t *testing.T, s reporter.Store) {
 	if err != nil || !got["a"] || got["b"] {
 		t.Errorf("after a: %v %v", err, got)
 	}
-	if got, _ := s.Fetched(ctx, "other", []string{"a"}); got["a"] {
-		t.Error("a fetched id belongs to its feed only")
+	if got, err := s.Fetched(ctx, "other", []string{"a"}); err != nil || got["a"] {
+		t.Errorf("a fetched id belongs to its feed only: %v (%v)", got, err)
 	}
 }
 
@@ -637,11 +679,11 @@ func testOverrides(t *testing.T, s reporter.Store) {
 	if ok, err := s.UnsetOverride(ctx, "asn 64500"); !ok || err != nil {
 		t.Errorf("unset: %v %v", ok, err)
 	}
-	if ok, _ := s.UnsetOverride(ctx, "asn 64500"); ok {
-		t.Error("unset twice")
+	if ok, err := s.UnsetOverride(ctx, "asn 64500"); err != nil || ok {
+		t.Errorf("unset twice: %v %v", ok, err)
 	}
-	if got, _ := s.Overrides(ctx); len(got) != 1 {
-		t.Errorf("after unset: %+v", got)
+	if got, err := s.Overrides(ctx); err != nil || len(got) != 1 {
+		t.Errorf("after unset: %+v (%v)", got, err)
 	}
 }
 
@@ -752,4 +794,292 @@ func testReportPages(t *testing.T, s reporter.Store) {
 	if err != nil || len(p) != 1 || p[0].Parts != 3 || p[0].PartsSent != 1 {
 		t.Errorf("parts: %v %+v", err, p)
 	}
+}
+
+// keptOrReplaced reports whether got is want, perhaps with each byte that is
+// not UTF-8 and each NUL replaced by U+FFFD: what a store that cannot keep
+// them (PostgreSQL text, JSON) keeps instead.
+func keptOrReplaced(got, want string) bool {
+	for len(want) > 0 {
+		r, n := utf8.DecodeRuneInString(want)
+		switch {
+		case strings.HasPrefix(got, want[:n]):
+			got = got[n:]
+		case (r == 0 || r == utf8.RuneError && n == 1) && strings.HasPrefix(got, "\uFFFD"):
+			got = got[len("\uFFFD"):]
+		default:
+			return false
+		}
+		want = want[n:]
+	}
+	return got == ""
+}
+
+// testHostileBytes: feeds carry whatever bytes their sources sent (a Latin-1
+// banner, a NUL in a hostname). No backend may refuse an event or a reject
+// for its bytes; a backend keeps them as they are or replaces what it
+// cannot store (keptOrReplaced).
+func testHostileBytes(t *testing.T, s reporter.Store) {
+	in := event("192.0.2.77", 80, t0)
+	in.Hostname, in.ASOrg = "h\x00st.example", "Caf\xe9 ISP"
+	in.Extra = []reporter.Field{{Key: "banner", Value: "\xff\xfeSSH\x00"}, {Key: "k\xe9y", Value: "ok"}, {Key: "quote", Value: `"\/<>&` + "\u2028\t\n"}}
+	n, err := s.InsertEvents(ctx, []reporter.Event{in})
+	if err != nil || n != 1 {
+		t.Fatalf("insert: %d %v", n, err)
+	}
+	if n, err := s.InsertEvents(ctx, []reporter.Event{in}); err != nil || n != 0 {
+		t.Fatalf("insert again: %d %v", n, err)
+	}
+	got := candidates(t, s)
+	if len(got) != 1 {
+		t.Fatalf("%d new events", len(got))
+	}
+	reps := plan(t, s, t0, send(got[0], contact("a@x.example")))
+	evs, err := s.ReportEvents(ctx, reps[0].ID)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("report events: %v %d", err, len(evs))
+	}
+	e := evs[0]
+	same := func(what, got, want string) {
+		if !keptOrReplaced(got, want) {
+			t.Errorf("%s: %q, want %q, with at most its NULs and bytes that are not UTF-8 replaced", what, got, want)
+		}
+	}
+	same("hostname", e.Hostname, in.Hostname)
+	same("as org", e.ASOrg, in.ASOrg)
+	if len(e.Extra) != len(in.Extra) {
+		t.Fatalf("extra %q, want %q", e.Extra, in.Extra)
+	}
+	for i := range in.Extra {
+		same("extra key", e.Extra[i].Key, in.Extra[i].Key)
+		same("extra value", e.Extra[i].Value, in.Extra[i].Value)
+	}
+	r := reporter.Reject{Feed: "f", File: "latin1.csv", Line: 2, Reason: "ip: not an IP address: \"\xe9\"", Raw: "\xe9t\xe9,\x00"}
+	if err := s.AddRejects(ctx, []reporter.Reject{r}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Rejects(ctx, reporter.RejectQuery{Feed: "f"})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("rejects: %v %+v", err, rs)
+	}
+	same("reject raw", rs[0].Raw, r.Raw)
+	same("reject reason", rs[0].Reason, r.Reason)
+}
+
+// together runs fns at once and returns their errors in order.
+func together(fns ...func() error) []error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWins checks that exactly one of two racing writes succeeded and the
+// other saw ErrConflict.
+func oneWins(t *testing.T, what string, errs []error) (winner int) {
+	t.Helper()
+	switch {
+	case errs[0] == nil && errors.Is(errs[1], reporter.ErrConflict):
+		return 0
+	case errs[1] == nil && errors.Is(errs[0], reporter.ErrConflict):
+		return 1
+	}
+	t.Fatalf("%s from two handles: want one success and one ErrConflict, got %v and %v", what, errs[0], errs[1])
+	return -1
+}
+
+// testConcurrentInsert: two instances ingest the same file at once, in
+// opposite orders. Neither fails and nothing is stored twice.
+func testConcurrentInsert(t *testing.T, a, b reporter.Store) {
+	total := 0
+	for round := range 3 {
+		var evs, rev []reporter.Event
+		for i := range 1500 {
+			evs = append(evs, event(fmt.Sprintf("10.%d.%d.%d", round, i/250, i%250), 3389, t0))
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			rev = append(rev, evs[i])
+		}
+		var na, nb int
+		errs := together(
+			func() (err error) { na, err = a.InsertEvents(ctx, evs); return err },
+			func() (err error) { nb, err = b.InsertEvents(ctx, rev); return err },
+		)
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: %v, %v", round, errs[0], errs[1])
+		}
+		if na+nb != len(evs) {
+			t.Errorf("round %d: %d + %d new, want %d in all", round, na, nb, len(evs))
+		}
+		total += len(evs)
+	}
+	if got := candidates(t, a); len(got) != total {
+		t.Errorf("%d events stored, want %d", len(got), total)
+	}
+	if got := candidates(t, b); len(got) != total {
+		t.Errorf("the other handle sees %d events, want %d", len(got), total)
+	}
+}
+
+// testConcurrentCreateReport: two planners create the report of one group
+// at once. One report is made, holding every event; the other planner is
+// told ErrConflict.
+func testConcurrentCreateReport(t *testing.T, a, b reporter.Store) {
+	for round := range 3 {
+		var in []reporter.Event
+		for i := range 50 {
+			in = append(in, event(fmt.Sprintf("192.0.2.%d", i), 1000+round, t0))
+		}
+		evs := mustInsert(t, a, in...)
+		var vs []reporter.Verdict
+		for _, e := range evs {
+			vs = append(vs, send(e, contact("a@x.example")))
+		}
+		if err := a.Decide(ctx, vs); err != nil {
+			t.Fatal(err)
+		}
+		groups, err := b.PlannedGroups(ctx)
+		if err != nil || len(groups) != 1 || groups[0].Events != len(evs) {
+			t.Fatalf("groups: %v %+v", err, groups)
+		}
+		var reps [2]reporter.Report
+		errs := together(
+			func() (err error) {
+				reps[0], err = a.CreateReport(ctx, "C", t0, groups[0], fmt.Sprintf("<a%d@test>", round))
+				return err
+			},
+			func() (err error) {
+				reps[1], err = b.CreateReport(ctx, "C", t0, groups[0], fmt.Sprintf("<b%d@test>", round))
+				return err
+			},
+		)
+		w := oneWins(t, "CreateReport", errs)
+		if reps[w].EventCount != len(evs) {
+			t.Errorf("round %d: the report holds %d events, want %d", round, reps[w].EventCount, len(evs))
+		}
+		if want := fmt.Sprintf("C#20261123-%04d", round+1); reps[w].Ref != want {
+			t.Errorf("round %d: ref %s, want %s (the loser's number is not used up)", round, reps[w].Ref, want)
+		}
+		got, err := a.ReportEvents(ctx, reps[w].ID)
+		if err != nil || len(got) != len(evs) {
+			t.Errorf("round %d: report events %d (%v)", round, len(got), err)
+		}
+	}
+	pend, err := a.PendingReports(ctx, t0)
+	if err != nil || len(pend) != 3 {
+		t.Errorf("%d pending reports, want 3 (%v)", len(pend), err)
+	}
+	if g, err := a.PlannedGroups(ctx); err != nil || len(g) != 0 {
+		t.Errorf("groups left: %+v (%v)", g, err)
+	}
+}
+
+// testConcurrentRefs: two planners create reports for different groups on
+// the same day at once; every ref is taken once, and none is skipped.
+func testConcurrentRefs(t *testing.T, a, b reporter.Store) {
+	const n = 40
+	var in []reporter.Event
+	for i := range n {
+		in = append(in, event(fmt.Sprintf("198.51.100.%d", i), 25, t0))
+	}
+	evs := mustInsert(t, a, in...)
+	var vs []reporter.Verdict
+	for i, e := range evs {
+		vs = append(vs, send(e, contact(fmt.Sprintf("abuse%02d@isp.example", i))))
+	}
+	if err := a.Decide(ctx, vs); err != nil {
+		t.Fatal(err)
+	}
+	groups, err := a.PlannedGroups(ctx)
+	if err != nil || len(groups) != n {
+		t.Fatalf("groups: %v %d", err, len(groups))
+	}
+	var refs [2][]string
+	create := func(s reporter.Store, gs []reporter.ReportGroup, out *[]string, tag string) func() error {
+		return func() error {
+			for i, g := range gs {
+				rep, err := s.CreateReport(ctx, "C", t0.Add(time.Minute), g, fmt.Sprintf("<%s%d@test>", tag, i))
+				if err != nil {
+					return fmt.Errorf("group %s: %w", g.Key(), err)
+				}
+				*out = append(*out, rep.Ref)
+			}
+			return nil
+		}
+	}
+	var ga, gb []reporter.ReportGroup
+	for i, g := range groups {
+		if i%2 == 0 {
+			ga = append(ga, g)
+		} else {
+			gb = append(gb, g)
+		}
+	}
+	errs := together(create(a, ga, &refs[0], "a"), create(b, gb, &refs[1], "b"))
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("create reports: %v, %v", errs[0], errs[1])
+	}
+	seen := map[string]bool{}
+	for _, r := range append(refs[0], refs[1]...) {
+		if seen[r] {
+			t.Errorf("ref %s taken twice", r)
+		}
+		seen[r] = true
+	}
+	for i := 1; i <= n; i++ {
+		if r := fmt.Sprintf("C#20261123-%04d", i); !seen[r] {
+			t.Errorf("ref %s missing: %v", r, refs)
+		}
+	}
+}
+
+// testConcurrentDecide: two planners decide the same events at once, in
+// opposite orders. One batch wins whole; the other is told ErrConflict and
+// changes nothing.
+func testConcurrentDecide(t *testing.T, a, b reporter.Store) {
+	for round := range 5 {
+		var in []reporter.Event
+		for i := range 100 {
+			in = append(in, event(fmt.Sprintf("192.0.2.%d", i), 2000+round, t0))
+		}
+		evs := mustInsert(t, a, in...)
+		ca, cb := contact("a@x.example"), contact("b@y.example")
+		var va, vb []reporter.Verdict
+		for i := range evs {
+			va = append(va, send(evs[i], ca))
+			vb = append(vb, send(evs[len(evs)-1-i], cb))
+		}
+		errs := together(
+			func() error { return a.Decide(ctx, va) },
+			func() error { return b.Decide(ctx, vb) },
+		)
+		w := oneWins(t, "Decide", errs)
+		groups, err := a.PlannedGroups(ctx)
+		if err != nil || len(groups) != 1 || groups[0].Events != len(evs) {
+			t.Fatalf("round %d: groups %+v (%v)", round, groups, err)
+		}
+		if want := []string{"a@x.example", "b@y.example"}[w]; groups[0].Contact.Key() != want {
+			t.Errorf("round %d: planned for %s, want the winner's %s", round, groups[0].Contact.Key(), want)
+		}
+		if _, err := a.CreateReport(ctx, "C", t0, groups[0], fmt.Sprintf("<d%d@test>", round)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One event, decided by both.
+	evs := mustInsert(t, a, event("192.0.2.3", 1, t0))
+	errs := together(
+		func() error { return a.Decide(ctx, []reporter.Verdict{send(evs[0], contact("a@x.example"))}) },
+		func() error { return b.Decide(ctx, []reporter.Verdict{send(evs[0], contact("a@x.example"))}) },
+	)
+	oneWins(t, "Decide", errs)
 }

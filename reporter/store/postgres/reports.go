@@ -1,0 +1,270 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autoreporter/autoreporter/reporter"
+)
+
+// reportColumns are the columns scanned by reportRow, of reports as r.
+const reportColumns = `r.id, r.ref, r.contact, r.contact_language, r.contact_source, r.created, r.message_id, r.subject,
+	r.state, r.attempts, r.last_error, r.next_try, r.sent, r.event_count, r.contact_format, r.fallback, r.parts, r.parts_sent`
+
+// reportRow holds one row of reportColumns while it is scanned.
+type reportRow struct{ r reporter.Report }
+
+func (x *reportRow) dest() []any {
+	r := &x.r
+	c := &r.Contact
+	return []any{&r.ID, &r.Ref, &c.To, &c.Language, &c.Source, at(&r.Created), &r.MessageID, &r.Subject, &r.State,
+		&r.Attempts, &r.LastError, at(&r.NextTry), at(&r.Sent), &r.EventCount, &c.Format, &c.Fallback, &r.Parts, &r.PartsSent}
+}
+
+func (x *reportRow) report() reporter.Report {
+	r := x.r
+	r.Contact.To = addrs(r.Contact.To)
+	if r.Contact.Fallback {
+		r.Contact.Rule = fallbackRule
+	}
+	return r
+}
+
+// PendingReports implements reporter.DeliverStore. Uses reports_pending.
+func (s *Store) PendingReports(ctx context.Context, now time.Time) ([]reporter.Report, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+reportColumns+` FROM reports r
+		WHERE r.state = 'pending' AND r.next_try <= $1 ORDER BY r.id`, now)
+	if err != nil {
+		return nil, fmt.Errorf("pending reports: %w", err)
+	}
+	defer rows.Close()
+	var out []reporter.Report
+	for rows.Next() {
+		var x reportRow
+		if err := rows.Scan(x.dest()...); err != nil {
+			return nil, fmt.Errorf("pending reports: %w", err)
+		}
+		out = append(out, x.report())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending reports: %w", err)
+	}
+	return out, nil
+}
+
+// ReportEvents implements reporter.DeliverStore. Uses report_events' primary
+// key (report_id, event_id).
+func (s *Store) ReportEvents(ctx context.Context, reportID int64) ([]reporter.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM report_events re JOIN events e ON e.id = re.event_id
+		WHERE re.report_id = $1`, reportID)
+	if err != nil {
+		return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+	}
+	defer rows.Close()
+	var out []reporter.Event
+	for rows.Next() {
+		var r eventRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+		}
+		e, err := r.event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+	}
+	reporter.SortEvents(out)
+	return out, nil
+}
+
+// ReportEventsPage implements reporter.DeliverStore. Uses
+// report_events_order.
+func (s *Store) ReportEventsPage(ctx context.Context, reportID int64, after, limit int) ([]reporter.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM report_events re JOIN events e ON e.id = re.event_id
+		WHERE re.report_id = $1 AND re.seq > $2 ORDER BY re.seq LIMIT $3`, reportID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+	}
+	defer rows.Close()
+	out := make([]reporter.Event, 0, max(limit, 0))
+	for rows.Next() {
+		var r eventRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+		}
+		e, err := r.event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events of report %d: %w", reportID, err)
+	}
+	return out, nil
+}
+
+// MarkPartSent implements reporter.DeliverStore.
+func (s *Store) MarkPartSent(ctx context.Context, reportID int64, part, parts int) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE reports SET parts = $1, parts_sent = greatest(parts_sent, $2) WHERE id = $3`, parts, part, reportID)
+	if err != nil {
+		return fmt.Errorf("mark part %d of report %d sent: %w", part, reportID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("mark part %d of report %d sent: %w", part, reportID, errNotFound)
+	}
+	return nil
+}
+
+// MarkSent implements reporter.DeliverStore.
+func (s *Store) MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2,
+		attempts = attempts + 1, last_error = $3 WHERE id = $4`, text(subject), at, text(note), reportID)
+	if err != nil {
+		return fmt.Errorf("mark report %d sent: %w", reportID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("mark report %d sent: %w", reportID, errNotFound)
+	}
+	return nil
+}
+
+// MarkAttempt implements reporter.DeliverStore. A zero next gives up: the
+// report is failed, and stays in history.
+func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error {
+	state := reporter.ReportPending
+	if next.IsZero() {
+		state = reporter.ReportFailed
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3,
+		last_attempt = $4 WHERE id = $5`, text(cause), due(next), state, at, reportID)
+	if err != nil {
+		return fmt.Errorf("record attempt on report %d: %w", reportID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("record attempt on report %d: %w", reportID, errNotFound)
+	}
+	return nil
+}
+
+// Requeue implements reporter.Store. A report that was sent may be sent
+// again by its ref (the ISP lost it): with the same Message-ID and bytes.
+// Its next try is -infinity: due at once, whatever the caller's clock says.
+// Uses the unique index on ref, or reports_failed.
+func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]string, error) {
+	var (
+		sql  string
+		args []any
+	)
+	if ref != "" {
+		// Asked for by its ref, a report goes out whole again (the ISP
+		// lost it); a failed one resumes after its parts that left.
+		sql = `UPDATE reports SET state = 'pending', attempts = 0, next_try = '-infinity',
+			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END
+			WHERE ref = $1 AND state IN ('failed', 'sent') RETURNING ref`
+		args = []any{ref}
+	} else {
+		sql = `UPDATE reports SET state = 'pending', attempts = 0, next_try = '-infinity'
+			WHERE state = 'failed' AND last_attempt >= $1 RETURNING ref`
+		args = []any{since}
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("requeue: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("requeue: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("requeue: %w", err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// History implements reporter.Store, newest report first. Every event of
+// a report is in state reported; the filter says so for the planner, as
+// the address and ASN indexes (events_ip, GiST with inet_ops, and
+// events_asn) hold reported events alone. A contact is an exact address
+// within the report's list (reports_contact, GIN).
+func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
+	where := []string{"e.state = 'reported'"}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.IP.IsValid() {
+		where = append(where, "e.ip = "+arg(q.IP.Unmap()))
+	}
+	if q.CIDR.IsValid() {
+		where = append(where, "e.ip <<= "+arg(unmapPrefix(q.CIDR)))
+	}
+	if q.ASN != 0 {
+		where = append(where, "e.asn = "+arg(int64(q.ASN)))
+	}
+	if q.Contact != "" {
+		where = append(where, "r.contact @> ARRAY["+arg(text(strings.ToLower(q.Contact)))+"::text]")
+	}
+	if q.Feed != "" {
+		where = append(where, "e.feed = "+arg(text(q.Feed)))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "r.created >= "+arg(q.Since))
+	}
+	sql := `SELECT ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
+		JOIN reports r ON r.id = re.report_id JOIN events e ON e.id = re.event_id
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY r.created DESC, r.id DESC, e.classification COLLATE "C", e.time, e.ip`
+	if q.Limit > 0 {
+		sql += " LIMIT " + arg(q.Limit)
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	var out []reporter.HistoryRow
+	for rows.Next() {
+		// The event columns follow the report columns in one row.
+		var rr reportRow
+		var er eventRow
+		if err := rows.Scan(append(rr.dest(), er.dest()...)...); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		e, err := er.event()
+		if err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		out = append(out, reporter.HistoryRow{Report: rr.report(), Event: e})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	return out, nil
+}
+
+// unmapPrefix is a prefix as the events' addresses are kept: an IPv6
+// prefix of IPv4-mapped addresses (::ffff:192.0.2.0/120) is the IPv4
+// prefix it means (192.0.2.0/24). Host bits are cleared: cidr refuses them.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
