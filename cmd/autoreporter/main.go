@@ -45,6 +45,7 @@ Usage:
   autoreporter resend REF... | --failed-since DATE|7d
                                             send reports again (the same mail, the same Message-ID)
   autoreporter check-config                 validate the config and every file it names
+  autoreporter migrate                      apply the store's pending migrations and exit
   autoreporter version
 
 Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
@@ -178,6 +179,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.contacts(ctx, rest)
 	case "resend":
 		err = e.resend(ctx, rest)
+	case "migrate":
+		err = e.migrate(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:
@@ -240,7 +243,7 @@ func (e *env) openStore(ctx context.Context) (*config.Config, reporter.Store, er
 	if err != nil {
 		return nil, nil, err
 	}
-	st, _, err := daemon.OpenStore(ctx, cfg)
+	st, _, err := daemon.OpenStore(ctx, cfg, e.logger(cfg.Log.Format))
 	return cfg, st, err
 }
 

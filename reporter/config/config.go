@@ -126,7 +126,11 @@ type Geo struct {
 // Store selects the backend.
 type Store struct {
 	Driver string `yaml:"driver"`
-	DSN    Secret `yaml:"dsn"`
+	// DSN is the SQLite file, or PostgreSQL's connection string (a URL or
+	// key=value pairs; the password from ${ENV}, PGPASSWORD or ~/.pgpass).
+	DSN Secret `yaml:"dsn"`
+	// MaxConns caps PostgreSQL's connection pool (default 4).
+	MaxConns int32 `yaml:"max_conns"`
 }
 
 // Mail says how reports leave.
@@ -531,7 +535,17 @@ func (v *validator) validate() {
 		}
 		c.Store.DSN = Secret(v.path(dsn))
 	case "postgres":
-		v.add("store.driver", "postgres is not available in this version yet; use sqlite")
+		dsn, ok := v.secret("store.dsn", c.Store.DSN)
+		if !ok {
+			break
+		}
+		if dsn == "" {
+			v.add("store.dsn", "is required for postgres: a URL (postgres://user@host/db) or key=value pairs (host=/run/postgresql dbname=autoreporter)")
+		}
+		c.Store.DSN = Secret(dsn)
+	}
+	if c.Store.MaxConns < 0 {
+		v.add("store.max_conns", "must be 0 (the default, 4) or more")
 	}
 	if c.RIPE.Snapshot == "" {
 		c.RIPE.Snapshot = "var/ripe-contacts.bin"

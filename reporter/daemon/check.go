@@ -226,7 +226,7 @@ func checkOpeners(ctx context.Context, cfg *config.Config) []error {
 		}
 	}
 	if _, err := os.Stat(cfg.Store.DSN.Reveal()); cfg.Store.Driver != "sqlite" || err == nil {
-		if st, _, err := OpenStore(ctx, cfg); err != nil {
+		if st, _, err := OpenStore(ctx, cfg, nil); err != nil {
 			add("store", err)
 		} else {
 			st.Close()

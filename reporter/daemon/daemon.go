@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	d.builder.About, d.builder.Display = d.about, prefs.display
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
 	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
-	if d.store, d.locks, err = OpenStore(ctx, cfg); err != nil {
+	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi/ssapitest"
 	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
+	"github.com/autoreporter/autoreporter/reporter/store/pgtest"
 )
 
 const networks = `
@@ -964,5 +965,33 @@ func TestRelayFaults(t *testing.T) {
 	s = w.runOnce(t)
 	if s.Report.Deliver.Failed != 1 || s.Report.Unsent != len(s.Report.Plan.Reports) || s.Report.Unsent < 3 {
 		t.Errorf("with the relay down: %+v, %d unsent; one attempt, then the pass stops", s.Report.Deliver, s.Report.Unsent)
+	}
+}
+
+// The whole path on PostgreSQL: changing store.driver and store.dsn is
+// all it takes.
+func TestEndToEndPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	w := setup(t)
+	w.reconfigure(t, "store: {driver: sqlite, dsn: state.db}", fmt.Sprintf("store: {driver: postgres, dsn: %q}", dsn))
+	w.drop(t)
+	s := w.runOnce(t)
+	if s.Ingest.Kept != 8 || len(s.Report.Plan.Reports) != 4 || s.Report.Deliver.Sent != 4 {
+		t.Fatalf("run: %+v %+v", s.Ingest, s.Report.Deliver)
+	}
+	got := received(t, w.smtp.Messages())
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+	// Again: nothing new to tell.
+	w.drop(t)
+	if s := w.runOnce(t); s.Report.Deliver.Sent != 0 || s.Ingest.Stored != 0 {
+		t.Errorf("second run: %+v %+v", s.Ingest, s.Report.Deliver)
+	}
+	h, err := w.open(t, daemon.Options{}).Store().History(context.Background(), reporter.HistoryQuery{CIDR: netip.MustParsePrefix("192.0.2.0/24")})
+	if err != nil || len(h) != 2 {
+		t.Errorf("history on PostgreSQL: %v %d", err, len(h))
 	}
 }
