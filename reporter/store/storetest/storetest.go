@@ -49,6 +49,7 @@ func Run(t *testing.T, open Open) {
 		{"Fallback", testFallback},
 		{"Reclassify", testReclassify},
 		{"ReportPages", testReportPages},
+		{"Claims", testClaims},
 		{"DeliveryStates", testDelivery},
 		{"History", testHistory},
 		{"Rejects", testRejects},
@@ -74,6 +75,7 @@ func Run(t *testing.T, open Open) {
 		{"Concurrent/CreateReportSameGroup", testConcurrentCreateReport},
 		{"Concurrent/RefsDoNotCollide", testConcurrentRefs},
 		{"Concurrent/DecideSameEvent", testConcurrentDecide},
+		{"Concurrent/ClaimReports", testConcurrentClaims},
 	}
 	for _, tt := range concurrent {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,7 +457,7 @@ func testDelivery(t *testing.T, s reporter.Store) {
 	evs := mustInsert(t, s, event("192.0.2.1", 3389, t0))
 	reps := plan(t, s, t0, send(evs[0], contact("a@x.example")))
 	id, sentRef := reps[0].ID, reps[0].Ref
-	if err := s.MarkAttempt(ctx, id, "421 try later", t0, t0.Add(time.Hour)); err != nil {
+	if err := s.MarkAttempt(ctx, id, "", "421 try later", t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := s.PendingReports(ctx, t0.Add(time.Minute)); err != nil || len(p) != 0 {
@@ -465,7 +467,7 @@ func testDelivery(t *testing.T, s reporter.Store) {
 	if err != nil || len(p) != 1 || p[0].Attempts != 1 || p[0].LastError != "421 try later" {
 		t.Fatalf("after one failure: %v %+v", err, p)
 	}
-	if err := s.MarkSent(ctx, id, "[C#1] subject", "", t0.Add(time.Hour)); err != nil {
+	if err := s.MarkSent(ctx, id, "", "[C#1] subject", "", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := s.PendingReports(ctx, t0.Add(48*time.Hour)); err != nil || len(p) != 0 {
@@ -481,7 +483,7 @@ func testDelivery(t *testing.T, s reporter.Store) {
 	if len(reps) != 1 {
 		t.Fatalf("second report: %+v", reps)
 	}
-	if err := s.MarkAttempt(ctx, reps[0].ID, "550 no such user", t0, time.Time{}); err != nil {
+	if err := s.MarkAttempt(ctx, reps[0].ID, "", "550 no such user", t0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := s.PendingReports(ctx, t0.Add(1000*time.Hour)); err != nil || len(p) != 0 {
@@ -787,7 +789,7 @@ func testReportPages(t *testing.T, s reporter.Store) {
 			t.Fatalf("pages out of time order at %d", i)
 		}
 	}
-	if err := s.MarkPartSent(ctx, reps[0].ID, 1, 3); err != nil {
+	if err := s.MarkPartSent(ctx, reps[0].ID, "", 1, 3, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	p, err := s.PendingReports(ctx, t0)
@@ -1082,4 +1084,108 @@ func testConcurrentDecide(t *testing.T, a, b reporter.Store) {
 		func() error { return b.Decide(ctx, []reporter.Verdict{send(evs[0], contact("a@x.example"))}) },
 	)
 	oneWins(t, "Decide", errs)
+}
+
+// reportsFor makes n pending reports, one per recipient.
+func reportsFor(t *testing.T, s reporter.Store, n int) []reporter.Report {
+	t.Helper()
+	var in []reporter.Event
+	for i := 0; i < n; i++ {
+		in = append(in, event(fmt.Sprintf("192.0.2.%d", i+1), 3389, t0))
+	}
+	evs := mustInsert(t, s, in...)
+	var vs []reporter.Verdict
+	for i, e := range evs {
+		vs = append(vs, send(e, contact(fmt.Sprintf("r%d@x.example", i))))
+	}
+	return plan(t, s, t0, vs...)
+}
+
+func testClaims(t *testing.T, s reporter.Store) {
+	reportsFor(t, s, 3)
+	a, err := s.ClaimReports(ctx, "a", t0, time.Minute, 1)
+	if err != nil || len(a) != 1 {
+		t.Fatalf("claim: %v %+v", err, a)
+	}
+	b, err := s.ClaimReports(ctx, "b", t0, time.Minute, 10)
+	if err != nil || len(b) != 2 {
+		t.Fatalf("the others: %v %+v", err, b)
+	}
+	for _, r := range b {
+		if r.ID == a[0].ID {
+			t.Errorf("report %s claimed twice", r.Ref)
+		}
+	}
+	// Only the owner records the result.
+	if err := s.MarkSent(ctx, a[0].ID, "b", "s", "", t0); !errors.Is(err, reporter.ErrConflict) {
+		t.Errorf("another instance marked a claimed report: %v", err)
+	}
+	if err := s.MarkAttempt(ctx, a[0].ID, "b", "451", t0, t0.Add(time.Hour)); !errors.Is(err, reporter.ErrConflict) {
+		t.Errorf("another instance recorded an attempt: %v", err)
+	}
+	if err := s.MarkSent(ctx, a[0].ID, "a", "s", "", t0); err != nil {
+		t.Fatalf("the owner: %v", err)
+	}
+	// b dies: its claims expire and a takes the reports over.
+	if got, err := s.ClaimReports(ctx, "a", t0.Add(30*time.Second), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Errorf("claims still held: %v %+v", err, got)
+	}
+	got, err := s.ClaimReports(ctx, "a", t0.Add(2*time.Minute), time.Minute, 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after the lease: %v %+v", err, got)
+	}
+	if err := s.MarkSent(ctx, got[0].ID, "b", "s", "", t0); !errors.Is(err, reporter.ErrConflict) {
+		t.Errorf("the dead instance's late result was taken: %v", err)
+	}
+	// Let go, a report can be claimed at once.
+	if err := s.Unclaim(ctx, got[1].ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.ClaimReports(ctx, "c", t0.Add(2*time.Minute), time.Minute, 10); err != nil || len(again) != 1 || again[0].ID != got[1].ID {
+		t.Errorf("after unclaim: %v %+v", err, again)
+	}
+
+}
+
+// Two instances claiming at once share the reports: none twice.
+func testConcurrentClaims(t *testing.T, a, b reporter.Store) {
+	reportsFor(t, a, 20)
+	var got [2][]reporter.Report
+	errs := together(
+		func() (err error) {
+			for {
+				r, err := a.ClaimReports(ctx, "a", t0, time.Minute, 1)
+				if err != nil || len(r) == 0 {
+					return err
+				}
+				got[0] = append(got[0], r...)
+			}
+		},
+		func() (err error) {
+			for {
+				r, err := b.ClaimReports(ctx, "b", t0, time.Minute, 1)
+				if err != nil || len(r) == 0 {
+					return err
+				}
+				got[1] = append(got[1], r...)
+			}
+		},
+	)
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, reporter.ErrConflict) {
+			t.Fatal(err)
+		}
+	}
+	seen := map[int64]bool{}
+	for _, list := range got {
+		for _, r := range list {
+			if seen[r.ID] {
+				t.Errorf("report %s claimed by both", r.Ref)
+			}
+			seen[r.ID] = true
+		}
+	}
+	if len(seen) != 20 {
+		t.Errorf("%d reports claimed, want 20", len(seen))
+	}
 }
