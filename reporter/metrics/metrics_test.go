@@ -39,7 +39,9 @@ func (s *sink) NoAddress(line int)                  {}
 
 type deliveries struct{ reporter.DeliverStore }
 
-func (deliveries) MarkSent(context.Context, int64, string, string, string, time.Time) error { return nil }
+func (deliveries) MarkSent(context.Context, int64, string, string, string, time.Time) error {
+	return nil
+}
 func (deliveries) MarkAttempt(context.Context, int64, string, string, time.Time, time.Time) error {
 	return nil
 }
