@@ -191,8 +191,13 @@ type Report struct {
 	Schedule    string `yaml:"schedule"`
 	MaxAttempts int    `yaml:"max_attempts"`
 	Backoff     string `yaml:"backoff"`
+	// ClaimLease is how long an instance's claim on a report it sends
+	// holds (default 5m, renewed by every part): after an instance dies
+	// mid-send, another sends the report again once the lease is over.
+	ClaimLease string `yaml:"claim_lease"`
 
-	BackoffDuration time.Duration `yaml:"-"`
+	BackoffDuration    time.Duration `yaml:"-"`
+	ClaimLeaseDuration time.Duration `yaml:"-"`
 }
 
 // Feed is one configured source and its format.
@@ -824,6 +829,15 @@ func (v *validator) report() {
 		r.MaxAttempts = 10
 	} else if r.MaxAttempts < 0 {
 		v.add("report.max_attempts", "must be positive")
+	}
+	r.ClaimLeaseDuration = 5 * time.Minute
+	if r.ClaimLease != "" {
+		d, err := ParseDuration(r.ClaimLease)
+		if err != nil || d < time.Second {
+			v.add("report.claim_lease", "%q is not a duration of a second or more", r.ClaimLease)
+		} else {
+			r.ClaimLeaseDuration = d
+		}
 	}
 	r.BackoffDuration = 5 * time.Minute
 	if r.Backoff != "" {

@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}}),
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: instanceName(),
+		Owner: instanceName(), Lease: cfg.Report.ClaimLeaseDuration,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
