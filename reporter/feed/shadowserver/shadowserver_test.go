@@ -161,10 +161,10 @@ func TestSharedSamples(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "..", "shared", "samples", "shadowserver")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") == "true" && os.Getenv("AUTOREPORTER_NO_SAMPLES") == "" {
 			t.Fatalf("no samples at %s", dir)
 		}
-		t.Skipf("no Shadowserver samples at %s; put ../shared/samples beside the project to run this", dir)
+		t.Skipf("no samples: no Shadowserver samples at %s; put ../shared/samples beside the project to run this", dir)
 	}
 	for _, path := range files {
 		f, err := os.Open(path)
