@@ -1,0 +1,11 @@
+// Package sign signs a built report: it takes the complete RFC 5322 bytes
+// that reporter/mail builds (CRLF, quoted-printable or base64 parts) and
+// returns new bytes that the SMTP transport sends unchanged, so a
+// signature verifies on exactly what the receiving server gets.
+//
+//	PGPMIME(raw, entity, created)  multipart/signed, RFC 3156
+//
+// Signing is a pure function of its inputs: the signing time is a
+// parameter (pass the report's creation time) and every boundary derives
+// from the Message-ID, so a resend of a report signs to the same bytes.
+package sign
