@@ -3,7 +3,9 @@
 // returns new bytes that the SMTP transport sends unchanged, so a
 // signature verifies on exactly what the receiving server gets.
 //
-//	PGPMIME(raw, entity, created)  multipart/signed, RFC 3156
+//	PGPMIME(raw, entity, created)    multipart/signed, RFC 3156
+//	Clearsign(raw, entity, created)  inline: the text clearsigned, each
+//	                                 attachment followed by its .asc
 //
 // Signing is a pure function of its inputs: the signing time is a
 // parameter (pass the report's creation time) and every boundary derives

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	"strings"
 )
 
@@ -113,6 +114,32 @@ func (e *entity) get(name string) string {
 	return ""
 }
 
+// mediaType is the entity's Content-Type, with the RFC 2045 default
+// text/plain when there is none.
+func (e *entity) mediaType() (string, map[string]string, error) {
+	v := e.get("Content-Type")
+	if v == "" {
+		return "text/plain", map[string]string{"charset": "us-ascii"}, nil
+	}
+	t, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: Content-Type %q: %v", ErrMalformed, v, err)
+	}
+	return t, params, nil
+}
+
+// bytes writes the entity back: for one that was parsed and not changed,
+// exactly the bytes it came from.
+func (e *entity) bytes() []byte {
+	var b bytes.Buffer
+	for _, f := range e.fields {
+		b.Write(f.raw)
+	}
+	b.WriteString("\r\n")
+	b.Write(e.body)
+	return b.Bytes()
+}
+
 func isContentField(name string) bool {
 	return len(name) > len("content-") && strings.EqualFold(name[:len("content-")], "content-")
 }
@@ -217,4 +244,46 @@ func wrap(outer []field, at int, contentType string, bound string, inner, sigPar
 	b.Write(sigPart)
 	b.WriteString("\r\n--" + bound + "--\r\n")
 	return b.Bytes()
+}
+
+// span is one body part of a multipart entity: body[start:end] are its
+// bytes, without the CRLF that belongs to the next delimiter.
+type span struct{ start, end int }
+
+// parts finds the body parts of a multipart body by its boundary
+// (RFC 2046 section 5.1.1): a delimiter is "--" boundary at the start of a
+// line, optionally followed by white space; the close delimiter adds "--".
+func parts(body []byte, bound string) ([]span, error) {
+	delim := []byte("--" + bound)
+	var out []span
+	open := -1 // start of the current part, -1 before the first delimiter
+	for off := 0; off < len(body); {
+		end := bytes.Index(body[off:], []byte("\r\n"))
+		lineEnd, next := off+end, off+end+2
+		if end < 0 {
+			lineEnd, next = len(body), len(body)
+		}
+		line := body[off:lineEnd]
+		if rest, ok := bytes.CutPrefix(line, delim); ok {
+			closing := bytes.HasPrefix(rest, []byte("--"))
+			if closing {
+				rest = rest[2:]
+			}
+			if len(bytes.Trim(rest, " \t")) == 0 {
+				if open >= 0 {
+					// The CRLF before the delimiter is the delimiter's.
+					out = append(out, span{open, max(off-2, open)})
+				}
+				if closing {
+					if open < 0 {
+						return nil, fmt.Errorf("%w: close delimiter before any part", ErrMalformed)
+					}
+					return out, nil
+				}
+				open = next
+			}
+		}
+		off = next
+	}
+	return nil, fmt.Errorf("%w: no close delimiter for boundary %q", ErrMalformed, bound)
 }

@@ -93,8 +93,22 @@ func newGnuPG(t *testing.T, e *openpgp.Entity) *gnupg {
 // returns gpg's status lines.
 func (g *gnupg) verify(files ...[]byte) (string, error) {
 	g.t.Helper()
+	status, _, err := g.run("--verify", files...)
+	return status, err
+}
+
+// clearText verifies a clearsigned text and returns what gpg says was
+// signed.
+func (g *gnupg) clearText(file []byte) (string, []byte, error) {
+	g.t.Helper()
+	return g.run("--decrypt", file)
+}
+
+func (g *gnupg) run(command string, files ...[]byte) (status string, output []byte, err error) {
+	g.t.Helper()
 	dir := g.t.TempDir()
-	args := []string{"--batch", "--homedir", g.home, "--status-fd", "1", "--verify"}
+	out := filepath.Join(dir, "out")
+	args := []string{"--batch", "--homedir", g.home, "--status-fd", "1", "--output", out, command}
 	for i, b := range files {
 		p := filepath.Join(dir, string(rune('a'+i)))
 		if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -102,14 +116,14 @@ func (g *gnupg) verify(files ...[]byte) (string, error) {
 		}
 		args = append(args, p)
 	}
-	var out, stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(g.bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
-	if err != nil {
-		return out.String() + stderr.String(), err
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String() + stderr.String(), nil, err
 	}
-	return out.String(), nil
+	output, _ = os.ReadFile(out)
+	return stdout.String(), output, nil
 }
 
 // goodSig checks gpg's status for a good SHA-256 signature by e made at
@@ -160,6 +174,9 @@ func TestPGPMIMEVerifiesWithGPG(t *testing.T) {
 					t.Errorf("Content-Type %q has no micalg=pgp-sha256", h.Get("Content-Type"))
 				}
 				sameFields(t, raw, out)
+				if cte := h.Get("Content-Transfer-Encoding"); cte != "" {
+					t.Errorf("multipart/signed has Content-Transfer-Encoding %q on top", cte)
+				}
 
 				// The signed part is the original body with its own
 				// Content-* fields, byte for byte.
