@@ -6,8 +6,11 @@
 //	PGPMIME(raw, entity, created)    multipart/signed, RFC 3156
 //	Clearsign(raw, entity, created)  inline: the text clearsigned, each
 //	                                 attachment followed by its .asc
+//	SMIME(raw, cert, key, chain)     multipart/signed, RFC 8551
 //
-// Signing is a pure function of its inputs: the signing time is a
+// OpenPGP signing is a pure function of its inputs: the signing time is a
 // parameter (pass the report's creation time) and every boundary derives
 // from the Message-ID, so a resend of a report signs to the same bytes.
+// S/MIME keeps the structure but not the signature bytes: the CMS library
+// stamps the wall clock into it.
 package sign

@@ -81,13 +81,14 @@ func assertCRLF(t *testing.T, b []byte) {
 // the package's own parser, and returns it with the body.
 func readHeader(t *testing.T, b []byte) (textproto.MIMEHeader, []byte) {
 	t.Helper()
-	r := bufio.NewReader(bytes.NewReader(b))
+	src := bytes.NewReader(b)
+	r := bufio.NewReader(src)
 	h, err := textproto.NewReader(r).ReadMIMEHeader()
 	if err != nil {
 		t.Fatalf("read header: %v", err)
 	}
-	body := b[len(b)-r.Buffered():]
-	return h, body
+	unread := src.Len() + r.Buffered()
+	return h, b[len(b)-unread:]
 }
 
 // signedParts takes a multipart/signed message apart the way RFC 3156
