@@ -7,6 +7,10 @@
 //	Clearsign(raw, entity, created)  inline: the text clearsigned, each
 //	                                 attachment followed by its .asc
 //	SMIME(raw, cert, key, chain)     multipart/signed, RFC 8551
+//	DKIM(raw, options, created)      a DKIM-Signature field, RFC 6376
+//
+// DKIM goes last: it signs the outer header fields and the body as they
+// will be sent, which the other three change.
 //
 // OpenPGP signing is a pure function of its inputs: the signing time is a
 // parameter (pass the report's creation time) and every boundary derives
