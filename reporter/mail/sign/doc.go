@@ -12,6 +12,11 @@
 // DKIM goes last: it signs the outer header fields and the body as they
 // will be sent, which the other three change.
 //
+// LoadPGPKey, LoadSMIME and LoadDKIMKey read the keys at start (armored
+// OpenPGP with an optional passphrase file; PEM certificates and keys),
+// with errors that name the file, so that a bad key stops check-config
+// rather than the first report.
+//
 // OpenPGP signing is a pure function of its inputs: the signing time is a
 // parameter (pass the report's creation time) and every boundary derives
 // from the Message-ID, so a resend of a report signs to the same bytes.
