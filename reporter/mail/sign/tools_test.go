@@ -41,11 +41,15 @@ func needTool(t *testing.T, name, debianPackage string) string {
 // testdata/report-inline.eml: one text/plain part with the CSV inline).
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := readTestdata(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func readTestdata(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("testdata", name))
 }
 
 // golden compares got with testdata/name, or rewrites it under -update.
