@@ -3,6 +3,7 @@ package sign
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -109,3 +110,50 @@ func (s *Signer) Sign(raw []byte, m Method, created time.Time) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// String names the keys without their secrets, for logs and check-config:
+// a Signer printed or logged must never show a private key. (Value
+// receivers, so that a Signer printed by value is covered too; fmt prints
+// a nil *Signer as <nil>.)
+func (s Signer) String() string {
+	var parts []string
+	if s.PGP != nil {
+		parts = append(parts, fmt.Sprintf("pgp=%X", s.PGP.PrimaryKey.Fingerprint))
+	}
+	if s.SMIME != nil {
+		parts = append(parts, "smime="+s.SMIME.String())
+	}
+	if s.DKIM != nil {
+		parts = append(parts, s.DKIM.String())
+	}
+	if len(parts) == 0 {
+		return "no signing keys"
+	}
+	return strings.Join(parts, " ")
+}
+
+// LogValue keeps the keys out of structured logs.
+func (s Signer) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// String names the certificate; the key prints as <secret>.
+func (k SMIMEKey) String() string {
+	if k.Cert == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("%q (serial %s, until %s) key=<secret>", k.Cert.Subject.String(), k.Cert.SerialNumber, k.Cert.NotAfter.UTC().Format(time.DateOnly))
+}
+
+// LogValue keeps the key out of structured logs.
+func (k SMIMEKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// String names the domain and selector; the key prints as <secret>.
+func (o DKIMOptions) String() string {
+	algo := "?"
+	if o.Key != nil {
+		algo, _ = dkimAlgorithm(o.Key.Public())
+	}
+	return fmt.Sprintf("dkim d=%s s=%s a=%s key=<secret>", o.Domain, o.Selector, algo)
+}
+
+// LogValue keeps the key out of structured logs.
+func (o DKIMOptions) LogValue() slog.Value { return slog.StringValue(o.String()) }

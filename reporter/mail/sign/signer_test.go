@@ -3,6 +3,8 @@ package sign
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,37 @@ func TestSignerSign(t *testing.T) {
 	}
 	if _, err := none.Sign(raw, MethodPGPMIME, t0); !errors.Is(err, ErrNoKey) {
 		t.Errorf("a nil signer with pgp-mime: %v", err)
+	}
+}
+
+// No private key shows when the keys are printed or logged, in any
+// format (the JSON handler would marshal a struct's fields).
+func TestSecretsDoNotPrint(t *testing.T) {
+	k := rsaKey(t)
+	s := &Signer{
+		PGP:   newEntity(t, packet.PubKeyAlgoEdDSA, t0.Add(-time.Hour)),
+		SMIME: &SMIMEKey{Cert: newCert(t, "CERT-XX Autoreporter", k, false, nil, nil), Key: k},
+		DKIM:  &DKIMOptions{Domain: "cert.example", Selector: "s", Key: k},
+	}
+	d := k.D.String()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log.Info("keys", "signer", s, "smime", s.SMIME, "dkim", *s.DKIM, "value", *s)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("keys", "signer", s, "dkim", s.DKIM)
+	for _, out := range []string{
+		fmt.Sprint(s), fmt.Sprintf("%+v", *s), fmt.Sprintf("%v", *s.DKIM), fmt.Sprintf("%+v", s.SMIME), fmt.Sprint(*s.SMIME), logs.String(),
+	} {
+		if strings.Contains(out, d) || strings.Contains(out, k.Primes[0].String()) {
+			t.Errorf("a private key shows: %.200s", out)
+		}
+		if !strings.Contains(out, "<secret>") {
+			t.Errorf("no <secret> in %.200s", out)
+		}
+	}
+	if got := fmt.Sprint((*Signer)(nil)); got != "<nil>" {
+		t.Errorf("nil signer prints %q", got)
+	}
+	if got := (Signer{}).String(); got != "no signing keys" {
+		t.Errorf("empty signer prints %q", got)
 	}
 }
