@@ -53,7 +53,7 @@ func TestSignedMailThroughSMTP(t *testing.T) {
 					t.Fatal(err)
 				}
 				msg := &mail.Message{Subject: "x", To: []string{"abuse@isp-one.example"}, Raw: out}
-				if err := tr.Deliver(context.Background(), "CERT-XX#1", msg); err != nil {
+				if _, err := tr.Deliver(context.Background(), "CERT-XX#1", msg); err != nil {
 					t.Fatal(err)
 				}
 				n++
