@@ -16,7 +16,10 @@ examples/geo/asn.mmdb examples/geo/country.mmdb: examples/geo/networks.txt
 # demo reports are dated yesterday, as a real day's are, so that the
 # feed's max_age (3d in config.example.yaml) keeps them.
 DEMO_DAY := $(shell date -u -d yesterday +%F 2>/dev/null || date -u -v-1d +%F)
-demo: build examples/geo/asn.mmdb
+examples/keys/demo-signing.asc:
+	$(GO) run ./examples/mkkey -out examples/keys/demo-signing.asc
+
+demo: build examples/geo/asn.mmdb examples/keys/demo-signing.asc
 	mkdir -p var/spool/shadowserver var/spool/c2
 	for f in examples/feeds/shadowserver/*.csv; do \
 		sed 's/2026-11-22/$(DEMO_DAY)/g' "$$f" > "var/spool/shadowserver/$$(basename "$$f" | sed 's/2026-11-22/$(DEMO_DAY)/')"; \
@@ -38,6 +41,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocklist$$' -fuzztime 300000x ./reporter/feed/blocklist
 	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime 300000x ./reporter/feed/jsonfeed
 	$(GO) test -run '^$$' -fuzz '^FuzzRDAPAnswer$$' -fuzztime 300000x ./abuse
+	$(GO) test -run '^$$' -fuzz '^FuzzSign$$' -fuzztime 300000x ./reporter/mail/sign
+	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime 300000x ./reporter/store/internal/fieldjson
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -46,4 +51,4 @@ lint:
 	staticcheck ./...
 
 clean:
-	rm -rf bin var examples/geo/*.mmdb
+	rm -rf bin var examples/geo/*.mmdb examples/keys

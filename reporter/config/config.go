@@ -158,6 +158,13 @@ type Mail struct {
 	// JSON attaches the events as JSON too, one object per event with
 	// IntelMQ's field names.
 	JSON bool `yaml:"json"`
+	// Sign is how reports are signed: none, pgp-mime (RFC 3156),
+	// pgp-inline (clearsigned text, the attachments with detached
+	// signatures) or smime; a contact may ask for another (contacts[].sign).
+	Sign  string `yaml:"sign"`
+	PGP   PGP    `yaml:"pgp"`
+	SMIME SMIME  `yaml:"smime"`
+	DKIM  DKIM   `yaml:"dkim"`
 
 	// OutboxFileMode is OutboxMode read; DefaultOutboxMode when unset.
 	OutboxFileMode fs.FileMode `yaml:"-"`
@@ -313,6 +320,8 @@ type Contact struct {
 	// MaxEvents caps the events of one mail to this contact; more go out
 	// in numbered parts (0: only mail.max_size decides).
 	MaxEvents int `yaml:"max_events"`
+	// Sign overrides mail.sign for this contact.
+	Sign string `yaml:"sign"`
 
 	override abuse.Override
 }
@@ -571,6 +580,7 @@ func (v *validator) validate() {
 	v.http()
 	v.shutdown()
 	v.mailContent()
+	v.signing()
 }
 
 // templates checks the templates folder, then that every language the

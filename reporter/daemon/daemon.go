@@ -34,6 +34,7 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 	"github.com/autoreporter/autoreporter/reporter/mail"
+	"github.com/autoreporter/autoreporter/reporter/mail/sign"
 	"github.com/autoreporter/autoreporter/reporter/metrics"
 	"github.com/autoreporter/autoreporter/templates"
 	"golang.org/x/time/rate"
@@ -140,6 +141,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		return nil, err
 	}
 	prefs := newMailPrefs(cfg)
+	signer, err := newSigner(cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	d.builder.About, d.builder.Display = d.about, prefs.display
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
 	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
@@ -199,6 +205,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
 		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
 			return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
+		}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
+			m := cfg.Mail.Sign
+			if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
+				m = s
+			}
+			meth, _ := sign.ParseMethod(m) // checked by newSigner
+			return meth
 		}}),
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,

@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"fmt"
 	netmail "net/mail"
 	"strings"
 
 	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/mail"
+	"github.com/autoreporter/autoreporter/reporter/mail/sign"
 )
 
 // mailPrefs are what the config's contacts ask of their mails beyond the
@@ -16,10 +18,11 @@ import (
 type mailPrefs struct {
 	names     map[string]string // bare address -> display name
 	maxEvents map[string]int    // contact key (bare addresses, joined) -> cap
+	sign      map[string]string // contact key -> signing method
 }
 
 func newMailPrefs(cfg *config.Config) mailPrefs {
-	p := mailPrefs{names: map[string]string{}, maxEvents: map[string]int{}}
+	p := mailPrefs{names: map[string]string{}, maxEvents: map[string]int{}, sign: map[string]string{}}
 	for _, c := range cfg.Contacts {
 		var bare []string
 		for _, to := range c.To {
@@ -35,10 +38,16 @@ func newMailPrefs(cfg *config.Config) mailPrefs {
 				}
 			}
 		}
+		to, err := abuse.NormalizeAddresses(bare)
+		if err != nil {
+			continue
+		}
+		key := strings.Join(to, ",")
 		if c.MaxEvents > 0 {
-			if to, err := abuse.NormalizeAddresses(bare); err == nil {
-				p.maxEvents[strings.Join(to, ",")] = c.MaxEvents
-			}
+			p.maxEvents[key] = c.MaxEvents
+		}
+		if c.Sign != "" {
+			p.sign[key] = c.Sign
 		}
 	}
 	return p
@@ -82,4 +91,54 @@ func (d *Daemon) about(feed, reportType string) mail.Source {
 		src.URL = f.Reference
 	}
 	return src
+}
+
+// newSigner loads the keys the config names for signing, and checks that
+// every method the config asks for has its key: a missing key stops the
+// daemon (and check-config), not the first report.
+func newSigner(cfg *config.Config) (*sign.Signer, error) {
+	m := cfg.Mail
+	s := &sign.Signer{}
+	if m.PGP.KeyFile != "" {
+		k, err := sign.LoadPGPKey(m.PGP.KeyFile, m.PGP.PassphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail.pgp.key_file: %w", err)
+		}
+		s.PGP = k
+	}
+	if m.SMIME.CertFile != "" {
+		k, err := sign.LoadSMIME(m.SMIME.CertFile, m.SMIME.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail.smime.cert_file: %w", err)
+		}
+		s.SMIME = k
+	}
+	if m.DKIM.KeyFile != "" {
+		k, err := sign.LoadDKIMKey(m.DKIM.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail.dkim.key_file: %w", err)
+		}
+		s.DKIM = &sign.DKIMOptions{Domain: m.DKIM.Domain, Selector: m.DKIM.Selector, Key: k, Expire: m.DKIM.ExpireDuration}
+	}
+	check := func(key, method string) error {
+		meth, err := sign.ParseMethod(method)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if err := s.Check(meth); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
+	}
+	if err := check("mail.sign", m.Sign); err != nil {
+		return nil, err
+	}
+	for i, c := range cfg.Contacts {
+		if c.Sign != "" {
+			if err := check(fmt.Sprintf("contacts[%d].sign", i), c.Sign); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
 }

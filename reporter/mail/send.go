@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/mail/sign"
 )
 
 // Transport delivers a built message.
@@ -27,7 +28,19 @@ type Mailer struct {
 	// Limits gives a report's size limits (mail.max_size, the contact's
 	// max_events); nil sends every report whole.
 	Limits func(rep reporter.Report) Limits
+	// Signer signs each mail as Method says for its contact, after it is
+	// built and before it leaves; nil signs nothing.
+	Signer *sign.Signer
+	Method func(rep reporter.Report) sign.Method
 }
+
+// signError is a mail that cannot be signed: the same mail fails the same
+// way, so it is not tried again.
+type signError struct{ err error }
+
+func (e *signError) Error() string   { return e.err.Error() }
+func (e *signError) Unwrap() error   { return e.err }
+func (e *signError) Permanent() bool { return true }
 
 var _ reporter.Mailer = (*Mailer)(nil)
 
@@ -81,6 +94,13 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 		msg, err := m.Builder.BuildPart(rep, buf, p)
 		if err != nil {
 			return err
+		}
+		if m.Signer != nil && m.Method != nil {
+			// Signed at the report's creation time: a resend is the same
+			// bytes.
+			if msg.Raw, err = m.Signer.Sign(msg.Raw, m.Method(rep), rep.Created); err != nil {
+				return &signError{fmt.Errorf("report %s: sign: %w", rep.Ref, err)}
+			}
 		}
 		if lim.MaxBytes > 0 && int64(len(msg.Raw)) > lim.MaxBytes && len(buf) > 1 {
 			return fmt.Errorf("report %s: part %d is %d bytes, over the limit of %d (please report this)", rep.Ref, p.N, len(msg.Raw), lim.MaxBytes)
