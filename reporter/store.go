@@ -143,17 +143,30 @@ type HeldCount struct {
 
 // HistoryQuery filters history. Zero fields do not filter.
 type HistoryQuery struct {
-	IP      netip.Addr
-	CIDR    netip.Prefix
-	ASN     uint32
-	Contact string // an address, matched within the contact's list
-	Feed    string
-	Since   time.Time
-	Limit   int
+	IP           netip.Addr
+	CIDR         netip.Prefix
+	ASN          uint32
+	Contact      string // an address, matched within the contact's list
+	Feed         string
+	Ref          string    // one report
+	Since, Until time.Time // reports created in [Since, Until)
+	Limit        int
+	// Before continues a listing after its last row (HistoryRow.Cursor):
+	// rows come newest report first, and within a report in report order.
+	Before HistoryCursor
+}
+
+// HistoryCursor is where a history listing stopped: keyset paging, so a
+// page deep in years of history costs what the first one does.
+type HistoryCursor struct {
+	Report int64 // 0: from the newest
+	Seq    int   // the event's place in its report
 }
 
 // HistoryRow is one event as reported in one report.
 type HistoryRow struct {
+	// Cursor is this row's place, for the next page's Before.
+	Cursor HistoryCursor
 	Report Report
 	Event  Event
 }

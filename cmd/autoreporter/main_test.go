@@ -87,6 +87,34 @@ func TestRunOnceAndHistory(t *testing.T) {
 	if code != 0 || out != "" {
 		t.Errorf("history of an address never reported: %d %q", code, out)
 	}
+
+	// Paging: one row at a time, each page's stderr says how to go on,
+	// and the pages together are the whole listing.
+	_, whole, _ := cli("history", "--config", c, "--json")
+	var paged []string
+	pages := 0
+	args := []string{"history", "--config", c, "--json", "--limit", "1"}
+	for range 20 {
+		pages++
+		code, out, errs = cli(args...)
+		if code != 0 {
+			t.Fatalf("history page: %d %s", code, errs)
+		}
+		paged = append(paged, strings.SplitAfter(out, "\n")...)
+		_, next, ok := strings.Cut(errs, "add --before ")
+		if !ok {
+			break
+		}
+		args = []string{"history", "--config", c, "--json", "--limit", "1", "--before", strings.TrimSpace(next)}
+	}
+	if got := strings.Join(paged, ""); got != whole || whole == "" || pages != strings.Count(whole, "\n")+1 {
+		t.Errorf("pages of one row:\n%s\nwant the whole listing:\n%s", got, whole)
+	}
+	for _, bad := range [][]string{{"--before", "x"}, {"--before", "3"}, {"--limit", "0"}} {
+		if code, _, errs := cli(append([]string{"history", "--config", c}, bad...)...); code != 2 {
+			t.Errorf("history %v: exit %d, want 2 (%s)", bad, code, errs)
+		}
+	}
 }
 
 func TestLookup(t *testing.T) {

@@ -279,10 +279,21 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	if !q.Since.IsZero() {
 		where = append(where, "r.created >= "+arg(q.Since))
 	}
-	sql := `SELECT ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
+	if !q.Until.IsZero() {
+		where = append(where, "r.created < "+arg(q.Until))
+	}
+	if q.Ref != "" {
+		where = append(where, "r.ref = "+arg(text(q.Ref)))
+	}
+	if q.Before.Report != 0 {
+		where = append(where, fmt.Sprintf("(r.id < %s OR (r.id = %[1]s AND re.seq > %s))", arg(q.Before.Report), arg(q.Before.Seq)))
+	}
+	// Newest report first (ids grow with creation), each in report
+	// order: keyset paging on (r.id, re.seq), report_events_order.
+	sql := `SELECT re.seq, ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
 		JOIN reports r ON r.id = re.report_id JOIN events e ON e.id = re.event_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY r.created DESC, r.id DESC, e.classification COLLATE "C", e.time, e.ip`
+		ORDER BY r.id DESC, re.seq`
 	if q.Limit > 0 {
 		sql += " LIMIT " + arg(q.Limit)
 	}
@@ -296,14 +307,16 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 		// The event columns follow the report columns in one row.
 		var rr reportRow
 		var er eventRow
-		if err := rows.Scan(append(rr.dest(), er.dest()...)...); err != nil {
+		var seq int
+		if err := rows.Scan(append(append([]any{&seq}, rr.dest()...), er.dest()...)...); err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}
 		e, err := er.event()
 		if err != nil {
 			return nil, fmt.Errorf("history: %w", err)
 		}
-		out = append(out, reporter.HistoryRow{Report: rr.report(), Event: e})
+		rep := rr.report()
+		out = append(out, reporter.HistoryRow{Cursor: reporter.HistoryCursor{Report: rep.ID, Seq: seq}, Report: rep, Event: e})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)

@@ -913,6 +913,33 @@ func (s *Store) MarkFetched(ctx context.Context, f reporter.FetchedFile) error {
 }
 
 func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
+	sqlText, args := historySQL(q)
+	rows, err := s.db.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reporter.HistoryRow
+	for rows.Next() {
+		// The event columns follow the report columns in one row.
+		var rr reportRow
+		var er eventRow
+		var seq int
+		if err := rows.Scan(append(append([]any{&seq}, rr.dest()...), er.dest()...)...); err != nil {
+			return nil, err
+		}
+		e, err := er.event()
+		if err != nil {
+			return nil, err
+		}
+		rep := rr.report()
+		out = append(out, reporter.HistoryRow{Cursor: reporter.HistoryCursor{Report: rep.ID, Seq: seq}, Report: rep, Event: e})
+	}
+	return out, rows.Err()
+}
+
+// historySQL is the query for q, apart so a test can ask SQLite for its plan.
+func historySQL(q reporter.HistoryQuery) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -938,35 +965,35 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	if !q.Since.IsZero() {
 		where = append(where, "r.created >= "+arg(us(q.Since)))
 	}
-	sqlText := `SELECT ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
-		JOIN reports r ON r.id = re.report_id JOIN events e ON e.id = re.event_id`
+	if !q.Until.IsZero() {
+		where = append(where, "r.created < "+arg(us(q.Until)))
+	}
+	if q.Ref != "" {
+		where = append(where, "r.ref = "+arg(q.Ref))
+	}
+	if q.Before.Report != 0 {
+		where = append(where, fmt.Sprintf("r.id <= %s AND (r.id < %[1]s OR re.seq > %s)", arg(q.Before.Report), arg(q.Before.Seq)))
+	}
+	// Newest report first (ids grow with creation), each in report
+	// order: keyset paging on (r.id, re.seq). An address or AS starts at
+	// the event (events_ip, events_asn, then report_events_event);
+	// anything else walks the reports newest first, and CROSS JOIN keeps
+	// it so: left to itself, SQLite without statistics starts a deep
+	// page at report_events and sorts every row below the cursor.
+	from := `report_events re JOIN reports r ON r.id = re.report_id`
+	if !q.IP.IsValid() && !q.CIDR.IsValid() && q.ASN == 0 {
+		from = `reports r CROSS JOIN report_events re ON re.report_id = r.id`
+	}
+	sqlText := `SELECT re.seq, ` + reportColumns + `, ` + eventColumns + ` FROM ` + from + `
+		JOIN events e ON e.id = re.event_id`
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlText += " ORDER BY r.created DESC, r.id DESC, e.classification, e.time, e.ip"
+	sqlText += " ORDER BY r.id DESC, re.seq"
 	if q.Limit > 0 {
 		sqlText += " LIMIT " + arg(q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, sqlText, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reporter.HistoryRow
-	for rows.Next() {
-		// The event columns follow the report columns in one row.
-		var rr reportRow
-		var er eventRow
-		if err := rows.Scan(append(rr.dest(), er.dest()...)...); err != nil {
-			return nil, err
-		}
-		e, err := er.event()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, reporter.HistoryRow{Report: rr.report(), Event: e})
-	}
-	return out, rows.Err()
+	return sqlText, args
 }
 
 func prefixBounds(p netip.Prefix) (lo, hi []byte) {

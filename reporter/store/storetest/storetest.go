@@ -559,6 +559,55 @@ func testHistory(t *testing.T, s reporter.Store) {
 			}
 		})
 	}
+
+	all, err := s.History(ctx, reporter.HistoryQuery{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("history: %v %d rows", err, len(all))
+	}
+	// Newest report first; within a report, in report order.
+	for i := 1; i < len(all); i++ {
+		p, c := all[i-1].Cursor, all[i].Cursor
+		if p.Report < c.Report || (p.Report == c.Report && p.Seq >= c.Seq) {
+			t.Errorf("row %d %+v after %+v: not newest report first, in report order", i, c, p)
+		}
+	}
+	// Paging one row at a time walks the same rows, each once.
+	var paged []reporter.HistoryRow
+	q := reporter.HistoryQuery{Limit: 1}
+	for range 10 {
+		h, err := s.History(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) == 0 {
+			break
+		}
+		paged = append(paged, h...)
+		q.Before = h[len(h)-1].Cursor
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paging gave %d rows, want %d", len(paged), len(all))
+	}
+	for i := range all {
+		if paged[i].Cursor != all[i].Cursor || paged[i].Event.IP != all[i].Event.IP {
+			t.Errorf("page %d: %+v %v, want %+v %v", i, paged[i].Cursor, paged[i].Event.IP, all[i].Cursor, all[i].Event.IP)
+		}
+	}
+	// One report by its ref; a window that ends before the reports.
+	ref := all[0].Report.Ref
+	if h, err := s.History(ctx, reporter.HistoryQuery{Ref: ref}); err != nil || len(h) != 1 || h[0].Report.Ref != ref {
+		t.Errorf("history of %s: %v %+v", ref, err, h)
+	}
+	if h, err := s.History(ctx, reporter.HistoryQuery{Ref: "no-such-ref"}); err != nil || len(h) != 0 {
+		t.Errorf("history of an unknown ref: %v %d rows", err, len(h))
+	}
+	created := all[0].Report.Created
+	if h, err := s.History(ctx, reporter.HistoryQuery{Until: created}); err != nil || len(h) != 0 {
+		t.Errorf("history until the reports' creation: %v %d rows, want 0", err, len(h))
+	}
+	if h, err := s.History(ctx, reporter.HistoryQuery{Until: created.Add(time.Second)}); err != nil || len(h) != 3 {
+		t.Errorf("history until after the reports: %v %d rows, want 3", err, len(h))
+	}
 }
 
 func testRejects(t *testing.T, s reporter.Store) {
