@@ -314,5 +314,6 @@ type Store interface {
 	PutRDAP(ctx context.Context, e abuse.RDAPEntry) error
 	// History returns reported events, newest report first.
 	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
+	JobLog
 	Close() error
 }

@@ -80,8 +80,10 @@ type Daemon struct {
 	skipped  sync.Map    // spool entries already logged as left alone
 	// references give a Shadowserver feed's report type's page (schema).
 	references map[string]func(reportType string) string
-	wakeMu     sync.Mutex
-	wake       map[string]time.Time // job -> when it should run again before its schedule says
+	// instance names this process in report claims and recorded job runs.
+	instance string
+	wakeMu   sync.Mutex
+	wake     map[string]time.Time // job -> when it should run again before its schedule says
 }
 
 // wakeAt asks for the named job to run again at t (a spool file settles,
@@ -115,7 +117,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep, instance: instanceName()}
 	var err error
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
@@ -218,7 +220,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		}}),
 		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: instanceName(), Lease: cfg.Report.ClaimLeaseDuration,
+		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
@@ -840,26 +842,42 @@ type Summary struct {
 	Duration time.Duration
 }
 
-// RunOnce ingests every feed, then reports.
+// RunOnce ingests every feed, then reports. Each job is recorded for
+// `status` as the daemon's are. A feed another instance is ingesting is
+// left to it (Summary.Busy); the report pass waits for another instance's,
+// which may not have seen the events this one just stored, and then
+// reports them.
 func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 	start := d.now()
 	var s Summary
-	files, busy, err := d.IngestAll(ctx)
-	s.Files, s.Busy = files, busy
-	for _, f := range files {
-		s.Ingest.Add(f.Stats)
-	}
-	if err != nil {
-		return s, err
-	}
-	// Another instance's report pass may not have seen the events this
-	// one just stored: wait for it, then report them.
-	s.Report, err = d.reportLocked(ctx, false, true)
 	if d.cfg.Mail.Mode == "outbox" {
 		s.Outbox = d.cfg.Mail.Outbox
 	}
+	jobs, err := d.jobs()
+	if err != nil {
+		return s, err
+	}
+	for _, j := range jobs {
+		report := j.Name == "report"
+		got, run, err := d.runJob(ctx, j, report, "run --once "+d.instance)
+		d.record(ctx, run)
+		s.Files = append(s.Files, got.Files...)
+		for _, f := range got.Files {
+			s.Ingest.Add(f.Stats)
+		}
+		if report {
+			s.Report = got.Report
+		}
+		if errors.Is(err, ErrBusy) {
+			s.Busy = append(s.Busy, j.Name)
+			continue
+		}
+		if err != nil {
+			return s, err
+		}
+	}
 	s.Duration = d.now().Sub(start)
-	return s, err
+	return s, nil
 }
 
 // Lookup explains what autoreporter would do with an address.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"Fetched", testFetched},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
+		{"JobLog", testJobLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +77,7 @@ func Run(t *testing.T, open Open) {
 		{"Concurrent/RefsDoNotCollide", testConcurrentRefs},
 		{"Concurrent/DecideSameEvent", testConcurrentDecide},
 		{"Concurrent/ClaimReports", testConcurrentClaims},
+		{"Concurrent/JobLog", testConcurrentJobLog},
 	}
 	for _, tt := range concurrent {
 		t.Run(tt.name, func(t *testing.T) {
