@@ -343,6 +343,15 @@ type DeliverStats struct {
 // later pass; after MaxAttempts the report is marked failed, never
 // dropped.
 func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
+	return r.DeliverProgress(ctx, nil)
+}
+
+// DeliverProgress is Deliver that tells progress, when set, the counts so
+// far after each report it sent or failed to send.
+func (r *Reporter) DeliverProgress(ctx context.Context, progress func(DeliverStats)) (DeliverStats, error) {
+	if progress == nil {
+		progress = func(DeliverStats) {}
+	}
 	var st DeliverStats
 	lease := r.Lease
 	if lease <= 0 {
@@ -401,6 +410,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
 			}
 			st.Sent++
+			progress(st)
 			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", rep.EventCount)
 			continue
 		}
@@ -420,6 +430,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 			st.GaveUp++
 		}
 		st.Failed++
+		progress(st)
 		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
 		err = r.Deliveries.MarkAttempt(rec, rep.ID, r.Owner, sendErr.Error(), now, next)
 		cancel()

@@ -107,7 +107,16 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		if fs.Arg(0) != "ripe" {
 			return usagef("only RIPE dumps can be imported: autoreporter contacts import ripe DIR")
 		}
-		res, err := d.ImportRIPE(ctx, fs.Arg(1))
+		var m *meter
+		res, err := d.ImportRIPEProgress(ctx, fs.Arg(1), func(done, total int64) {
+			if m == nil {
+				m = e.newMeter("ripe dumps", total, true)
+			}
+			m.Set(done, total)
+		})
+		if m != nil {
+			m.Finish()
+		}
 		if err != nil {
 			return err
 		}

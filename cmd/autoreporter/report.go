@@ -70,7 +70,16 @@ func (e *env) resend(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.Close()
-	res, err := d.Resend(ctx, fs.Args(), from)
+	var m *meter
+	res, err := d.ResendProgress(ctx, fs.Args(), from, func(done, total int) {
+		if m == nil {
+			m = e.newCountMeter("resend", int64(total), "reports")
+		}
+		m.Set(int64(done), int64(total))
+	})
+	if m != nil {
+		m.Finish()
+	}
 	for _, ref := range res.Requeued {
 		fmt.Fprintf(e.stdout, "requeued %s\n", ref)
 	}

@@ -601,8 +601,14 @@ type RIPEImport struct {
 // ImportRIPE imports the split dumps in dir, replaces the snapshot
 // atomically and starts answering from it.
 func (d *Daemon) ImportRIPE(ctx context.Context, dir string) (RIPEImport, error) {
+	return d.ImportRIPEProgress(ctx, dir, nil)
+}
+
+// ImportRIPEProgress is ImportRIPE that tells progress how many bytes of
+// the dump files it has read, of how many.
+func (d *Daemon) ImportRIPEProgress(ctx context.Context, dir string, progress func(done, total int64)) (RIPEImport, error) {
 	start := time.Now()
-	opt := ripe.Options{Log: d.log, Now: d.now}
+	opt := ripe.Options{Log: d.log, Now: d.now, Progress: progress}
 	if d.cfg.RIPE.ConstituencyOnly {
 		cons := d.geo.Current().Constituency
 		opt.Keep = cons.Overlaps
@@ -924,6 +930,13 @@ type ResendResult struct {
 // sent) or, with no refs, every report that failed since since, and
 // delivers what is due now. A resent report keeps its Message-ID and bytes.
 func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (ResendResult, error) {
+	return d.ResendProgress(ctx, refs, since, nil)
+}
+
+// ResendProgress is Resend that tells progress, after each report it
+// sent or failed to send, how many it has done of how many. Reports that
+// fell due meanwhile are sent too, so the total grows to meet them.
+func (d *Daemon) ResendProgress(ctx context.Context, refs []string, since time.Time, progress func(done, total int)) (ResendResult, error) {
 	var res ResendResult
 	if len(refs) == 0 {
 		got, err := d.store.Requeue(ctx, "", since)
@@ -945,8 +958,17 @@ func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (Re
 	if len(res.Requeued) == 0 {
 		return res, nil
 	}
+	var tell func(reporter.DeliverStats)
+	if progress != nil {
+		total := len(res.Requeued)
+		tell = func(st reporter.DeliverStats) {
+			done := st.Sent + st.Failed
+			total = max(total, done)
+			progress(done, total)
+		}
+	}
 	var err error
-	res.Deliver, err = d.reporter.Deliver(ctx)
+	res.Deliver, err = d.reporter.DeliverProgress(ctx, tell)
 	return res, err
 }
 

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,38 @@ func TestRunJob(t *testing.T) {
 	_, _, err = d.RunJob(ctx, "nope", false)
 	if !errors.Is(err, daemon.ErrNoJob) || !strings.Contains(err.Error(), "feed shadowserver, feed c2, report") {
 		t.Errorf("an unknown job: %v", err)
+	}
+}
+
+// A resend of many reports tells its progress after each one, of how many.
+func TestResendProgress(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	w.runOnce(t)
+	d := w.open(t, daemon.Options{})
+	rows, err := d.History(context.Background(), reporter.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var refs []string
+	for _, r := range rows {
+		if !seen[r.Report.Ref] {
+			seen[r.Report.Ref] = true
+			refs = append(refs, r.Report.Ref)
+		}
+	}
+	if len(refs) != len(want) {
+		t.Fatalf("%d reports sent, want %d", len(refs), len(want))
+	}
+	var calls []string
+	res, err := d.ResendProgress(context.Background(), refs, time.Time{}, func(done, total int) {
+		calls = append(calls, fmt.Sprintf("%d/%d", done, total))
+	})
+	if err != nil || res.Deliver.Sent != len(refs) {
+		t.Fatalf("resend: %v %+v", err, res)
+	}
+	if got := strings.Join(calls, " "); got != "1/4 2/4 3/4 4/4" {
+		t.Errorf("progress %s, want 1/4 2/4 3/4 4/4", got)
 	}
 }
