@@ -32,6 +32,23 @@ type Server struct {
 	failNext int
 	failAt   int
 	delay    time.Duration
+	discard  bool
+	count    int
+}
+
+// Discard makes the server count the mails it accepts without keeping
+// them: a benchmark sends more than memory should hold.
+func (s *Server) Discard() {
+	s.mu.Lock()
+	s.discard = true
+	s.mu.Unlock()
+}
+
+// Count is how many mails the server accepted.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
 }
 
 // Delay makes the server wait this long before answering each DATA: a
@@ -130,6 +147,10 @@ func (x *session) Data(r io.Reader) error {
 	}
 	if len(x.msg.To) == 0 {
 		return errors.New("no recipients")
+	}
+	x.s.count++
+	if x.s.discard {
+		return nil
 	}
 	x.msg.Data = b
 	x.s.messages = append(x.s.messages, x.msg)
