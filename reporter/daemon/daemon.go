@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	}
 	d.builder.About, d.builder.Display = d.about, prefs.display
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
-	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
+	d.builder.BodyLines, d.builder.JSON, d.builder.PerType = cfg.Mail.BodyLineCount, cfg.Mail.JSON, cfg.Mail.CSVPerType
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
