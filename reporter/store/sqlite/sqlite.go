@@ -938,6 +938,45 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	return out, rows.Err()
 }
 
+// EventsByID implements reporter.Store, a few hundred ids a statement.
+func (s *Store) EventsByID(ctx context.Context, ids []int64) ([]reporter.Event, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make([]reporter.Event, 0, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args[i], marks[i] = id, "$"+strconv.Itoa(i+1)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (`+strings.Join(marks, ",")+`) ORDER BY e.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("events by id: %w", err)
+		}
+		for rows.Next() {
+			var r eventRow
+			if err := rows.Scan(r.dest()...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("events by id: %w", err)
+			}
+			e, err := r.event()
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("events by id: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // historySQL is the query for q, apart so a test can ask SQLite for its plan.
 func historySQL(q reporter.HistoryQuery) (string, []any) {
 	var where []string
