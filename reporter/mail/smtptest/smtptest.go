@@ -34,6 +34,16 @@ type Server struct {
 	delay    time.Duration
 	discard  bool
 	count    int
+	onData   func(n int)
+}
+
+// OnData calls fn with the count of accepted mails each time one has been
+// taken and kept, before the server answers 250: a test may kill the
+// sender there, when the mail has arrived and the sender cannot know.
+func (s *Server) OnData(fn func(n int)) {
+	s.mu.Lock()
+	s.onData = fn
+	s.mu.Unlock()
 }
 
 // Discard makes the server count the mails it accepts without keeping
@@ -149,10 +159,14 @@ func (x *session) Data(r io.Reader) error {
 		return errors.New("no recipients")
 	}
 	x.s.count++
-	if x.s.discard {
-		return nil
+	if !x.s.discard {
+		x.msg.Data = b
+		x.s.messages = append(x.s.messages, x.msg)
 	}
-	x.msg.Data = b
-	x.s.messages = append(x.s.messages, x.msg)
+	if fn, n := x.s.onData, x.s.count; fn != nil {
+		x.s.mu.Unlock()
+		fn(n)
+		x.s.mu.Lock() // for the deferred Unlock
+	}
 	return nil
 }
