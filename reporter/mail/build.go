@@ -375,12 +375,19 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, p Part
 			files = []attachment{{name: attachmentBase(rep.Ref, part, parts) + ".zip", ctype: "application/zip", data: z}}
 		}
 		for _, f := range files {
-			if err := m.AttachReader(f.name, bytes.NewReader(f.data), gomail.WithFileContentType(gomail.ContentType(f.ctype))); err != nil {
-				return nil, fmt.Errorf("report %s: attach %s: %w", rep.Ref, f.name, err)
-			}
+			// A ReadSeeker is read as the mail is written; AttachReader
+			// would copy the file first.
+			m.AttachReadSeeker(f.name, bytes.NewReader(f.data), gomail.WithFileContentType(gomail.ContentType(f.ctype)))
 		}
 	}
+	// Sized once: base64 takes 4/3 and a line break every 76; growing by
+	// doubling would copy a 10 MB mail four times over.
 	var raw bytes.Buffer
+	size := body.Len() + 8<<10
+	for _, f := range files {
+		size += len(f.data)*4/3*78/76 + 1<<10
+	}
+	raw.Grow(size)
 	if _, err := m.WriteTo(&raw); err != nil {
 		return nil, fmt.Errorf("report %s: write: %w", rep.Ref, err)
 	}
@@ -413,6 +420,11 @@ func (b *Builder) attachments(rep reporter.Report, events []reporter.Event, part
 			name = base + "-" + fileSafe(reportTypeOf(g)) + ".csv"
 		}
 		var buf bytes.Buffer
+		n := 1 << 10
+		for i := range g {
+			n += rowSize(&g[i])
+		}
+		buf.Grow(n)
 		if err := WriteCSV(&buf, g); err != nil {
 			return nil, fmt.Errorf("report %s: %s: %w", rep.Ref, name, err)
 		}
