@@ -20,7 +20,23 @@ import (
 const (
 	FormatCSV    = "csv"    // the events as a CSV attachment (the default)
 	FormatInline = "inline" // the same CSV lines in the body, no attachment
+	// FormatZip puts the attachments in one zip file: a day's CSV for a
+	// large network shrinks eight to ten times and fits in one mail.
+	FormatZip = "zip"
 )
+
+// ValidFormat says whether f is a format a contact may ask for ("" is the
+// default, csv).
+func ValidFormat(f string) bool {
+	switch f {
+	case "", FormatCSV, FormatInline, FormatZip:
+		return true
+	}
+	return false
+}
+
+// FormatHelp lists the formats, for error messages.
+const FormatHelp = "csv, inline or zip"
 
 // Contact is where an owner's reports go.
 type Contact struct {
@@ -171,10 +187,8 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		if len(o.To) == 0 && !o.Inhibit {
 			return nil, fmt.Errorf("override %s: needs addresses, or inhibit", o.Key())
 		}
-		switch o.Format {
-		case "", FormatCSV, FormatInline:
-		default:
-			return nil, fmt.Errorf("override %s: format %q is not %s or %s", o.Key(), o.Format, FormatCSV, FormatInline)
+		if !ValidFormat(o.Format) {
+			return nil, fmt.Errorf("override %s: format %q is not %s", o.Key(), o.Format, FormatHelp)
 		}
 	}
 	sort.SliceStable(r.cidrs, func(i, j int) bool { return r.cidrs[i].CIDR.Bits() > r.cidrs[j].CIDR.Bits() })

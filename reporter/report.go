@@ -99,6 +99,9 @@ type Reporter struct {
 	// take the report over.
 	Owner string
 	Lease time.Duration
+	// Preview, when set, is given each event a dry run would send, with
+	// its contact: report --preview builds the mail from them.
+	Preview func(Contact, Event)
 }
 
 // PlanResult is what one planning pass decided.
@@ -202,10 +205,22 @@ func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
 			return res, err
 		}
 		res.Read += len(batch)
+		var byID map[int64]*Event
+		if dryRun && r.Preview != nil {
+			byID = make(map[int64]*Event, len(batch))
+			for i := range batch {
+				byID[batch[i].ID] = &batch[i].Event
+			}
+		}
 		for _, v := range verdicts {
 			if v.Reason != Send {
 				res.Reasons[v.Reason]++
 				continue
+			}
+			if byID != nil {
+				if e := byID[v.ID]; e != nil {
+					r.Preview(v.Contact, *e)
+				}
 			}
 			if dryRun {
 				g := ReportGroup{Contact: v.Contact}

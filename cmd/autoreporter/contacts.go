@@ -49,7 +49,7 @@ var contactsHelp = map[string]struct {
 	"list": {help{"contacts list",
 		"Lists the overrides in the order they are tried (and where each comes from), the RIPE import,\nRDAP, and the fallback mailbox.",
 		"autoreporter contacts list"}, 0, 0},
-	"set": {help{"contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]",
+	"set": {help{"contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline|zip] [--inhibit] [--until DATE|30d] [--note TEXT]",
 		"Adds or replaces an override, kept in the store: it wins over the config's rule for the same\nCIDR or ASN and over every import, while it is in force. A running daemon uses it at its next pass.",
 		"autoreporter contacts set AS64500 --to abuse@isp.example --lang fi --note \"ticket 1234\""}, 1, 1},
 	"unset": {help{"contacts unset CIDR|ASN",
@@ -235,7 +235,7 @@ type overrideFlags struct {
 func (f *overrideFlags) define(fs *flag.FlagSet) {
 	f.to = fs.String("to", "", "comma-separated addresses reports go to")
 	f.lang = fs.String("lang", "", "two-letter language of the reports")
-	f.format = fs.String("format", "", "csv (attachment, the default) or inline (the lines in the body)")
+	f.format = fs.String("format", "", "csv (attachment, the default), inline (the lines in the body) or zip (the attachments in one zip file)")
 	f.inhibit = fs.Bool("inhibit", false, "keep the events but send nothing (an opt-out)")
 	f.until = fs.String("until", "", "when the override ends: a date (2027-01-31), an RFC 3339 time, or a duration from now (30d)")
 	f.note = fs.String("note", "", "why, for the next person (a ticket number)")

@@ -507,3 +507,49 @@ func TestCheckConfigMakesNothing(t *testing.T) {
 		}
 	}
 }
+
+// report --preview prints the exact mail a report now would send to one
+// address, and changes nothing: the report pass after it sends that mail.
+func TestReportPreview(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, _, errs := cli("ingest", "--feed", "ss", "--config", c, filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := cli("report", "--config", c, "--preview", "Abuse@ISP.example")
+	if code != 0 {
+		t.Fatalf("preview: %d %s", code, errs)
+	}
+	for _, want := range []string{"To: <abuse@isp.example>", "Subject: [CERT-T#", "-preview1] AS64500 ISP Oy: 1 event", "CERT-T-", "-preview1.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("preview lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "1 event to abuse@isp.example") {
+		t.Errorf("preview stderr: %s", errs)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 0 {
+		t.Errorf("the preview wrote to the outbox: %v", m)
+	}
+	// Into a folder, as .eml files.
+	outDir := filepath.Join(dir, "preview")
+	if code, out, errs := cli("report", "--config", c, "--preview", "abuse@isp.example", "--out", outDir); code != 0 || !strings.Contains(out, "preview-1.eml") {
+		t.Fatalf("preview --out: %d %s %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(outDir, "preview-1.eml")); err != nil || !strings.Contains(string(b), "192.0.2.1") {
+		t.Errorf("preview file: %v", err)
+	}
+	// Nobody else gets anything.
+	if code, out, errs := cli("report", "--config", c, "--preview", "noc@elsewhere.example"); code != 0 || out != "" || !strings.Contains(errs, "no report would go to noc@elsewhere.example") {
+		t.Errorf("preview for another: %d %q %q", code, out, errs)
+	}
+	// Nothing changed: the real pass sends the event.
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Errorf("report after preview: %d\n%s\n%s", code, out, errs)
+	}
+	for _, bad := range [][]string{{"--preview", "x y"}, {"--out", "d"}, {"--preview", "a@b.example", "--dry-run"}} {
+		if code, _, errs := cli(append([]string{"report", "--config", c}, bad...)...); code != 2 {
+			t.Errorf("report %v: exit %d, want 2 (%s)", bad, code, errs)
+		}
+	}
+}

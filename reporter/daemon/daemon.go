@@ -71,6 +71,7 @@ type Daemon struct {
 	contacts atomic.Pointer[abuse.Resolver]
 	store    reporter.Store
 	builder  *mail.Builder
+	mailer   *mail.Mailer // unwrapped: report --preview sends it elsewhere
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
@@ -150,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	}
 	d.builder.About, d.builder.Display = d.about, prefs.display
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
-	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
+	d.builder.BodyLines, d.builder.JSON, d.builder.PerType = cfg.Mail.BodyLineCount, cfg.Mail.JSON, cfg.Mail.CSVPerType
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
@@ -206,19 +207,20 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	default:
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
+	d.mailer = &mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
+		return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
+	}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
+		m := cfg.Mail.Sign
+		if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
+			m = s
+		}
+		meth, _ := sign.ParseMethod(m) // checked by newSigner
+		return meth
+	}}
 	d.reporter = &reporter.Reporter{
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
-		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
-			return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
-		}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
-			m := cfg.Mail.Sign
-			if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
-				m = s
-			}
-			meth, _ := sign.ParseMethod(m) // checked by newSigner
-			return meth
-		}}),
-		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		Mailer: d.metrics.Mailer(d.mailer),
+		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
 		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration,
 		Classify: func(feed, reportType string) (string, string, bool) {

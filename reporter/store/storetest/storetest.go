@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"Fetched", testFetched},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
+		{"EventsByID", testEventsByID},
 		{"JobLog", testJobLog},
 	}
 	for _, tt := range tests {
@@ -1239,4 +1240,49 @@ func testConcurrentClaims(t *testing.T, a, b reporter.Store) {
 	if len(seen) != 20 {
 		t.Errorf("%d reports claimed, want 20", len(seen))
 	}
+}
+
+func testEventsByID(t *testing.T, s reporter.Store) {
+	a := event("192.0.2.1", 3389, t0)
+	a.ASOrg, a.Country, a.Hostname = "ISP Oy", "FI", "host.example"
+	a.Extra = []reporter.Field{{Key: "tag", Value: "rdp"}}
+	var evs []reporter.Event
+	evs = append(evs, a)
+	for i := 2; i < 1203; i++ {
+		evs = append(evs, event(fmt.Sprintf("198.51.%d.%d", i/250, i%250), 80, t0))
+	}
+	cs := mustInsert(t, s, evs...)
+	var ids []int64
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	ids = append(ids, 1<<40, ids[0]) // one not stored, one twice
+	got, err := s.EventsByID(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("%d events, want %d", len(got), len(evs))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i-1].ID >= got[i].ID {
+			t.Fatalf("not in id order at %d", i)
+		}
+	}
+	g := byIPEvent(got, "192.0.2.1")
+	if g == nil || g.ASOrg != "ISP Oy" || g.Country != "FI" || g.Hostname != "host.example" || len(g.Extra) != 1 || g.Extra[0].Value != "rdp" {
+		t.Errorf("the event is not whole: %+v", g)
+	}
+	if got, err := s.EventsByID(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("no ids: %v %d", err, len(got))
+	}
+}
+
+func byIPEvent(evs []reporter.Event, ip string) *reporter.Event {
+	for i := range evs {
+		if evs[i].IP.String() == ip {
+			return &evs[i]
+		}
+	}
+	return nil
 }
