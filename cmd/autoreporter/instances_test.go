@@ -159,8 +159,13 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 	for _, p := range procs[1:] {
 		p.Process.Signal(syscall.SIGTERM)
 	}
+	// status reads the runs the three daemons recorded in PostgreSQL.
+	code, out, errs := cli("status", "--config", c, "--json")
+	if code != 0 || strings.Count(out, `"last_by":"daemon `) != 2 || !strings.Contains(out, `"job":"feed ss"`) || !strings.Contains(out, `"job":"report"`) {
+		t.Errorf("status on PostgreSQL: %d\n%s\n%s", code, out, errs)
+	}
 	// The history has every event once, on one report each.
-	code, out, _ := cli("history", "--config", c, "--json", "--limit", "100000")
+	code, out, _ = cli("history", "--config", c, "--json", "--limit", "100000")
 	if code != 0 {
 		t.Fatalf("history: %d", code)
 	}
