@@ -240,9 +240,10 @@ func TestLookupDelegatedStats(t *testing.T) {
 func TestContactsSetUnset(t *testing.T) {
 	dir := setup(t)
 	c := filepath.Join(dir, "config.yaml")
-	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "fi",
-		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, note \"ticket 42\"") {
+	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", `"Abuse Desk, NOC" <Desk@ISP.example>,noc@isp.example`, "--lang", "fi",
+		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--max-events", "500", "--sign", "none", "--config", c)
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, "+
+		"at most 500 events a mail, signed none, desk@isp.example as \"Abuse Desk, NOC\", note \"ticket 42\"") {
 		t.Fatalf("set: %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
@@ -280,6 +281,10 @@ func TestContactsSetUnset(t *testing.T) {
 	if !bytes.Contains(raw, []byte("----- begin CERT-T-2026")) || bytes.Contains(raw, []byte("filename=")) {
 		t.Errorf("the override's inline format was not used:\n%s", raw)
 	}
+	// The display name set with the override is in the To header.
+	if !bytes.Contains(raw, []byte(`To: "Abuse Desk, NOC" <desk@isp.example>, <noc@isp.example>`)) {
+		t.Errorf("the display name was not kept:\n%s", raw)
+	}
 	// An event of the inhibited ASN outside the /25 is kept, not sent.
 	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-23 01:00:00,192.0.2.200,23,telnet\n"), 0o644)
 	code, out, _ = cli("run", "--once", "--config", c)
@@ -313,6 +318,9 @@ func TestContactsSetUnset(t *testing.T) {
 		{[]string{"contacts", "set", "AS1", "--to", "ok@isp.example,not-an-email"}, `--to: "not-an-email" is not an email address`},
 		{[]string{"contacts", "set", "10.0.0.1/8", "--inhibit"}, "10.0.0.1/8 has host bits set: its network is 10.0.0.0/8"},
 		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--lang", "xx"}, `--lang: language "xx" has no template; there are: en, fi`},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "pgp-mime"}, "--sign: pgp-mime: no key loaded for the signing method"},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "rot13"}, `--sign: `},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--max-events", "-1"}, "--max-events: -1 is negative"},
 	} {
 		if code, out, errs := cli(append(tt.args, "--config", c)...); code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: %d %q %q, want %q", tt.args, code, out, errs, tt.want)

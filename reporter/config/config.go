@@ -1156,7 +1156,8 @@ func (v *validator) contacts() {
 	for i := range v.cfg.Contacts {
 		c := &v.cfg.Contacts[i]
 		key := fmt.Sprintf("contacts[%d]", i)
-		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config"}
+		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config",
+			MaxEvents: c.MaxEvents, Sign: c.Sign}
 		switch {
 		case c.ASN != "" && c.CIDR != "":
 			v.add(key, "set asn or cidr, not both")

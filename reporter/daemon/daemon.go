@@ -72,6 +72,9 @@ type Daemon struct {
 	store    reporter.Store
 	builder  *mail.Builder
 	mailer   *mail.Mailer // unwrapped: report --preview sends it elsewhere
+	signer   *sign.Signer
+	// prefs follow the overrides: rebuilt with the resolver.
+	prefs    atomic.Pointer[mailPrefs]
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
@@ -143,13 +146,15 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
-	prefs := newMailPrefs(cfg)
+	d.prefs.Store(newMailPrefs(nil)) // loadContacts fills them
 	signer, err := newSigner(cfg)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.builder.About, d.builder.Display = d.about, prefs.display
+	d.signer = signer
+	d.builder.About = d.about
+	d.builder.Display = func(addr string) string { return d.prefs.Load().display(addr) }
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
 	d.builder.BodyLines, d.builder.JSON, d.builder.PerType = cfg.Mail.BodyLineCount, cfg.Mail.JSON, cfg.Mail.CSVPerType
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
@@ -208,13 +213,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
 	d.mailer = &mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
-		return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
+		return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: d.prefs.Load().maxEvents[rep.Contact.Key()]}
 	}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
 		m := cfg.Mail.Sign
-		if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
+		if s, ok := d.prefs.Load().sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
 			m = s
 		}
-		meth, _ := sign.ParseMethod(m) // checked by newSigner
+		meth, err := sign.ParseMethod(m) // checked by newSigner and SetOverride
+		if err != nil {
+			meth, _ = sign.ParseMethod(cfg.Mail.Sign)
+		}
 		return meth
 	}}
 	d.reporter = &reporter.Reporter{
@@ -589,6 +597,16 @@ func (d *Daemon) loadContacts(ctx context.Context) error {
 		sources = append(sources, d.rdap)
 	}
 	d.contacts.Store(r.WithClock(d.now).WithSources(sources...))
+	overrides := r.Overrides()
+	for i, o := range overrides {
+		// A stored override may ask for a method whose key the config
+		// no longer has: its mails are signed as mail.sign says.
+		if err := d.checkSign(o.Sign); err != nil {
+			d.log.Warn("contact override asks for a signing method that cannot be used; mail.sign applies", "rule", o.Key(), "sign", o.Sign, slog.Any("err", err))
+			overrides[i].Sign = ""
+		}
+	}
+	d.prefs.Store(newMailPrefs(overrides))
 	return nil
 }
 

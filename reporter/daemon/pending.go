@@ -128,6 +128,9 @@ func (d *Daemon) SetOverride(ctx context.Context, o abuse.Override) (abuse.Overr
 			return o, fmt.Errorf("--lang: %w", err)
 		}
 	}
+	if err := d.checkSign(o.Sign); err != nil {
+		return o, fmt.Errorf("--sign: %w", err)
+	}
 	// The resolver checks what the config checker checks: addresses,
 	// format, a rule, and addresses unless inhibited.
 	r, err := abuse.NewResolver([]abuse.Override{o}, nil, "")

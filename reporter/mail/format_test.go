@@ -7,8 +7,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,17 +39,7 @@ func TestGoldenFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "report.en."+tt.name+".eml")
-			if *update {
-				os.WriteFile(golden, msg.Raw, 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
-			}
-			if !bytes.Equal(msg.Raw, want) {
-				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
-			}
+			checkGolden(t, "report.en."+tt.name+".eml", msg.Raw)
 			again, _ := b.Build(rep, evs)
 			if !bytes.Equal(again.Raw, msg.Raw) {
 				t.Error("two builds of one report differ: a resend would not be the same mail")

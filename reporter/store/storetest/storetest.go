@@ -715,6 +715,8 @@ func testOverrides(t *testing.T, s reporter.Store) {
 		}
 	}
 	o.To = []string{"c@x.example"}
+	o.Names = map[string]string{"c@x.example": "Abuse \"Desk\" Ö"}
+	o.MaxEvents, o.Sign = 5000, "pgp-inline"
 	if err := s.SetOverride(ctx, o); err != nil {
 		t.Fatalf("replace: %v", err)
 	}
@@ -724,10 +726,12 @@ func testOverrides(t *testing.T, s reporter.Store) {
 	}
 	g := got[1] // ordered by rule: "asn 64500" < "cidr 192.0.2.0/24"
 	if g.CIDR != o.CIDR || fmt.Sprint(g.To) != "[c@x.example]" || g.Language != "sv" || g.Format != abuse.FormatInline ||
-		g.Note != "ticket 42" || g.By != "alice" || !g.Set.Equal(t0) || g.Origin != "store" || g.Inhibit || !g.Until.IsZero() {
+		g.Note != "ticket 42" || g.By != "alice" || !g.Set.Equal(t0) || g.Origin != "store" || g.Inhibit || !g.Until.IsZero() ||
+		g.Names["c@x.example"] != "Abuse \"Desk\" Ö" || len(g.Names) != 1 || g.MaxEvents != 5000 || g.Sign != "pgp-inline" {
 		t.Errorf("cidr override: %+v", g)
 	}
-	if g := got[0]; g.ASN != 64500 || !g.Inhibit || !g.Until.Equal(t0.Add(24*time.Hour)) || len(g.To) != 0 {
+	if g := got[0]; g.ASN != 64500 || !g.Inhibit || !g.Until.Equal(t0.Add(24*time.Hour)) || len(g.To) != 0 ||
+		g.Names != nil || g.MaxEvents != 0 || g.Sign != "" {
 		t.Errorf("asn override: %+v", g)
 	}
 	if ok, err := s.UnsetOverride(ctx, "asn 64500"); !ok || err != nil {
