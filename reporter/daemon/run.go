@@ -15,7 +15,8 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
-// job is one scheduled piece of work: a feed's ingest or the report pass.
+// job is one scheduled piece of work: a feed's ingest, the report pass or
+// the purge.
 type job struct {
 	name  string // "feed shadowserver", "report"
 	spec  string
@@ -25,8 +26,9 @@ type job struct {
 }
 
 // Run runs the daemon until ctx is done: one pass at start (every feed,
-// then the report), then each feed on its schedule and the report pass on
-// report.schedule. Jobs run one at a time in one loop, so that the
+// then the report, then the purge when store.retention is set), then each
+// feed on its schedule, the report pass on report.schedule and the purge
+// on store.purge_schedule. Jobs run one at a time in one loop, so that the
 // embedded store has one writer and a report never sees half a file; when
 // several fall due at once, the feeds go first, so new events do not wait a
 // whole report interval. A job that overruns its interval skips the ticks
@@ -46,6 +48,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}})
 	}
 	jobs = append(jobs, &job{name: "report", spec: d.cfg.Report.Schedule, run: d.reportJob})
+	if d.cfg.Store.RetentionDuration > 0 {
+		// Last: when all fall due together, the purge waits for the new
+		// events and reports.
+		jobs = append(jobs, &job{name: "purge", spec: d.cfg.Store.PurgeSchedule, run: d.purgeJob})
+	}
 	for _, j := range jobs {
 		s, err := config.ScheduleParser().Parse(j.spec)
 		if err != nil {
