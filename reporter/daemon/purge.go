@@ -9,6 +9,7 @@ import (
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
+	"github.com/autoreporter/autoreporter/reporter/store/sqlite"
 )
 
 // purgeSlice is how long one run of the scheduled purge goes on before it
@@ -61,13 +62,21 @@ func Purge(ctx context.Context, cfg *config.Config, st reporter.PurgeStore, lock
 		res.Done = err == nil
 		return res, err
 	}
+	// PostgreSQL's deletes lock rows no other writer wants; SQLite's lock
+	// the database, and a writer in another process needs a gap to get in.
+	var pause time.Duration
+	if cfg.Store.Driver == "sqlite" {
+		pause = sqlite.PurgePause
+	}
 	run := func() error {
 		var err error
-		res.Removed, res.Done, err = reporter.Purge(ctx, st, res.Before, cfg.Store.PurgeBatch, opt.Stop, func(b reporter.PurgeStats) {
-			res.Batches++
-			opt.Log.Debug("purge batch", "reports", b.Reports, "events", b.Events, "rejects", b.Rejects,
-				"fetched_files", b.FetchedFiles, "rdap_answers", b.RDAPAnswers)
-		})
+		res.Removed, res.Done, err = reporter.Purge(ctx, st, res.Before, reporter.PurgeOptions{
+			Batch: cfg.Store.PurgeBatch, Pause: pause, Stop: opt.Stop,
+			After: func(b reporter.PurgeStats) {
+				res.Batches++
+				opt.Log.Debug("purge batch", "reports", b.Reports, "events", b.Events, "rejects", b.Rejects,
+					"fetched_files", b.FetchedFiles, "rdap_answers", b.RDAPAnswers)
+			}})
 		return err
 	}
 	if opt.Wait {

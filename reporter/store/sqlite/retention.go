@@ -11,6 +11,13 @@ import (
 	"github.com/autoreporter/autoreporter/reporter"
 )
 
+// PurgePause is how long a purge should wait between two batches on this
+// store (reporter.PurgeOptions.Pause): SQLite has one writer, and another
+// process waiting for the write lock polls it every 100 ms at most
+// (SQLite's busy handler); a purge that took the lock again at once could
+// keep that writer out until the purge ended.
+const PurgePause = 100 * time.Millisecond
+
 // purgePhase removes up to limit rows of one kind older than cut (Unix
 // microseconds) in tx.
 type purgePhase func(ctx context.Context, tx *sql.Tx, cut int64, limit int) (reporter.PurgeStats, error)

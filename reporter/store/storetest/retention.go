@@ -108,7 +108,7 @@ func testPurge(t *testing.T, s reporter.Store) {
 		t.Fatalf("purgeable: %+v (%v), want %+v", got, err, want)
 	}
 	batches := 0
-	got, done, err := reporter.Purge(ctx, s, t0, 1, nil, func(reporter.PurgeStats) { batches++ })
+	got, done, err := reporter.Purge(ctx, s, t0, reporter.PurgeOptions{Batch: 1, After: func(reporter.PurgeStats) { batches++ }})
 	if err != nil || !done || got != want {
 		t.Fatalf("purge: %+v done=%v (%v), want %+v", got, done, err, want)
 	}
@@ -118,7 +118,7 @@ func testPurge(t *testing.T, s reporter.Store) {
 	if got, err := s.Purgeable(ctx, t0); err != nil || !got.Zero() {
 		t.Errorf("after the purge, still purgeable: %+v (%v)", got, err)
 	}
-	if got, done, err := reporter.Purge(ctx, s, t0, 1, nil, nil); err != nil || !done || !got.Zero() {
+	if got, done, err := reporter.Purge(ctx, s, t0, reporter.PurgeOptions{Batch: 1}); err != nil || !done || !got.Zero() {
 		t.Errorf("a second purge: %+v done=%v (%v)", got, done, err)
 	}
 
@@ -246,7 +246,7 @@ func testPurgeBookkeeping(t *testing.T, s reporter.Store) {
 			t.Fatal(err)
 		}
 	}
-	got, done, err := reporter.Purge(ctx, s, t0, 1, nil, nil)
+	got, done, err := reporter.Purge(ctx, s, t0, reporter.PurgeOptions{Batch: 1})
 	if want := (reporter.PurgeStats{FetchedFiles: 1, RDAPAnswers: 1}); err != nil || !done || got != want {
 		t.Fatalf("purge before t0: %+v (%v), want %+v", got, err, want)
 	}
@@ -260,7 +260,7 @@ func testPurgeBookkeeping(t *testing.T, s reporter.Store) {
 		t.Errorf("rejects kept now went with a cut before now: %d (%v)", len(r), err)
 	}
 	// An hour from now, the rejects kept now are older than the cut.
-	got, _, err = reporter.Purge(ctx, s, time.Now().Add(time.Hour), 1, nil, nil)
+	got, _, err = reporter.Purge(ctx, s, time.Now().Add(time.Hour), reporter.PurgeOptions{Batch: 1})
 	if err != nil || got.Rejects != 2 {
 		t.Errorf("purge before an hour from now: %+v (%v), want the 2 rejects", got, err)
 	}
@@ -295,7 +295,7 @@ func testConcurrentPurge(t *testing.T, a, b reporter.Store) {
 	}
 	batches, inserted := 0, 0
 	removed := reporter.PurgeStats{}
-	_, done, err := reporter.Purge(ctx, a, t0, 4, nil, func(st reporter.PurgeStats) {
+	_, done, err := reporter.Purge(ctx, a, t0, reporter.PurgeOptions{Batch: 4, After: func(st reporter.PurgeStats) {
 		batches++
 		removed.Add(st)
 		// Between batches: the other instance sees this batch gone...
@@ -318,7 +318,7 @@ func testConcurrentPurge(t *testing.T, a, b reporter.Store) {
 			return
 		}
 		inserted++
-	})
+	}})
 	if err != nil || !done {
 		t.Fatalf("purge: done=%v %v", done, err)
 	}
