@@ -531,3 +531,21 @@ func TestRDAPSharedPause(t *testing.T) {
 		t.Fatalf("after the Retry-After: %v", err)
 	}
 }
+
+// BenchmarkRDAPWait is the rate limit's cost per query: taking a reserved
+// slot, and once per reservation (a second's worth of slots) asking the
+// shared state for more.
+func BenchmarkRDAPWait(b *testing.B) {
+	c := &clock{t: t0}
+	r, err := NewRDAP(RDAPOptions{Server: "https://rdap.example", Rate: 100, Now: c.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { c.Add(d); return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
