@@ -16,10 +16,10 @@ import (
 // the cut: half of them reported in sent reports of 500 events, half
 // closed (skipped). It builds the store first (not measured), then purges
 // it in batches of reporter.DefaultPurgeBatch with pause between them
-// (what the daemon uses for the backend), while another handle
-// ingests batches of 1,000 new events; it reports the purge's events/s and
-// the slowest of those ingest batches, which shows whether ingest waited
-// for more than one purge batch.
+// (what the daemon uses for the backend): alone, and while another handle
+// ingests batches of 1,000 new events as fast as it can; it reports the
+// purge's events/s and, beside ingest, the slowest of those ingest
+// batches, which shows whether ingest waited for more than a purge batch.
 //
 // 100,000 events by default; AUTOREPORTER_PURGE_EVENTS=1000000 for the
 // figure in the README (-benchtime 1x: the store is built once a run).
@@ -31,17 +31,27 @@ func BenchPurge(b *testing.B, pause time.Duration, open func(b *testing.B) (s, o
 			b.Fatalf("AUTOREPORTER_PURGE_EVENTS=%q: want a number of events, at least 1000", v)
 		}
 	}
-	b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-		for b.Loop() {
-			b.StopTimer()
-			s, other := open(b)
-			buildPurgeStore(b, s, n)
-			b.StartTimer()
-			start := time.Now()
-			var slowest time.Duration
-			var ingested int
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
+	for _, beside := range []bool{false, true} {
+		name := fmt.Sprintf("events=%d/alone", n)
+		if beside {
+			name = fmt.Sprintf("events=%d/beside-ingest", n)
+		}
+		b.Run(name, func(b *testing.B) { benchPurge(b, n, beside, pause, open) })
+	}
+}
+
+func benchPurge(b *testing.B, n int, beside bool, pause time.Duration, open func(b *testing.B) (s, other reporter.Store)) {
+	for b.Loop() {
+		b.StopTimer()
+		s, other := open(b)
+		buildPurgeStore(b, s, n)
+		b.StartTimer()
+		start := time.Now()
+		var slowest time.Duration
+		var ingested int
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		if beside {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -65,24 +75,26 @@ func BenchPurge(b *testing.B, pause time.Duration, open func(b *testing.B) (s, o
 					ingested += len(batch)
 				}
 			}()
-			got, done, err := reporter.Purge(ctx, s, t0, reporter.PurgeOptions{Pause: pause})
-			took := time.Since(start)
-			close(stop)
-			wg.Wait()
-			if err != nil || !done || got.Events != n {
-				b.Fatalf("purge: %+v done=%v (%v), want %d events", got, done, err, n)
-			}
-			b.ReportMetric(float64(n)/took.Seconds(), "events/s")
-			b.ReportMetric(took.Seconds(), "s/purge")
+		}
+		got, done, err := reporter.Purge(ctx, s, t0, reporter.PurgeOptions{Pause: pause})
+		took := time.Since(start)
+		close(stop)
+		wg.Wait()
+		if err != nil || !done || got.Events != n {
+			b.Fatalf("purge: %+v done=%v (%v), want %d events", got, done, err, n)
+		}
+		b.ReportMetric(float64(n)/took.Seconds(), "events/s")
+		b.ReportMetric(took.Seconds(), "s/purge")
+		if beside {
 			b.ReportMetric(float64(slowest.Milliseconds()), "ms/slowest-ingest-batch")
 			b.ReportMetric(float64(ingested), "events-ingested-meanwhile")
-			b.StopTimer()
-			if err := errors.Join(other.Close(), s.Close()); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
 		}
-	})
+		b.StopTimer()
+		if err := errors.Join(other.Close(), s.Close()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
 }
 
 // buildPurgeStore fills s with n events ingested long before t0: half in
