@@ -99,6 +99,9 @@ type Reporter struct {
 	// take the report over.
 	Owner string
 	Lease time.Duration
+	// Preview, when set, is given each event a dry run would send, with
+	// its contact: report --preview builds the mail from them.
+	Preview func(Contact, Event)
 }
 
 // PlanResult is what one planning pass decided.
@@ -202,10 +205,22 @@ func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
 			return res, err
 		}
 		res.Read += len(batch)
+		var byID map[int64]*Event
+		if dryRun && r.Preview != nil {
+			byID = make(map[int64]*Event, len(batch))
+			for i := range batch {
+				byID[batch[i].ID] = &batch[i].Event
+			}
+		}
 		for _, v := range verdicts {
 			if v.Reason != Send {
 				res.Reasons[v.Reason]++
 				continue
+			}
+			if byID != nil {
+				if e := byID[v.ID]; e != nil {
+					r.Preview(v.Contact, *e)
+				}
 			}
 			if dryRun {
 				g := ReportGroup{Contact: v.Contact}
@@ -343,6 +358,15 @@ type DeliverStats struct {
 // later pass; after MaxAttempts the report is marked failed, never
 // dropped.
 func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
+	return r.DeliverProgress(ctx, nil)
+}
+
+// DeliverProgress is Deliver that tells progress, when set, the counts so
+// far after each report it sent or failed to send.
+func (r *Reporter) DeliverProgress(ctx context.Context, progress func(DeliverStats)) (DeliverStats, error) {
+	if progress == nil {
+		progress = func(DeliverStats) {}
+	}
 	var st DeliverStats
 	lease := r.Lease
 	if lease <= 0 {
@@ -401,6 +425,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
 			}
 			st.Sent++
+			progress(st)
 			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", rep.EventCount)
 			continue
 		}
@@ -420,6 +445,7 @@ func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
 			st.GaveUp++
 		}
 		st.Failed++
+		progress(st)
 		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
 		err = r.Deliveries.MarkAttempt(rec, rep.ID, r.Owner, sendErr.Error(), now, next)
 		cancel()

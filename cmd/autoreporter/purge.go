@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter/config"
@@ -32,21 +33,31 @@ func (e *env) purge(ctx context.Context, args []string) error {
 	defer st.Close()
 	start := time.Now()
 	res, err := daemon.Purge(ctx, cfg, st, locks, daemon.PurgeOptions{Now: start, DryRun: *dry, Wait: true, Log: log})
+	printPurge(e.stdout, cfg, res, time.Since(start))
+	return err
+}
+
+// printPurge says what a purge removed, or on a dry run would remove.
+func printPurge(w io.Writer, cfg *config.Config, res daemon.PurgeResult, took time.Duration) {
 	verb := "removed"
-	if *dry {
+	if res.DryRun {
 		verb = "would remove"
 	}
 	r := res.Removed
-	fmt.Fprintf(e.stdout, "%s what is older than %s (store.retention %s):\n", verb, res.Before.Format(time.RFC3339), cfg.Store.Retention)
-	fmt.Fprintf(e.stdout, "  %s and %s\n", plural(r.Reports, "sent report"), plural(r.Events, "event"))
-	fmt.Fprintf(e.stdout, "  %s, %s, %s\n", plural(r.Rejects, "rejected row"), plural(r.FetchedFiles, "fetched-file record"),
+	fmt.Fprintf(w, "%s what is older than %s (store.retention %s):\n", verb, res.Before.Format(time.RFC3339), cfg.Store.Retention)
+	fmt.Fprintf(w, "  %s and %s\n", plural(r.Reports, "sent report"), plural(r.Events, "event"))
+	fmt.Fprintf(w, "  %s, %s, %s\n", plural(r.Rejects, "rejected row"), plural(r.FetchedFiles, "fetched-file record"),
 		plural(r.RDAPAnswers, "expired RDAP answer"))
-	if !*dry {
-		batches := fmt.Sprintf("%d batches", res.Batches)
-		if res.Batches == 1 {
-			batches = "1 batch"
-		}
-		fmt.Fprintf(e.stdout, "  in %s of at most %d rows, %s\n", batches, cfg.Store.PurgeBatch, time.Since(start).Round(time.Millisecond))
+	if res.DryRun {
+		return
 	}
-	return err
+	batches := fmt.Sprintf("%d batches", res.Batches)
+	if res.Batches == 1 {
+		batches = "1 batch"
+	}
+	fmt.Fprintf(w, "  in %s of at most %d rows, %s", batches, cfg.Store.PurgeBatch, took.Round(time.Millisecond))
+	if !res.Done {
+		fmt.Fprint(w, "; more is left for the next run")
+	}
+	fmt.Fprintln(w)
 }

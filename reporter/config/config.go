@@ -168,6 +168,9 @@ type Mail struct {
 	// JSON attaches the events as JSON too, one object per event with
 	// IntelMQ's field names.
 	JSON bool `yaml:"json"`
+	// CSVPerType attaches one CSV per report type (REF-scan_rdp.csv),
+	// each with its type's own columns, instead of one for all.
+	CSVPerType bool `yaml:"csv_per_type"`
 	// Sign is how reports are signed: none, pgp-mime (RFC 3156),
 	// pgp-inline (clearsigned text, the attachments with detached
 	// signatures) or smime; a contact may ask for another (contacts[].sign).
@@ -323,7 +326,7 @@ type Contact struct {
 	CIDR     string `yaml:"cidr"`
 	To       List   `yaml:"to"`
 	Language string `yaml:"language"`
-	Format   string `yaml:"format"`  // csv (attachment, default) or inline
+	Format   string `yaml:"format"`  // csv (attachment, default), inline or zip
 	Inhibit  bool   `yaml:"inhibit"` // keep the events, send nothing
 	Until    string `yaml:"until"`   // RFC 3339 time or date; the override ends then
 	Note     string `yaml:"note"`
@@ -1164,7 +1167,8 @@ func (v *validator) contacts() {
 	for i := range v.cfg.Contacts {
 		c := &v.cfg.Contacts[i]
 		key := fmt.Sprintf("contacts[%d]", i)
-		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config"}
+		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config",
+			MaxEvents: c.MaxEvents, Sign: c.Sign}
 		switch {
 		case c.ASN != "" && c.CIDR != "":
 			v.add(key, "set asn or cidr, not both")
@@ -1186,10 +1190,8 @@ func (v *validator) contacts() {
 		if len(c.To) == 0 && !c.Inhibit {
 			v.add(key+".to", "is required: the addresses reports go to (or set inhibit: true)")
 		}
-		switch c.Format {
-		case "", abuse.FormatCSV, abuse.FormatInline:
-		default:
-			v.add(key+".format", "%q is not %s or %s", c.Format, abuse.FormatCSV, abuse.FormatInline)
+		if !abuse.ValidFormat(c.Format) {
+			v.add(key+".format", "%q is not %s", c.Format, abuse.FormatHelp)
 		}
 		if c.Until != "" {
 			t, err := ParseUntil(c.Until)

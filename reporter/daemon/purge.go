@@ -101,24 +101,23 @@ func Purge(ctx context.Context, cfg *config.Config, st reporter.PurgeStore, lock
 // purgeJob is the scheduled purge: a slice of at most purgeSlice, then
 // again a second later while there is more, so that a first purge of a
 // year's backlog does not hold up ingest and reports.
-func (d *Daemon) purgeJob(ctx context.Context) (bool, error) {
+func (d *Daemon) purgeJob(ctx context.Context, wait bool) (PurgeResult, error) {
 	start := time.Now()
-	res, err := Purge(ctx, d.cfg, d.store, d.locks, PurgeOptions{Now: d.now(), Log: d.log,
+	res, err := Purge(ctx, d.cfg, d.store, d.locks, PurgeOptions{Now: d.now(), Log: d.log, Wait: wait,
 		Stop: func() bool { return time.Since(start) > purgeSlice }})
 	if err != nil {
-		return false, err
+		return res, err
 	}
-	busy := !res.Removed.Zero()
 	if !res.Done {
 		d.wakeAt("purge", time.Now().Add(time.Second))
 	}
-	if busy {
+	if !res.Removed.Zero() {
 		r := res.Removed
 		d.log.Info("purged", "before", res.Before.Format(time.RFC3339), "reports", r.Reports, "events", r.Events,
 			"rejects", r.Rejects, "fetched_files", r.FetchedFiles, "rdap_answers", r.RDAPAnswers,
 			"batches", res.Batches, "done", res.Done)
 	}
-	return busy, nil
+	return res, nil
 }
 
 // Purge removes what is older than store.retention now, waiting for

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
+	"github.com/autoreporter/autoreporter/templates"
 )
 
 func relay(srv *smtptest.Strict) *SMTP {
@@ -140,4 +143,42 @@ func TestSMTPFaults(t *testing.T) {
 			t.Errorf("MaxSize %d %v", n, err)
 		}
 	})
+}
+
+// BenchmarkSendReports renders and sends reports of 100 events each, one
+// a b.N, through one reused connection to a real SMTP server on loopback:
+// go test -bench SendReports -benchtime 10000x ./reporter/mail
+func BenchmarkSendReports(b *testing.B) {
+	srv := smtptest.Start(b)
+	srv.Discard()
+	s := &SMTP{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: 5 * time.Second, From: "autoreporter@cert.example"}
+	defer s.Close()
+	bd, err := NewBuilder(templates.FS(""), "CERT-XX", "autoreporter@cert.example", "en", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &Mailer{Builder: bd, Transport: s, Limits: func(reporter.Report) Limits { return Limits{MaxBytes: 10 << 20} }}
+	rep, base := fixture("en")
+	evs := make([]reporter.Event, 100)
+	for i := range evs {
+		evs[i] = base[i%len(base)]
+		evs[i].IP = netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep.ID = int64(i + 1)
+		rep.Ref = fmt.Sprintf("CERT-XX#20261123-%04d", i+1)
+		rep.MessageID = fmt.Sprintf("<20261123T060000Z.%d@cert.example>", i+1)
+		rep.Contact.To = []string{fmt.Sprintf("abuse@isp%d.example", i%1000)}
+		if _, err := m.Send(ctx, rep, reporter.Events(evs), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if got := srv.Count(); got != b.N {
+		b.Fatalf("%d mails arrived, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
 }
