@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/netip"
 	"os"
@@ -597,5 +598,68 @@ func TestReportPreview(t *testing.T) {
 		if code, _, errs := cli(append([]string{"report", "--config", c}, bad...)...); code != 2 {
 			t.Errorf("report %v: exit %d, want 2 (%s)", bad, code, errs)
 		}
+	}
+}
+
+// ingest takes a gzipped Shadowserver report from the command line as the
+// spool does: unpacked, and classified by the report type in its name.
+func TestIngestGzipFromTheCLI(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	gz := filepath.Join(dir, "2026-11-22-scan_rdp-finland-geo.csv.gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte("timestamp,ip,port,hostname,tag\n2026-11-22 01:00:00,192.0.2.5,3389,,rdp\n"))
+	zw.Close()
+	os.WriteFile(gz, b.Bytes(), 0o644)
+	code, out, errs := cli("ingest", "--feed", "ss", "--config", c, gz)
+	if code != 0 || !strings.Contains(out, "1 kept") {
+		t.Fatalf("ingest .csv.gz: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Fatalf("report: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli("history", "--config", c, "--json", "--ip", "192.0.2.5")
+	if code != 0 || !strings.Contains(out, `"classification":"vulnerable-system"`) || !strings.Contains(out, `"identifier":"rdp"`) {
+		t.Errorf("the .csv.gz's events are not classified as scan_rdp: %s", out)
+	}
+}
+
+// check-config, run as the operator runs it, fails on files that would
+// mail the wrong people, naming the key: a schema file that is not there,
+// and a Country database given as the ASN database.
+func TestCheckConfigFiles(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "format: shadowserver,", "format: shadowserver, schema: nowhere/reports.json,", 1)), 0o644)
+	code, _, errs := cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "feeds[0].schema") || !strings.Contains(errs, "nowhere/reports.json") {
+		t.Errorf("missing schema: %d %s", code, errs)
+	}
+	os.WriteFile(c, []byte(strings.Replace(cfg, "asn_db: asn.mmdb", "asn_db: country.mmdb", 1)), 0o644)
+	code, _, errs = cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "geo.asn_db") || !strings.Contains(errs, "Country") {
+		t.Errorf("country database as asn_db: %d %s", code, errs)
+	}
+}
+
+// An address the .mmdb does not know has no AS: history says "-", not 0.
+func TestHistoryUnknownASN(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "countries: [FI]", "countries: [FI], cidrs: [203.0.113.0/24]", 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-22 01:00:00,203.0.113.9,23,telnet\n"), 0o644)
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ := cli("history", "--config", c, "--ip", "203.0.113.9")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+	f := strings.Fields(lines[1])
+	// REPORT CREATED STATE TO EVENT-TIME IP PORT ASN ...
+	if len(f) < 8 || f[5] != "203.0.113.9" || f[7] != "-" {
+		t.Errorf("unknown ASN not shown as -: %q", lines[1])
 	}
 }

@@ -202,6 +202,9 @@ type SMTP struct {
 	// recipient domain. 0 (the default) is no cap.
 	Rate       float64 `yaml:"rate"`
 	DomainRate float64 `yaml:"domain_rate"`
+	// Connections is how many mails go out at once, each over a
+	// connection of its own (default 1, at most 32).
+	Connections int `yaml:"connections"`
 
 	TimeoutDuration time.Duration `yaml:"-"`
 }
@@ -816,6 +819,12 @@ func (v *validator) mail() {
 		}
 		if s.DomainRate < 0 {
 			v.add("mail.smtp.domain_rate", "must be 0 (no cap) or more mails a second")
+		}
+		switch {
+		case s.Connections == 0:
+			s.Connections = 1
+		case s.Connections < 0 || s.Connections > 32:
+			v.add("mail.smtp.connections", "%d must be from 1 to 32: mails sent at once, a connection each", s.Connections)
 		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)

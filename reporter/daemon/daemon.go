@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		BatchSize: 10000,
 	}
 	var transport mail.Transport
+	concurrency := 1
 	switch cfg.Mail.Mode {
 	case "smtp":
 		s := cfg.Mail.SMTP
@@ -208,9 +209,16 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 			from = a.Address // the envelope takes the bare address
 		}
 		smtp := &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
-			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Rate: rate.Limit(s.Rate), DomainRate: rate.Limit(s.DomainRate), Log: d.log}
-		d.closers = append(d.closers, smtp)
-		transport = smtp
+			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Throttle: mail.NewThrottle(rate.Limit(s.Rate), rate.Limit(s.DomainRate)), Log: d.log}
+		if s.Connections > 1 {
+			pool := mail.NewPool(s.Connections, smtp)
+			d.closers = append(d.closers, pool)
+			transport = pool
+			concurrency = s.Connections
+		} else {
+			d.closers = append(d.closers, smtp)
+			transport = smtp
+		}
 	default:
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
@@ -232,7 +240,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Mailer: d.metrics.Mailer(d.mailer),
 		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration,
+		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration, Concurrency: concurrency,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)

@@ -1081,3 +1081,27 @@ func TestStoredOverrideMailPrefs(t *testing.T) {
 		t.Errorf("%d mails to isp-one, want 3: one event each", parts)
 	}
 }
+
+// mail.smtp.connections sends that many reports at once over connections
+// of their own: the same mails, each once.
+func TestSendOverSeveralConnections(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "tls: none, timeout: 10s}}", "tls: none, timeout: 10s, connections: 3}}")
+	if w.cfg.Mail.SMTP.Connections != 3 {
+		t.Fatalf("connections %d", w.cfg.Mail.SMTP.Connections)
+	}
+	w.drop(t)
+	s := w.runOnce(t)
+	if s.Report.Deliver.Sent != len(want) || s.Report.Deliver.Failed != 0 {
+		t.Fatalf("%+v", s.Report.Deliver)
+	}
+	got := received(t, w.smtp.Messages())
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+	if len(w.smtp.Messages()) != len(want) {
+		t.Errorf("%d mails, want %d", len(w.smtp.Messages()), len(want))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,4 +182,87 @@ func BenchmarkSendReports(b *testing.B) {
 		b.Fatalf("%d mails arrived, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// A pool sends over its connections at once, each kept for many mails.
+func TestPoolConnections(t *testing.T) {
+	srv := smtptest.StartStrict(t, smtptest.Faults{})
+	p := NewPool(3, relay(srv))
+	defer p.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Deliver(context.Background(), fmt.Sprint(i), message(t, fmt.Sprintf("abuse%d@isp.example", i)))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(srv.Messages()); n != 30 {
+		t.Errorf("%d mails arrived, want 30", n)
+	}
+	if c := srv.Conns(); c < 1 || c > 3 {
+		t.Errorf("%d connections for a pool of 3", c)
+	}
+	if m := srv.Malformed(); len(m) > 0 {
+		t.Errorf("the relay refused: %v", m)
+	}
+}
+
+// The connections of a pool share one throttle, so mail.smtp.rate caps
+// the pool, not each connection.
+func TestPoolSharesThrottle(t *testing.T) {
+	srv := smtptest.StartStrict(t, smtptest.Faults{})
+	tmpl := relay(srv)
+	tmpl.Throttle = NewThrottle(20, 0)
+	p := NewPool(3, tmpl)
+	defer p.Close()
+	for _, s := range p.all {
+		if s.Throttle != tmpl.Throttle {
+			t.Fatal("a connection of the pool has a throttle of its own")
+		}
+	}
+}
+
+// A throttle lets one mail a domain through at once and makes the next to
+// that domain wait (here past a deadline, which rate.Limiter says at once
+// rather than sleeping); another domain is not held up, until the total
+// cap is reached.
+func TestThrottle(t *testing.T) {
+	if NewThrottle(0, 0) != nil {
+		t.Error("no caps: a throttle")
+	}
+	th := NewThrottle(0, 1.0/3600) // one an hour a domain
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if err := th.Wait(short(), []string{"a@one.example"}); err != nil {
+		t.Fatalf("first mail: %v", err)
+	}
+	if err := th.Wait(short(), []string{"b@one.example"}); err == nil {
+		t.Error("a second mail to one.example within the hour went through")
+	}
+	th = NewThrottle(1.0/3600, 0)
+	if err := th.Wait(short(), []string{"a@one.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Wait(short(), []string{"a@two.example"}); err == nil {
+		t.Error("over the total cap: went through")
+	}
+	th = NewThrottle(0, 1.0/3600)
+	for _, to := range []string{"a@one.example", "a@two.example", "a@three.example"} {
+		if err := th.Wait(short(), []string{to}); err != nil {
+			t.Errorf("%s held up by another domain's cap: %v", to, err)
+		}
+	}
 }
