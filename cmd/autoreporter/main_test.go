@@ -517,6 +517,44 @@ func TestCheckConfigMakesNothing(t *testing.T) {
 	}
 }
 
+// TestPurgeCommand: purge says what it removed, or would; without
+// store.retention it refuses and says which key to set.
+func TestPurgeCommand(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run --once: %d\n%s%s", code, out, errs)
+	}
+	code, _, errs := cli("purge", "--config", c)
+	if code != 1 || !strings.Contains(errs, "store.retention is not set") || !strings.Contains(errs, c) {
+		t.Errorf("purge without retention: exit %d\n%s", code, errs)
+	}
+	os.WriteFile(c, []byte(cfg+"store: {retention: 400d, purge_batch: 100}\n"), 0o644)
+	code, out, errs := cli("purge", "--dry-run", "--config", c)
+	if code != 0 || !strings.Contains(out, "would remove what is older than") || !strings.Contains(out, "0 sent reports and 0 events") {
+		t.Errorf("purge --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli("purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "(store.retention 400d)") ||
+		!strings.Contains(out, "0 rejected rows, 0 fetched-file records, 0 expired RDAP answers") || !strings.Contains(out, "of at most 100 rows") {
+		t.Errorf("purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := cli("history", "--config", c); code != 0 || !strings.Contains(out, "192.0.2.1") {
+		t.Errorf("a purge removed this year's report: %d\n%s", code, out)
+	}
+	// The daemon's job, run now: recorded for status like the others.
+	code, out, errs = cli("run", "--job", "purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "job:     purge idle") {
+		t.Errorf("run --job purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("status", "--config", c); code != 0 || !strings.Contains(out, "purge") {
+		t.Errorf("status does not list the purge job: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("purge", "-h"); code != 0 || !strings.Contains(out+errs, "Example:\n  autoreporter purge --dry-run") {
+		t.Errorf("purge -h: %d\n%s%s", code, out, errs)
+	}
+}
+
 // report --preview prints the exact mail a report now would send to one
 // address, and changes nothing: the report pass after it sends that mail.
 func TestReportPreview(t *testing.T) {
