@@ -1105,3 +1105,24 @@ func TestSendOverSeveralConnections(t *testing.T) {
 		t.Errorf("%d mails, want %d", len(w.smtp.Messages()), len(want))
 	}
 }
+
+// A spool entry the daemon leaves alone (a dot-file, a symlink) is named
+// in the log once, not at every pass.
+func TestSkippedSpoolEntryLoggedOnce(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	os.WriteFile(filepath.Join(w.dir, "spool/ss/.hidden.csv"), []byte("x"), 0o644)
+	os.Symlink("/etc/hostname", filepath.Join(w.dir, "spool/ss/link.csv"))
+	var log bytes.Buffer
+	d := w.open(t, daemon.Options{Log: slog.New(slog.NewTextHandler(&log, nil))})
+	for range 3 {
+		if _, err := d.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{".hidden.csv", "link.csv"} {
+		if n := strings.Count(log.String(), name); n != 1 {
+			t.Errorf("%s named %d times in three passes, want once:\n%s", name, n, log.String())
+		}
+	}
+}
