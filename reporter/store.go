@@ -277,6 +277,7 @@ type Store interface {
 	EventWriter
 	PlanStore
 	DeliverStore
+	WatchStore
 	// Requeue makes failed reports pending again, to be sent at once: the
 	// report with ref, or when ref is empty every report that failed since
 	// since. It returns the refs requeued.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"Fetched", testFetched},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
+		{"Watchlists", testWatchlists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
