@@ -38,12 +38,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 		f := f
 		jobs = append(jobs, &job{name: "feed " + f.Name, spec: f.Schedule, run: func(ctx context.Context) (bool, error) {
 			res, err := d.IngestFeed(ctx, f)
+			if _, watched := d.cfg.WatchedFeeds()[f.Name]; watched {
+				// The new list is in use before the next flow arrives.
+				if werr := d.refreshWatchlists(ctx); werr != nil {
+					err = errors.Join(err, werr)
+				}
+			}
 			busy := false
 			for _, r := range res {
 				busy = busy || r.File != NotModified
 			}
 			return busy, err
 		}})
+	}
+	// Flows after the feeds (a watchlist a feed just replaced is in use)
+	// and before the report (the windows just closed are in it).
+	for _, fr := range d.flows {
+		jobs = append(jobs, &job{name: "flow " + fr.cfg.Name, spec: "@every " + flowTick(fr.cfg.WindowDuration).String(), run: d.flowJob(fr)})
 	}
 	jobs = append(jobs, &job{name: "report", spec: d.cfg.Report.Schedule, run: d.reportJob})
 	for _, j := range jobs {
@@ -62,6 +73,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	stopFlows, err := d.startFlows(ctx)
+	if err != nil {
+		return err
+	}
+	// Before Run returns, so the store is still open: the caller closes it.
+	defer stopFlows()
 	names := make([]string, len(d.cfg.Feeds))
 	for i, f := range d.cfg.Feeds {
 		names[i] = f.Name
