@@ -65,6 +65,7 @@ type Decoder struct {
 	sources map[netip.AddrPort]*source // v9 and IPFIX state per exporter address and port
 
 	packets, refused, decodeErrors, records atomic.Uint64
+	panics                                  atomic.Uint64
 }
 
 // source is what one exporter's datagrams need to be read: its templates
@@ -135,6 +136,7 @@ func (d *Decoder) Decode(src netip.AddrPort, payload []byte, t time.Time) {
 func (d *Decoder) decode(src netip.AddrPort, payload []byte, t time.Time) (n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			d.panics.Add(1)
 			err = fmt.Errorf("decoder panicked: %v", p)
 		}
 	}()
