@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/autoreporter
 GOTESTFLAGS ?=
 
-.PHONY: build test bench lint demo fuzz clean
+.PHONY: build test bench bench-system lint demo fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/autoreporter
@@ -32,6 +32,12 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# One national day through the whole daemon: 5,000,000 rows, run --once,
+# rows/s, events, mails, wall time and peak RSS. Set AUTOREPORTER_BENCH_PG
+# to a PostgreSQL DSN to run it there too.
+bench-system: build
+	./examples/bench-system.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 300000x ./reporter/feed/shadowserver

@@ -315,5 +315,9 @@ type Store interface {
 	PutRDAP(ctx context.Context, e abuse.RDAPEntry) error
 	// History returns reported events, newest report first.
 	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
+	// EventsByID returns the stored events with these ids, whole, in id
+	// order; ids not stored are left out (report --preview).
+	EventsByID(ctx context.Context, ids []int64) ([]Event, error)
+	JobLog
 	Close() error
 }

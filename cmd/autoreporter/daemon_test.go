@@ -133,6 +133,18 @@ feeds:
 		t.Errorf("/readyz: %d %s", code, body)
 	}
 
+	// status, from another process beside the daemon: the daemon's runs,
+	// and its plan for the next. run --job takes the daemon's lock for the
+	// job (--wait: the daemon may hold it now) and runs it beside it.
+	code, out, errs := cli("status", "--config", c, "--json")
+	if code != 0 || !strings.Contains(out, `"job":"feed a"`) || !strings.Contains(out, `"last_by":"daemon `) ||
+		!strings.Contains(out, `"job":"report"`) || !strings.Contains(out, `"next":"`) {
+		t.Errorf("status beside the daemon: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := cli("run", "--job", "feed a", "--wait", "--config", c); code != 0 || !strings.Contains(out, "job:     feed a ") {
+		t.Errorf("run --job beside the daemon: %d\n%s\n%s", code, out, errs)
+	}
+
 	// A broken config: refused, every error logged, the old one runs on.
 	os.WriteFile(c, []byte(conf(feed("a", "/a.csv"))+"bogus: 1\nmail: {mode: pigeon}\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)

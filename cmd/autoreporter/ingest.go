@@ -40,7 +40,7 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 			if m == nil {
 				m = e.newMeter(filepath.Base(path), total, true)
 			}
-			m.Set(done)
+			m.Set(done, total)
 		})
 		if m != nil {
 			m.Finish()

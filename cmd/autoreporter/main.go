@@ -28,11 +28,13 @@ const usage = `autoreporter: tell each network owner about its hosts in global t
 
 Usage:
   autoreporter run [--once]                 the daemon; --once does one full cycle and exits
+  autoreporter run --job NAME [--wait]      run one job (feed NAME, report) now, under the daemon's lock
   autoreporter ingest --feed NAME FILE...   ingest files as that feed
   autoreporter report [--dry-run]           build and send the pending reports now
   autoreporter lookup IP...                 why an address would (not) be reported, and to whom
   autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
   autoreporter feeds                        each feed's source, last success, last error and row counts
+  autoreporter status [--json]              each job's schedule, next run, and last run: when, how long, result
   autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
   autoreporter contacts import ripe DIR     import the RIPE split dumps (ripe.db.*.gz) in DIR
   autoreporter contacts lookup IP|ASN...    where reports go, and which source said so
@@ -54,7 +56,7 @@ and --log-level debug|info|warn|error (default info; logs go to stderr).
 
 Exit codes: 0 done; 1 failed (the message says why); 2 the command line is
 wrong; 3 done in part: some files failed or some mails were not sent (run
---once, ingest, report, resend). A mail not sent is tried again by the next
+--once, run --job, ingest, report, resend). A mail not sent is tried again by the next
 run; a spool file that failed is in failed/ with a .error.txt that says why.
 `
 
@@ -173,6 +175,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.checkConfig(ctx, rest)
 	case "feeds":
 		err = e.feeds(ctx, rest)
+	case "status":
+		err = e.status(ctx, rest)
 	case "rejects":
 		err = e.rejects(ctx, rest)
 	case "contacts":

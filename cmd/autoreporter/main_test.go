@@ -152,7 +152,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		{[]string{"report", "now"}, 2, `unexpected argument "now"`},
 		{[]string{"feeds", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"lookup"}, 2, "missing arguments"},
-		{[]string{"run", "-h"}, 0, "Usage: autoreporter run [--once]"},
+		{[]string{"run", "-h"}, 0, "Usage: autoreporter run [--once | --job NAME [--wait]]"},
+		{[]string{"status", "-h"}, 0, "Usage: autoreporter status [--json]"},
 		{[]string{"ingest", "-h"}, 0, "Example:\n  autoreporter ingest --feed shadowserver"},
 		{[]string{"history", "-h"}, 0, "--config defaults to $AUTOREPORTER_CONFIG, or ./config.yaml"},
 		{[]string{"contacts", "-h"}, 0, "import ripe DIR"},
@@ -239,9 +240,10 @@ func TestLookupDelegatedStats(t *testing.T) {
 func TestContactsSetUnset(t *testing.T) {
 	dir := setup(t)
 	c := filepath.Join(dir, "config.yaml")
-	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "fi",
-		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, note \"ticket 42\"") {
+	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", `"Abuse Desk, NOC" <Desk@ISP.example>,noc@isp.example`, "--lang", "fi",
+		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--max-events", "500", "--sign", "none", "--config", c)
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, "+
+		"at most 500 events a mail, signed none, desk@isp.example as \"Abuse Desk, NOC\", note \"ticket 42\"") {
 		t.Fatalf("set: %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
@@ -279,6 +281,10 @@ func TestContactsSetUnset(t *testing.T) {
 	if !bytes.Contains(raw, []byte("----- begin CERT-T-2026")) || bytes.Contains(raw, []byte("filename=")) {
 		t.Errorf("the override's inline format was not used:\n%s", raw)
 	}
+	// The display name set with the override is in the To header.
+	if !bytes.Contains(raw, []byte(`To: "Abuse Desk, NOC" <desk@isp.example>, <noc@isp.example>`)) {
+		t.Errorf("the display name was not kept:\n%s", raw)
+	}
 	// An event of the inhibited ASN outside the /25 is kept, not sent.
 	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-23 01:00:00,192.0.2.200,23,telnet\n"), 0o644)
 	code, out, _ = cli("run", "--once", "--config", c)
@@ -312,6 +318,9 @@ func TestContactsSetUnset(t *testing.T) {
 		{[]string{"contacts", "set", "AS1", "--to", "ok@isp.example,not-an-email"}, `--to: "not-an-email" is not an email address`},
 		{[]string{"contacts", "set", "10.0.0.1/8", "--inhibit"}, "10.0.0.1/8 has host bits set: its network is 10.0.0.0/8"},
 		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--lang", "xx"}, `--lang: language "xx" has no template; there are: en, fi`},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "pgp-mime"}, "--sign: pgp-mime: no key loaded for the signing method"},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "rot13"}, `--sign: `},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--max-events", "-1"}, "--max-events: -1 is negative"},
 	} {
 		if code, out, errs := cli(append(tt.args, "--config", c)...); code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: %d %q %q, want %q", tt.args, code, out, errs, tt.want)
@@ -503,6 +512,52 @@ func TestCheckConfigMakesNothing(t *testing.T) {
 	for _, p := range []string{"typo", "db"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
 			t.Errorf("check-config made %s", p)
+		}
+	}
+}
+
+// report --preview prints the exact mail a report now would send to one
+// address, and changes nothing: the report pass after it sends that mail.
+func TestReportPreview(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, _, errs := cli("ingest", "--feed", "ss", "--config", c, filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := cli("report", "--config", c, "--preview", "Abuse@ISP.example")
+	if code != 0 {
+		t.Fatalf("preview: %d %s", code, errs)
+	}
+	for _, want := range []string{"To: <abuse@isp.example>", "Subject: [CERT-T#", "-preview1] AS64500 ISP Oy: 1 event", "CERT-T-", "-preview1.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("preview lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "1 event to abuse@isp.example") {
+		t.Errorf("preview stderr: %s", errs)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 0 {
+		t.Errorf("the preview wrote to the outbox: %v", m)
+	}
+	// Into a folder, as .eml files.
+	outDir := filepath.Join(dir, "preview")
+	if code, out, errs := cli("report", "--config", c, "--preview", "abuse@isp.example", "--out", outDir); code != 0 || !strings.Contains(out, "preview-1.eml") {
+		t.Fatalf("preview --out: %d %s %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(outDir, "preview-1.eml")); err != nil || !strings.Contains(string(b), "192.0.2.1") {
+		t.Errorf("preview file: %v", err)
+	}
+	// Nobody else gets anything.
+	if code, out, errs := cli("report", "--config", c, "--preview", "noc@elsewhere.example"); code != 0 || out != "" || !strings.Contains(errs, "no report would go to noc@elsewhere.example") {
+		t.Errorf("preview for another: %d %q %q", code, out, errs)
+	}
+	// Nothing changed: the real pass sends the event.
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Errorf("report after preview: %d\n%s\n%s", code, out, errs)
+	}
+	for _, bad := range [][]string{{"--preview", "x y"}, {"--out", "d"}, {"--preview", "a@b.example", "--dry-run"}} {
+		if code, _, errs := cli(append([]string{"report", "--config", c}, bad...)...); code != 2 {
+			t.Errorf("report %v: exit %d, want 2 (%s)", bad, code, errs)
 		}
 	}
 }

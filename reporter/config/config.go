@@ -159,6 +159,9 @@ type Mail struct {
 	// JSON attaches the events as JSON too, one object per event with
 	// IntelMQ's field names.
 	JSON bool `yaml:"json"`
+	// CSVPerType attaches one CSV per report type (REF-scan_rdp.csv),
+	// each with its type's own columns, instead of one for all.
+	CSVPerType bool `yaml:"csv_per_type"`
 	// Sign is how reports are signed: none, pgp-mime (RFC 3156),
 	// pgp-inline (clearsigned text, the attachments with detached
 	// signatures) or smime; a contact may ask for another (contacts[].sign).
@@ -190,6 +193,9 @@ type SMTP struct {
 	// recipient domain. 0 (the default) is no cap.
 	Rate       float64 `yaml:"rate"`
 	DomainRate float64 `yaml:"domain_rate"`
+	// Connections is how many mails go out at once, each over a
+	// connection of its own (default 1, at most 32).
+	Connections int `yaml:"connections"`
 
 	TimeoutDuration time.Duration `yaml:"-"`
 }
@@ -314,7 +320,7 @@ type Contact struct {
 	CIDR     string `yaml:"cidr"`
 	To       List   `yaml:"to"`
 	Language string `yaml:"language"`
-	Format   string `yaml:"format"`  // csv (attachment, default) or inline
+	Format   string `yaml:"format"`  // csv (attachment, default), inline or zip
 	Inhibit  bool   `yaml:"inhibit"` // keep the events, send nothing
 	Until    string `yaml:"until"`   // RFC 3339 time or date; the override ends then
 	Note     string `yaml:"note"`
@@ -805,6 +811,12 @@ func (v *validator) mail() {
 		if s.DomainRate < 0 {
 			v.add("mail.smtp.domain_rate", "must be 0 (no cap) or more mails a second")
 		}
+		switch {
+		case s.Connections == 0:
+			s.Connections = 1
+		case s.Connections < 0 || s.Connections > 32:
+			v.add("mail.smtp.connections", "%d must be from 1 to 32: mails sent at once, a connection each", s.Connections)
+		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)
 	}
@@ -1155,7 +1167,8 @@ func (v *validator) contacts() {
 	for i := range v.cfg.Contacts {
 		c := &v.cfg.Contacts[i]
 		key := fmt.Sprintf("contacts[%d]", i)
-		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config"}
+		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config",
+			MaxEvents: c.MaxEvents, Sign: c.Sign}
 		switch {
 		case c.ASN != "" && c.CIDR != "":
 			v.add(key, "set asn or cidr, not both")
@@ -1177,10 +1190,8 @@ func (v *validator) contacts() {
 		if len(c.To) == 0 && !c.Inhibit {
 			v.add(key+".to", "is required: the addresses reports go to (or set inhibit: true)")
 		}
-		switch c.Format {
-		case "", abuse.FormatCSV, abuse.FormatInline:
-		default:
-			v.add(key+".format", "%q is not %s or %s", c.Format, abuse.FormatCSV, abuse.FormatInline)
+		if !abuse.ValidFormat(c.Format) {
+			v.add(key+".format", "%q is not %s", c.Format, abuse.FormatHelp)
 		}
 		if c.Until != "" {
 			t, err := ParseUntil(c.Until)

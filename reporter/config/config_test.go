@@ -112,6 +112,7 @@ func TestErrors(t *testing.T) {
 		{"missing schema", [2]string{"repeat: 24h}", "repeat: 24h, schema: nowhere/reports.json}"}, []string{"feeds[0].schema: ", "nowhere/reports.json: no such file or directory"}},
 		{"schema a folder", [2]string{"repeat: 24h}", "repeat: 24h, schema: examples}"}, []string{"feeds[0].schema: ", "is a folder, not a file"}},
 		{"empty password file", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, password_file: empty.txt}}"}, []string{"mail.smtp.password_file: ", "empty.txt is empty"}},
+		{"connections", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, connections: 33}}"}, []string{"mail.smtp.connections: 33 must be from 1 to 32"}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
 	}
 	for _, tt := range tests {

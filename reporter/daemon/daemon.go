@@ -71,6 +71,10 @@ type Daemon struct {
 	contacts atomic.Pointer[abuse.Resolver]
 	store    reporter.Store
 	builder  *mail.Builder
+	mailer   *mail.Mailer // unwrapped: report --preview sends it elsewhere
+	signer   *sign.Signer
+	// prefs follow the overrides: rebuilt with the resolver.
+	prefs    atomic.Pointer[mailPrefs]
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
@@ -80,8 +84,10 @@ type Daemon struct {
 	skipped  sync.Map    // spool entries already logged as left alone
 	// references give a Shadowserver feed's report type's page (schema).
 	references map[string]func(reportType string) string
-	wakeMu     sync.Mutex
-	wake       map[string]time.Time // job -> when it should run again before its schedule says
+	// instance names this process in report claims and recorded job runs.
+	instance string
+	wakeMu   sync.Mutex
+	wake     map[string]time.Time // job -> when it should run again before its schedule says
 	// flows are the flow collectors; flowsRunning once Run started them.
 	flows        []*flowRunner
 	flowsRunning bool
@@ -118,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep, instance: instanceName()}
 	var err error
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
@@ -143,15 +149,17 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, err
 	}
-	prefs := newMailPrefs(cfg)
+	d.prefs.Store(newMailPrefs(nil)) // loadContacts fills them
 	signer, err := newSigner(cfg)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.builder.About, d.builder.Display = d.about, prefs.display
+	d.signer = signer
+	d.builder.About = d.about
+	d.builder.Display = func(addr string) string { return d.prefs.Load().display(addr) }
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
-	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
+	d.builder.BodyLines, d.builder.JSON, d.builder.PerType = cfg.Mail.BodyLineCount, cfg.Mail.JSON, cfg.Mail.CSVPerType
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
@@ -200,6 +208,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		return nil, err
 	}
 	var transport mail.Transport
+	concurrency := 1
 	switch cfg.Mail.Mode {
 	case "smtp":
 		s := cfg.Mail.SMTP
@@ -208,27 +217,38 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 			from = a.Address // the envelope takes the bare address
 		}
 		smtp := &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
-			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Rate: rate.Limit(s.Rate), DomainRate: rate.Limit(s.DomainRate), Log: d.log}
-		d.closers = append(d.closers, smtp)
-		transport = smtp
+			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Throttle: mail.NewThrottle(rate.Limit(s.Rate), rate.Limit(s.DomainRate)), Log: d.log}
+		if s.Connections > 1 {
+			pool := mail.NewPool(s.Connections, smtp)
+			d.closers = append(d.closers, pool)
+			transport = pool
+			concurrency = s.Connections
+		} else {
+			d.closers = append(d.closers, smtp)
+			transport = smtp
+		}
 	default:
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
+	d.mailer = &mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
+		return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: d.prefs.Load().maxEvents[rep.Contact.Key()]}
+	}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
+		m := cfg.Mail.Sign
+		if s, ok := d.prefs.Load().sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
+			m = s
+		}
+		meth, err := sign.ParseMethod(m) // checked by newSigner and SetOverride
+		if err != nil {
+			meth, _ = sign.ParseMethod(cfg.Mail.Sign)
+		}
+		return meth
+	}}
 	d.reporter = &reporter.Reporter{
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
-		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
-			return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
-		}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
-			m := cfg.Mail.Sign
-			if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
-				m = s
-			}
-			meth, _ := sign.ParseMethod(m) // checked by newSigner
-			return meth
-		}}),
-		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		Mailer: d.metrics.Mailer(d.mailer),
+		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
 		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: instanceName(), Lease: cfg.Report.ClaimLeaseDuration,
+		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration, Concurrency: concurrency,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
@@ -601,6 +621,16 @@ func (d *Daemon) loadContacts(ctx context.Context) error {
 		sources = append(sources, d.rdap)
 	}
 	d.contacts.Store(r.WithClock(d.now).WithSources(sources...))
+	overrides := r.Overrides()
+	for i, o := range overrides {
+		// A stored override may ask for a method whose key the config
+		// no longer has: its mails are signed as mail.sign says.
+		if err := d.checkSign(o.Sign); err != nil {
+			d.log.Warn("contact override asks for a signing method that cannot be used; mail.sign applies", "rule", o.Key(), "sign", o.Sign, slog.Any("err", err))
+			overrides[i].Sign = ""
+		}
+	}
+	d.prefs.Store(newMailPrefs(overrides))
 	return nil
 }
 
@@ -615,8 +645,14 @@ type RIPEImport struct {
 // ImportRIPE imports the split dumps in dir, replaces the snapshot
 // atomically and starts answering from it.
 func (d *Daemon) ImportRIPE(ctx context.Context, dir string) (RIPEImport, error) {
+	return d.ImportRIPEProgress(ctx, dir, nil)
+}
+
+// ImportRIPEProgress is ImportRIPE that tells progress how many bytes of
+// the dump files it has read, of how many.
+func (d *Daemon) ImportRIPEProgress(ctx context.Context, dir string, progress func(done, total int64)) (RIPEImport, error) {
 	start := time.Now()
-	opt := ripe.Options{Log: d.log, Now: d.now}
+	opt := ripe.Options{Log: d.log, Now: d.now, Progress: progress}
 	if d.cfg.RIPE.ConstituencyOnly {
 		cons := d.geo.Current().Constituency
 		opt.Keep = cons.Overlaps
@@ -856,26 +892,42 @@ type Summary struct {
 	Duration time.Duration
 }
 
-// RunOnce ingests every feed, then reports.
+// RunOnce ingests every feed, then reports. Each job is recorded for
+// `status` as the daemon's are. A feed another instance is ingesting is
+// left to it (Summary.Busy); the report pass waits for another instance's,
+// which may not have seen the events this one just stored, and then
+// reports them.
 func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 	start := d.now()
 	var s Summary
-	files, busy, err := d.IngestAll(ctx)
-	s.Files, s.Busy = files, busy
-	for _, f := range files {
-		s.Ingest.Add(f.Stats)
-	}
-	if err != nil {
-		return s, err
-	}
-	// Another instance's report pass may not have seen the events this
-	// one just stored: wait for it, then report them.
-	s.Report, err = d.reportLocked(ctx, false, true)
 	if d.cfg.Mail.Mode == "outbox" {
 		s.Outbox = d.cfg.Mail.Outbox
 	}
+	jobs, err := d.jobs()
+	if err != nil {
+		return s, err
+	}
+	for _, j := range jobs {
+		report := j.Name == "report"
+		got, run, err := d.runJob(ctx, j, report, "run --once "+d.instance)
+		d.record(ctx, run)
+		s.Files = append(s.Files, got.Files...)
+		for _, f := range got.Files {
+			s.Ingest.Add(f.Stats)
+		}
+		if report {
+			s.Report = got.Report
+		}
+		if errors.Is(err, ErrBusy) {
+			s.Busy = append(s.Busy, j.Name)
+			continue
+		}
+		if err != nil {
+			return s, err
+		}
+	}
 	s.Duration = d.now().Sub(start)
-	return s, err
+	return s, nil
 }
 
 // Lookup explains what autoreporter would do with an address.
@@ -922,6 +974,13 @@ type ResendResult struct {
 // sent) or, with no refs, every report that failed since since, and
 // delivers what is due now. A resent report keeps its Message-ID and bytes.
 func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (ResendResult, error) {
+	return d.ResendProgress(ctx, refs, since, nil)
+}
+
+// ResendProgress is Resend that tells progress, after each report it
+// sent or failed to send, how many it has done of how many. Reports that
+// fell due meanwhile are sent too, so the total grows to meet them.
+func (d *Daemon) ResendProgress(ctx context.Context, refs []string, since time.Time, progress func(done, total int)) (ResendResult, error) {
 	var res ResendResult
 	if len(refs) == 0 {
 		got, err := d.store.Requeue(ctx, "", since)
@@ -943,8 +1002,17 @@ func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (Re
 	if len(res.Requeued) == 0 {
 		return res, nil
 	}
+	var tell func(reporter.DeliverStats)
+	if progress != nil {
+		total := len(res.Requeued)
+		tell = func(st reporter.DeliverStats) {
+			done := st.Sent + st.Failed
+			total = max(total, done)
+			progress(done, total)
+		}
+	}
 	var err error
-	res.Deliver, err = d.reporter.Deliver(ctx)
+	res.Deliver, err = d.reporter.DeliverProgress(ctx, tell)
 	return res, err
 }
 

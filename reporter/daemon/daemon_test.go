@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoreporter/autoreporter/abuse"
 	"github.com/autoreporter/autoreporter/geo/mmdbgen"
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
@@ -555,7 +556,9 @@ func TestGeoReloadUnderRunningDaemon(t *testing.T) {
 			failed++
 			continue
 		}
-		if l.Info.ASN == 64999 {
+		// The two files are replaced one after the other, as geoipupdate
+		// does: a reload may see the new ASN file with the old country one.
+		if l.Info.ASN == 64999 && l.Info.Country == "SE" {
 			after = l
 			break
 		}
@@ -993,5 +996,64 @@ func TestEndToEndPostgres(t *testing.T) {
 	h, err := w.open(t, daemon.Options{}).Store().History(context.Background(), reporter.HistoryQuery{CIDR: netip.MustParsePrefix("192.0.2.0/24")})
 	if err != nil || len(h) != 2 {
 		t.Errorf("history on PostgreSQL: %v %d", err, len(h))
+	}
+}
+
+// What an owner asks of its mails with contacts set (a display name, a
+// cap on events per mail) applies at once, and outlives the process that
+// set it: it is in the store.
+func TestStoredOverrideMailPrefs(t *testing.T) {
+	w := setup(t)
+	w.drop(t)
+	d := w.open(t, daemon.Options{})
+	if _, err := d.SetOverride(context.Background(), abuse.Override{ASN: 64500, To: []string{"Abuse Desk <Abuse@ISP-one.example>"},
+		MaxEvents: 1, By: "test", Set: w.now}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	s := w.runOnce(t) // a new process: the preferences come from the store
+	if s.Report.Deliver.Failed != 0 {
+		t.Fatalf("%+v", s.Report.Deliver)
+	}
+	parts := 0
+	for _, m := range w.smtp.Messages() {
+		if m.To[0] != "abuse@isp-one.example" {
+			continue
+		}
+		parts++
+		msg, _ := nmail.ReadMessage(bytes.NewReader(m.Data))
+		if got := msg.Header.Get("To"); got != `"Abuse Desk" <abuse@isp-one.example>` {
+			t.Errorf("To: %q", got)
+		}
+		if !strings.Contains(msg.Header.Get("Subject"), " of 3)") {
+			t.Errorf("subject %q: not one part of three", msg.Header.Get("Subject"))
+		}
+	}
+	if parts != 3 {
+		t.Errorf("%d mails to isp-one, want 3: one event each", parts)
+	}
+}
+
+// mail.smtp.connections sends that many reports at once over connections
+// of their own: the same mails, each once.
+func TestSendOverSeveralConnections(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "tls: none, timeout: 10s}}", "tls: none, timeout: 10s, connections: 3}}")
+	if w.cfg.Mail.SMTP.Connections != 3 {
+		t.Fatalf("connections %d", w.cfg.Mail.SMTP.Connections)
+	}
+	w.drop(t)
+	s := w.runOnce(t)
+	if s.Report.Deliver.Sent != len(want) || s.Report.Deliver.Failed != 0 {
+		t.Fatalf("%+v", s.Report.Deliver)
+	}
+	got := received(t, w.smtp.Messages())
+	for to, ips := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ips) {
+			t.Errorf("%s got %v, want %v", to, got[to], ips)
+		}
+	}
+	if len(w.smtp.Messages()) != len(want) {
+		t.Errorf("%d mails, want %d", len(w.smtp.Messages()), len(want))
 	}
 }

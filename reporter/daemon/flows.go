@@ -197,9 +197,21 @@ func (d *Daemon) saveFlow(ctx context.Context, fr *flowRunner) error {
 // one event, ingested as a feed's are (enrichment, contact, the report
 // pass); then the open ones are saved, so that a crash loses at most a
 // job's interval of counts; then the job asks to run again when the next
-// window closes.
-func (d *Daemon) flowJob(fr *flowRunner) func(ctx context.Context) (bool, error) {
-	return func(ctx context.Context) (bool, error) {
+// window closes. Outside a running daemon (a job run from the command
+// line) there is nothing open, and saving would erase the daemon's state:
+// it does nothing.
+func (d *Daemon) flowJob(name string) func(ctx context.Context, wait bool) (Summary, error) {
+	return func(ctx context.Context, _ bool) (Summary, error) {
+		var s Summary
+		var fr *flowRunner
+		for _, f := range d.flows {
+			if f.cfg.Name == name {
+				fr = f
+			}
+		}
+		if fr == nil || !d.flowsRunning {
+			return s, nil
+		}
 		err := d.refreshWatchlists(ctx)
 		closed := fr.matcher.TakeClosed(d.now())
 		if len(closed) > 0 {
@@ -207,15 +219,17 @@ func (d *Daemon) flowJob(fr *flowRunner) func(ctx context.Context) (bool, error)
 			for i := range closed {
 				events[i] = closed[i].Event(fr.cfg.Name)
 			}
-			file := fmt.Sprintf("flow %s %s", fr.cfg.Name, d.now().UTC().Format(time.RFC3339))
-			stats, ierr := d.ingester.Ingest(ctx, fr.cfg.Name, d.metrics.Parser(fr.cfg.Name, eventsParser(events)), nil, file)
-			if ierr != nil {
+			res := FileResult{Feed: fr.cfg.Name, File: fmt.Sprintf("flow %s %s", fr.cfg.Name, d.now().UTC().Format(time.RFC3339))}
+			res.Stats, res.Err = d.ingester.Ingest(ctx, fr.cfg.Name, d.metrics.Parser(fr.cfg.Name, eventsParser(events)), nil, res.File)
+			if res.Err != nil {
 				// Put them back: the next run tries again, and the
 				// store keeps none of them twice.
 				fr.matcher.Restore(closed)
-				err = errors.Join(err, ierr)
+				err = errors.Join(err, res.Err)
 			} else {
-				fr.log.Info("flow windows closed", "aggregates", len(closed), "events", stats.Stored, "outside", stats.Outside)
+				fr.log.Info("flow windows closed", "aggregates", len(closed), "events", res.Stats.Stored, "outside", res.Stats.Outside)
+				s.Files = append(s.Files, res)
+				s.Ingest.Add(res.Stats)
 			}
 		}
 		if serr := d.saveFlow(ctx, fr); serr != nil {
@@ -224,7 +238,7 @@ func (d *Daemon) flowJob(fr *flowRunner) func(ctx context.Context) (bool, error)
 		if next, ok := fr.matcher.NextClose(); ok {
 			d.wakeAt("flow "+fr.cfg.Name, next)
 		}
-		return len(closed) > 0, err
+		return s, err
 	}
 }
 

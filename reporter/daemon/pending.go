@@ -24,27 +24,6 @@ type PendingResult struct {
 	Stopped string
 }
 
-// fate is what becomes of an owner RDAP has not answered for.
-type fate int
-
-const (
-	wait       fate = iota // its events wait for the next pass
-	useStale               // an expired answer beats waiting
-	toFallback             // waited rdap.max_wait: the CERT's mailbox
-)
-
-// pendingFate decides an owner RDAP has not answered for (this pass could
-// not ask, or the question failed). Pure: every input is an argument.
-func pendingFate(haveStale bool, waited, maxWait time.Duration) fate {
-	switch {
-	case haveStale:
-		return useStale
-	case waited >= maxWait:
-		return toFallback
-	}
-	return wait
-}
-
 // contactPass answers the planner's contact questions for one report pass
 // (reporter.ContactFinder). The resolver answers from overrides, the RIPE
 // import and the RDAP cache; an owner the cache does not cover is asked
@@ -111,15 +90,19 @@ func (p *contactPass) Find(ctx context.Context, ip netip.Addr, asn uint32, since
 	if d.rdap != nil {
 		stale, haveStale = d.rdap.StaleContact(ip)
 	}
-	waited := d.now().Sub(since)
-	switch pendingFate(haveStale, waited, d.cfg.RDAP.MaxWaitDuration) {
-	case useStale:
+	now := d.now()
+	switch reporter.PendingFate(haveStale, since, d.cfg.RDAP.MaxWaitDuration, now) {
+	case reporter.FateStale:
 		p.res.Stale++
 		return stale, nil
-	case toFallback:
+	case reporter.FateFallback:
 		p.res.Fallback++
 		fb := r.Fallback()
-		fb.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
+		if since.IsZero() {
+			fb.Source += " (no RDAP answer)"
+		} else {
+			fb.Source += fmt.Sprintf(" (no RDAP answer in %s)", now.Sub(since).Round(time.Minute))
+		}
 		return fb, nil
 	}
 	return c, nil
@@ -144,6 +127,9 @@ func (d *Daemon) SetOverride(ctx context.Context, o abuse.Override) (abuse.Overr
 		if err := d.CheckLanguage(o.Language); err != nil {
 			return o, fmt.Errorf("--lang: %w", err)
 		}
+	}
+	if err := d.checkSign(o.Sign); err != nil {
+		return o, fmt.Errorf("--sign: %w", err)
 	}
 	// The resolver checks what the config checker checks: addresses,
 	// format, a rule, and addresses unless inhibited.

@@ -2,27 +2,12 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/robfig/cron/v3"
-
-	"github.com/autoreporter/autoreporter/reporter/config"
 )
-
-// job is one scheduled piece of work: a feed's ingest or the report pass.
-type job struct {
-	name  string // "feed shadowserver", "report"
-	spec  string
-	sched cron.Schedule
-	next  time.Time
-	run   func(ctx context.Context) (busy bool, err error)
-}
 
 // Run runs the daemon until ctx is done: one pass at start (every feed,
 // then the report), then each feed on its schedule and the report pass on
@@ -33,36 +18,9 @@ type job struct {
 // it missed; a panic in one is logged and does not stop the others. Run
 // returns only when no job is running, so the caller may close the store.
 func (d *Daemon) Run(ctx context.Context) error {
-	var jobs []*job
-	for _, f := range d.cfg.Feeds {
-		f := f
-		jobs = append(jobs, &job{name: "feed " + f.Name, spec: f.Schedule, run: func(ctx context.Context) (bool, error) {
-			res, err := d.IngestFeed(ctx, f)
-			if _, watched := d.cfg.WatchedFeeds()[f.Name]; watched {
-				// The new list is in use before the next flow arrives.
-				if werr := d.refreshWatchlists(ctx); werr != nil {
-					err = errors.Join(err, werr)
-				}
-			}
-			busy := false
-			for _, r := range res {
-				busy = busy || r.File != NotModified
-			}
-			return busy, err
-		}})
-	}
-	// Flows after the feeds (a watchlist a feed just replaced is in use)
-	// and before the report (the windows just closed are in it).
-	for _, fr := range d.flows {
-		jobs = append(jobs, &job{name: "flow " + fr.cfg.Name, spec: "@every " + flowTick(fr.cfg.WindowDuration).String(), run: d.flowJob(fr)})
-	}
-	jobs = append(jobs, &job{name: "report", spec: d.cfg.Report.Schedule, run: d.reportJob})
-	for _, j := range jobs {
-		s, err := config.ScheduleParser().Parse(j.spec)
-		if err != nil {
-			return fmt.Errorf("%s: schedule %q: %w", j.name, j.spec, err)
-		}
-		j.sched = s
+	jobs, err := d.jobs()
+	if err != nil {
+		return err
 	}
 	if every := d.cfg.Geo.ReloadEvery; every > 0 {
 		// Lookups never wait for a reload: the swap is one atomic store.
@@ -109,10 +67,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-jobCtx.Done():
 		}
 	}()
+	// Each run is recorded with when the job runs next, for `status`.
 	run := func(j *job) {
-		running.Store(&j.name)
-		d.runJob(jobCtx, j)
+		running.Store(&j.Name)
+		_, rec, _ := d.runJob(jobCtx, j, false, "daemon "+d.instance)
 		running.Store(nil)
+		j.next = d.nextRun(j)
+		if rec != nil {
+			rec.Schedule, rec.Next = j.Schedule, j.next
+		}
+		d.record(jobCtx, rec)
 	}
 	stopped := func() error {
 		cancelJobs()
@@ -134,9 +98,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return stopped()
 		}
 		run(j)
-	}
-	for _, j := range jobs {
-		j.next = d.nextRun(j)
 	}
 	for {
 		next := jobs[0].next
@@ -161,7 +122,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			if !j.next.After(now) {
 				run(j)
-				j.next = d.nextRun(j)
 			}
 		}
 	}
@@ -173,7 +133,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) nextRun(j *job) time.Time {
 	now := time.Now()
 	next := j.sched.Next(now)
-	if w, ok := d.takeWake(j.name); ok && w.Before(next) {
+	if w, ok := d.takeWake(j.Name); ok && w.Before(next) {
 		// Never sooner than a second: a job that keeps asking for now
 		// (a store that fails) must not spin.
 		if floor := now.Add(time.Second); w.Before(floor) {
@@ -184,49 +144,17 @@ func (d *Daemon) nextRun(j *job) time.Time {
 	return next
 }
 
-// runJob runs one job, logging its failure or panic.
-func (d *Daemon) runJob(ctx context.Context, j *job) {
-	if ctx.Err() != nil {
-		return
-	}
-	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			d.log.Error("job panicked; it runs again on its next tick", "job", j.name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-	}()
-	busy, err := j.run(ctx)
-	took := time.Since(start).Round(time.Millisecond)
-	if !errors.Is(err, ErrBusy) {
-		d.metrics.Job(j.name, took, err)
-	}
-	switch {
-	case errors.Is(err, ErrBusy):
-		d.log.Debug("job left to another instance", "job", j.name)
-	case err != nil && ctx.Err() == nil:
-		d.log.Error("job failed", "job", j.name, "took", took, slog.Any("err", err))
-	case busy:
-		d.log.Info("job done", "job", j.name, "took", took)
-	default:
-		d.log.Debug("job idle", "job", j.name, "took", took)
-	}
-}
-
-// reportJob is the scheduled report pass; it logs its summary when it did
-// anything.
-func (d *Daemon) reportJob(ctx context.Context) (bool, error) {
-	res, err := d.Report(ctx, false)
+// logReport logs a report pass's summary, at info when it did anything.
+func (d *Daemon) logReport(res ReportResult) {
 	p := res.Plan
-	busy := p.Read > 0 || res.Deliver.Sent+res.Deliver.Failed > 0
 	attrs := []any{"events_read", p.Read, "reports_created", len(p.Reports), "events_planned", p.Planned(),
 		"events_closed", p.Closed(), "events_held", p.Held(), "sent", res.Deliver.Sent, "failed", res.Deliver.Failed,
 		"gave_up", res.Deliver.GaveUp, "unsent", res.Unsent}
-	if busy {
+	if worked(Summary{Report: res}) {
 		d.log.Info("report pass", attrs...)
 	} else {
 		d.log.Debug("report pass: nothing to do", attrs...)
 	}
-	return busy, err
 }
 
 // shutdownLog says what a stop leaves for the next start.

@@ -70,7 +70,7 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 			lim.MaxBytes = n
 		}
 	}
-	sp := m.Builder.newSplitter(lim)
+	sp := m.Builder.newSplitter(lim, rep.Contact.Format)
 	var sum Summary
 	if err := events(func(page []reporter.Event) error {
 		for i := range page {
