@@ -266,3 +266,20 @@ func (p eventsParser) Parse(ctx context.Context, _ io.Reader, _ string, sink rep
 	}
 	return nil
 }
+
+// FlowStatus is what a running flow collector has seen.
+type FlowStatus struct {
+	Stats      flow.Stats
+	Counts     flow.Counts
+	Indicators int // in the watchlist in use
+}
+
+// FlowStatus returns the named flow's status; false when there is none.
+func (d *Daemon) FlowStatus(name string) (FlowStatus, bool) {
+	for _, fr := range d.flows {
+		if fr.cfg.Name == name {
+			return FlowStatus{Stats: fr.decoder.Stats(), Counts: fr.matcher.Counts(), Indicators: fr.matcher.Watchlist().Len()}, true
+		}
+	}
+	return FlowStatus{}, false
+}
