@@ -188,7 +188,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", p.IP, p.ASN, p.Events, p.Since.Format(time.RFC3339))
 		}
 		w.Flush()
-		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus())
+		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus(ctx))
 		return nil
 	case "unset":
 		rule, err := ruleKey(fs.Arg(0))
@@ -223,7 +223,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		} else {
 			fmt.Fprintf(e.stdout, "\nRIPE: not imported (autoreporter contacts import ripe DIR)\n")
 		}
-		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus())
+		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus(ctx))
 		fmt.Fprintf(e.stdout, "fallback: %s\n", strings.Join(d.Config().Cert.FallbackContact, ", "))
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,8 +174,13 @@ feeds:
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	if !strings.Contains(log.String(), `msg=stopped`) {
-		t.Errorf("no stop logged:\n%s", log.String())
+	// A start line (version, config, store, feeds), a line for the pass
+	// that did work, and a stop line with what is left for the next start.
+	for _, re := range []string{`msg=running version=\S+ config=\S+config.yaml store=sqlite feeds=\S+`,
+		`msg="report pass" .*reports_created=1`, `msg=stopped events_held=\d+ reports_unsent=0`} {
+		if !regexp.MustCompile(re).MatchString(log.String()) {
+			t.Errorf("log lacks %s:\n%s", re, log.String())
+		}
 	}
 
 	// A restart: the same feeds, nothing new to tell.

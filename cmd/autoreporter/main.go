@@ -48,6 +48,7 @@ Usage:
                                             send reports again (the same mail, the same Message-ID)
   autoreporter check-config                 validate the config and every file it names
   autoreporter migrate                      apply the store's pending migrations and exit
+  autoreporter purge [--dry-run]            remove what is older than store.retention; say what went
   autoreporter version
 
 Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
@@ -185,6 +186,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.resend(ctx, rest)
 	case "migrate":
 		err = e.migrate(ctx, rest)
+	case "purge":
+		err = e.purge(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/netip"
 	"os"
@@ -516,6 +517,44 @@ func TestCheckConfigMakesNothing(t *testing.T) {
 	}
 }
 
+// TestPurgeCommand: purge says what it removed, or would; without
+// store.retention it refuses and says which key to set.
+func TestPurgeCommand(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run --once: %d\n%s%s", code, out, errs)
+	}
+	code, _, errs := cli("purge", "--config", c)
+	if code != 1 || !strings.Contains(errs, "store.retention is not set") || !strings.Contains(errs, c) {
+		t.Errorf("purge without retention: exit %d\n%s", code, errs)
+	}
+	os.WriteFile(c, []byte(cfg+"store: {retention: 400d, purge_batch: 100}\n"), 0o644)
+	code, out, errs := cli("purge", "--dry-run", "--config", c)
+	if code != 0 || !strings.Contains(out, "would remove what is older than") || !strings.Contains(out, "0 sent reports and 0 events") {
+		t.Errorf("purge --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli("purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "(store.retention 400d)") ||
+		!strings.Contains(out, "0 rejected rows, 0 fetched-file records, 0 expired RDAP answers") || !strings.Contains(out, "of at most 100 rows") {
+		t.Errorf("purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := cli("history", "--config", c); code != 0 || !strings.Contains(out, "192.0.2.1") {
+		t.Errorf("a purge removed this year's report: %d\n%s", code, out)
+	}
+	// The daemon's job, run now: recorded for status like the others.
+	code, out, errs = cli("run", "--job", "purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "job:     purge idle") {
+		t.Errorf("run --job purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("status", "--config", c); code != 0 || !strings.Contains(out, "purge") {
+		t.Errorf("status does not list the purge job: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("purge", "-h"); code != 0 || !strings.Contains(out+errs, "Example:\n  autoreporter purge --dry-run") {
+		t.Errorf("purge -h: %d\n%s%s", code, out, errs)
+	}
+}
+
 // report --preview prints the exact mail a report now would send to one
 // address, and changes nothing: the report pass after it sends that mail.
 func TestReportPreview(t *testing.T) {
@@ -559,5 +598,68 @@ func TestReportPreview(t *testing.T) {
 		if code, _, errs := cli(append([]string{"report", "--config", c}, bad...)...); code != 2 {
 			t.Errorf("report %v: exit %d, want 2 (%s)", bad, code, errs)
 		}
+	}
+}
+
+// ingest takes a gzipped Shadowserver report from the command line as the
+// spool does: unpacked, and classified by the report type in its name.
+func TestIngestGzipFromTheCLI(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	gz := filepath.Join(dir, "2026-11-22-scan_rdp-finland-geo.csv.gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte("timestamp,ip,port,hostname,tag\n2026-11-22 01:00:00,192.0.2.5,3389,,rdp\n"))
+	zw.Close()
+	os.WriteFile(gz, b.Bytes(), 0o644)
+	code, out, errs := cli("ingest", "--feed", "ss", "--config", c, gz)
+	if code != 0 || !strings.Contains(out, "1 kept") {
+		t.Fatalf("ingest .csv.gz: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Fatalf("report: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli("history", "--config", c, "--json", "--ip", "192.0.2.5")
+	if code != 0 || !strings.Contains(out, `"classification":"vulnerable-system"`) || !strings.Contains(out, `"identifier":"rdp"`) {
+		t.Errorf("the .csv.gz's events are not classified as scan_rdp: %s", out)
+	}
+}
+
+// check-config, run as the operator runs it, fails on files that would
+// mail the wrong people, naming the key: a schema file that is not there,
+// and a Country database given as the ASN database.
+func TestCheckConfigFiles(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "format: shadowserver,", "format: shadowserver, schema: nowhere/reports.json,", 1)), 0o644)
+	code, _, errs := cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "feeds[0].schema") || !strings.Contains(errs, "nowhere/reports.json") {
+		t.Errorf("missing schema: %d %s", code, errs)
+	}
+	os.WriteFile(c, []byte(strings.Replace(cfg, "asn_db: asn.mmdb", "asn_db: country.mmdb", 1)), 0o644)
+	code, _, errs = cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "geo.asn_db") || !strings.Contains(errs, "Country") {
+		t.Errorf("country database as asn_db: %d %s", code, errs)
+	}
+}
+
+// An address the .mmdb does not know has no AS: history says "-", not 0.
+func TestHistoryUnknownASN(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "countries: [FI]", "countries: [FI], cidrs: [203.0.113.0/24]", 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-22 01:00:00,203.0.113.9,23,telnet\n"), 0o644)
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ := cli("history", "--config", c, "--ip", "203.0.113.9")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+	f := strings.Fields(lines[1])
+	// REPORT CREATED STATE TO EVENT-TIME IP PORT ASN ...
+	if len(f) < 8 || f[5] != "203.0.113.9" || f[7] != "-" {
+		t.Errorf("unknown ASN not shown as -: %q", lines[1])
 	}
 }

@@ -82,7 +82,9 @@ func (e *env) runJob(ctx context.Context, name string, wait bool) error {
 	case errors.Is(err, daemon.ErrBusy):
 		return fmt.Errorf("%w; --wait waits for it to finish and then runs the job", err)
 	}
-	if run.Job == "report" {
+	if run.Job == "purge" {
+		printPurge(e.stdout, d.Config(), s.Purge, run.Took)
+	} else if run.Job == "report" {
 		if s.Outbox == "" && d.Config().Mail.Mode == "outbox" {
 			s.Outbox = d.Config().Mail.Outbox
 		}

@@ -132,6 +132,16 @@ type Store struct {
 	DSN Secret `yaml:"dsn"`
 	// MaxConns caps PostgreSQL's connection pool (default 4).
 	MaxConns int32 `yaml:"max_conns"`
+	// Retention is how long sent reports, closed events and bookkeeping
+	// are kept ("400d"); empty or 0 keeps everything (see retention.go).
+	Retention string `yaml:"retention"`
+	// PurgeSchedule is when the purge runs (default @hourly).
+	PurgeSchedule string `yaml:"purge_schedule"`
+	// PurgeBatch is how many rows one purge transaction removes at most
+	// (default 5,000).
+	PurgeBatch int `yaml:"purge_batch"`
+
+	RetentionDuration time.Duration `yaml:"-"`
 }
 
 // Mail says how reports leave.
@@ -583,6 +593,7 @@ func (v *validator) validate() {
 	v.report()
 	v.feeds()
 	v.flows()
+	v.retention()
 	v.contacts()
 	v.templates()
 	v.http()

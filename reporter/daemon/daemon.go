@@ -135,15 +135,6 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, fmt.Errorf("ripe.snapshot: %w", err)
 	}
-	if r := cfg.RDAP; r.Server != "" {
-		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTLDuration, NegativeTTL: r.NegativeTTLDuration,
-			Rate: r.Rate, Timeout: r.TimeoutDuration, Language: cfg.Cert.Language, Now: d.now,
-			UserAgent: "autoreporter (" + cfg.Cert.Name + ")"})
-		if err != nil {
-			d.Close()
-			return nil, fmt.Errorf("rdap.server: %w", err)
-		}
-	}
 	repeat := d.repeatWindow
 	if d.builder, err = mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, repeat); err != nil {
 		d.Close()
@@ -163,6 +154,17 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if r := cfg.RDAP; r.Server != "" {
+		// The rate limit and the pause are kept in the store, shared with
+		// every instance on it and across restarts.
+		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTLDuration, NegativeTTL: r.NegativeTTLDuration,
+			Rate: r.Rate, Timeout: r.TimeoutDuration, Language: cfg.Cert.Language, Now: d.now,
+			UserAgent: "autoreporter (" + cfg.Cert.Name + ")", Shared: d.store})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("rdap.server: %w", err)
+		}
 	}
 	if err := d.loadContacts(ctx); err != nil {
 		d.Close()
@@ -886,6 +888,7 @@ type Summary struct {
 	Files  []FileResult
 	Ingest reporter.IngestStats
 	Report ReportResult
+	Purge  PurgeResult // the purge job's
 	// Busy names the jobs another instance was doing, left to it.
 	Busy     []string
 	Outbox   string // where mails were written, in outbox mode

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -996,6 +997,53 @@ func TestEndToEndPostgres(t *testing.T) {
 	h, err := w.open(t, daemon.Options{}).Store().History(context.Background(), reporter.HistoryQuery{CIDR: netip.MustParsePrefix("192.0.2.0/24")})
 	if err != nil || len(h) != 2 {
 		t.Errorf("history on PostgreSQL: %v %d", err, len(h))
+	}
+}
+
+// TestRetention: past store.retention, a purge removes the reports that
+// were sent and their events, and says so; a dry run counts the same.
+func TestRetention(t *testing.T) {
+	w := setup(t)
+	w.reconfigure(t, "store: {driver: sqlite, dsn: state.db}", "store: {driver: sqlite, dsn: state.db, retention: 2d, purge_batch: 2}")
+	w.drop(t)
+	s := w.runOnce(t)
+	if len(s.Report.Plan.Reports) != len(want) {
+		t.Fatalf("%d reports", len(s.Report.Plan.Reports))
+	}
+	stored := s.Ingest.Stored
+	ctx := context.Background()
+	d := w.open(t, daemon.Options{})
+	if res, err := d.Purge(ctx, false); err != nil || res.Removed.Reports+res.Removed.Events != 0 {
+		t.Fatalf("a purge the day the reports were sent: %+v (%v)", res.Removed, err)
+	}
+	w.now = w.now.Add(72 * time.Hour)
+	d = w.open(t, daemon.Options{})
+	dry, err := d.Purge(ctx, true)
+	if err != nil || dry.Removed.Reports != len(want) || dry.Removed.Events != stored || !dry.Before.Equal(w.now.Add(-48*time.Hour)) {
+		t.Fatalf("dry run: %+v (%v), want %d reports and %d events before %v", dry, err, len(want), stored, w.now.Add(-48*time.Hour))
+	}
+	if h, err := d.History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != stored {
+		t.Fatalf("a dry run removed something: %d rows (%v)", len(h), err)
+	}
+	res, err := d.Purge(ctx, false)
+	if err != nil || !res.Done || res.Removed.Reports != dry.Removed.Reports || res.Removed.Events != dry.Removed.Events {
+		t.Fatalf("purge: %+v (%v), want what the dry run counted: %+v", res, err, dry.Removed)
+	}
+	if res.Batches < stored/2 {
+		t.Errorf("%d batches of at most 2 rows removed %d events", res.Batches, stored)
+	}
+	if h, err := d.History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != 0 {
+		t.Errorf("history after the purge: %d rows (%v)", len(h), err)
+	}
+}
+
+// TestRetentionOff: without store.retention nothing is purged, and the
+// purge says why.
+func TestRetentionOff(t *testing.T) {
+	w := setup(t)
+	d := w.open(t, daemon.Options{})
+	if _, err := d.Purge(context.Background(), false); !errors.Is(err, daemon.ErrNoRetention) || !strings.Contains(err.Error(), "store.retention") {
+		t.Errorf("purge without retention: %v", err)
 	}
 }
 

@@ -23,8 +23,9 @@ type JobSpec struct {
 
 // Jobs lists the jobs a config makes, in the order they run when they
 // fall due together: every feed, then the report pass, so that a report
-// carries the events ingested just before it. `status` reads it without
-// opening anything but the config.
+// carries the events ingested just before it, then the purge when
+// store.retention is set. `status` reads it without opening anything but
+// the config.
 func Jobs(cfg *config.Config) []JobSpec {
 	var out []JobSpec
 	for _, f := range cfg.Feeds {
@@ -35,10 +36,15 @@ func Jobs(cfg *config.Config) []JobSpec {
 	for _, f := range cfg.Flows {
 		out = append(out, JobSpec{Name: "flow " + f.Name, Schedule: "@every " + flowTick(f.WindowDuration).String()})
 	}
-	return append(out, JobSpec{Name: "report", Schedule: cfg.Report.Schedule})
+	out = append(out, JobSpec{Name: "report", Schedule: cfg.Report.Schedule})
+	if cfg.Store.RetentionDuration > 0 {
+		out = append(out, JobSpec{Name: "purge", Schedule: cfg.Store.PurgeSchedule})
+	}
+	return out
 }
 
-// job is one scheduled piece of work: a feed's ingest or the report pass.
+// job is one scheduled piece of work: a feed's ingest, the report pass or
+// the purge.
 type job struct {
 	JobSpec
 	sched cron.Schedule
@@ -81,6 +87,13 @@ func (d *Daemon) jobs() ([]*job, error) {
 			}
 		} else if name, ok := strings.CutPrefix(spec.Name, "flow "); ok {
 			j.run = d.flowJob(name)
+		} else if spec.Name == "purge" {
+			j.run = func(ctx context.Context, wait bool) (Summary, error) {
+				var s Summary
+				var err error
+				s.Purge, err = d.purgeJob(ctx, wait)
+				return s, err
+			}
 		} else {
 			j.run = func(ctx context.Context, wait bool) (Summary, error) {
 				var s Summary
@@ -96,8 +109,11 @@ func (d *Daemon) jobs() ([]*job, error) {
 }
 
 // worked reports whether a job did anything: read a file, fetched a
-// changed URL, decided an event, sent or tried to send a mail.
+// changed URL, decided an event, sent or tried to send a mail, purged.
 func worked(s Summary) bool {
+	if !s.Purge.Removed.Zero() {
+		return true
+	}
 	for _, f := range s.Files {
 		if f.File != NotModified {
 			return true

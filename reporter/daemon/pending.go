@@ -158,12 +158,15 @@ func (d *Daemon) UnsetOverride(ctx context.Context, rule string) (bool, error) {
 func (d *Daemon) Overrides() []abuse.Override { return d.contacts.Load().Overrides() }
 
 // RDAPStatus says whether RDAP is on, how much it holds and whether it is
-// being left alone.
-func (d *Daemon) RDAPStatus() string {
+// being left alone, by any instance on the store.
+func (d *Daemon) RDAPStatus(ctx context.Context) string {
 	if d.rdap == nil {
 		return "off (set rdap.server to ask registries for what no override or import answers)"
 	}
 	s := fmt.Sprintf("%s, %d networks cached", d.cfg.RDAP.Server, d.rdap.Len())
+	if err := d.rdap.Refresh(ctx); err != nil {
+		s += fmt.Sprintf("; the shared state cannot be read: %v", err)
+	}
 	if open, until, cause := d.rdap.Open(); open {
 		s += fmt.Sprintf("; not asking until %s after: %v", until.UTC().Format(time.RFC3339), cause)
 	}

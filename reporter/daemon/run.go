@@ -10,8 +10,9 @@ import (
 )
 
 // Run runs the daemon until ctx is done: one pass at start (every feed,
-// then the report), then each feed on its schedule and the report pass on
-// report.schedule. Jobs run one at a time in one loop, so that the
+// then the report, then the purge when store.retention is set), then each
+// feed on its schedule, the report pass on report.schedule and the purge
+// on store.purge_schedule. Jobs run one at a time in one loop, so that the
 // embedded store has one writer and a report never sees half a file; when
 // several fall due at once, the feeds go first, so new events do not wait a
 // whole report interval. A job that overruns its interval skips the ticks

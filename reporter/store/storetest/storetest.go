@@ -57,6 +57,10 @@ func Run(t *testing.T, open Open) {
 		{"Fetched", testFetched},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
+		{"Purge", testPurge},
+		{"PurgeBigReport", testPurgeBigReport},
+		{"PurgeBookkeeping", testPurgeBookkeeping},
+		{"RDAPShared", testRDAPShared},
 		{"EventsByID", testEventsByID},
 		{"JobLog", testJobLog},
 		{"Watchlists", testWatchlists},
@@ -79,6 +83,9 @@ func Run(t *testing.T, open Open) {
 		{"Concurrent/RefsDoNotCollide", testConcurrentRefs},
 		{"Concurrent/DecideSameEvent", testConcurrentDecide},
 		{"Concurrent/ClaimReports", testConcurrentClaims},
+		{"Concurrent/PurgeInBatches", testConcurrentPurge},
+		{"Concurrent/RDAPSlots", testConcurrentRDAPSlots},
+		{"Concurrent/RDAPRate", testConcurrentRDAPRate},
 		{"Concurrent/JobLog", testConcurrentJobLog},
 	}
 	for _, tt := range concurrent {
@@ -88,6 +95,20 @@ func Run(t *testing.T, open Open) {
 			b := reopen(t)
 			closeAtEnd(t, b)
 			tt.fn(t, a, b)
+		})
+	}
+	// A handle, and handles opened later: an instance that restarts.
+	reopened := []struct {
+		name string
+		fn   func(t *testing.T, s reporter.Store, reopen Reopen)
+	}{
+		{"Reopen/RDAPPauseShared", testRDAPPauseShared},
+	}
+	for _, tt := range reopened {
+		t.Run(tt.name, func(t *testing.T) {
+			s, reopen := open(t)
+			closeAtEnd(t, s)
+			tt.fn(t, s, reopen)
 		})
 	}
 }
