@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRDAPAnswer$$' -fuzztime 300000x ./abuse
 	$(GO) test -run '^$$' -fuzz '^FuzzSign$$' -fuzztime 300000x ./reporter/mail/sign
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime 300000x ./reporter/store/internal/fieldjson
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 300000x ./reporter/flow
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

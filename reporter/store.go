@@ -339,6 +339,7 @@ type Store interface {
 	DeliverStore
 	PurgeStore
 	RDAPStore
+	WatchStore
 	// Requeue makes failed reports pending again, to be sent at once: the
 	// report with ref, or when ref is empty every report that failed since
 	// since. It returns the refs requeued.

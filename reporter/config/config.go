@@ -40,6 +40,7 @@ type Config struct {
 	Mail         Mail         `yaml:"mail"`
 	Report       Report       `yaml:"report"`
 	Feeds        []Feed       `yaml:"feeds"`
+	Flows        []Flow       `yaml:"flows"`
 	Contacts     []Contact    `yaml:"contacts"`
 	RIPE         RIPE         `yaml:"ripe"`
 	RDAP         RDAP         `yaml:"rdap"`
@@ -591,6 +592,7 @@ func (v *validator) validate() {
 	v.mail()
 	v.report()
 	v.feeds()
+	v.flows()
 	v.retention()
 	v.contacts()
 	v.templates()

@@ -88,6 +88,9 @@ type Daemon struct {
 	instance string
 	wakeMu   sync.Mutex
 	wake     map[string]time.Time // job -> when it should run again before its schedule says
+	// flows are the flow collectors; flowsRunning once Run started them.
+	flows        []*flowRunner
+	flowsRunning bool
 }
 
 // wakeAt asks for the named job to run again at t (a spool file settles,
@@ -199,6 +202,13 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		// 60-78k events/s against 32-40k at 1,000).
 		BatchSize: 10000,
 	}
+	if watched := cfg.WatchedFeeds(); len(watched) > 0 {
+		d.ingester.Watch = &reporter.IngestWatch{Store: d.store, Feeds: watched}
+	}
+	if err := d.newFlows(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	var transport mail.Transport
 	concurrency := 1
 	switch cfg.Mail.Mode {
@@ -309,6 +319,9 @@ func (d *Daemon) policy(feed string) reporter.Policy {
 	if f, ok := d.cfg.Feed(feed); ok {
 		return reporter.Policy{Repeat: f.RepeatDuration, MaxAge: f.MaxAgeDuration}
 	}
+	if f, ok := d.cfg.Flow(feed); ok {
+		return reporter.Policy{Repeat: f.RepeatDuration}
+	}
 	// A feed removed from the config since its events came: the default
 	// window still keeps an owner from being told twice.
 	return reporter.Policy{Repeat: config.DefaultRepeat}
@@ -316,6 +329,9 @@ func (d *Daemon) policy(feed string) reporter.Policy {
 
 func (d *Daemon) repeatWindow(feed string) time.Duration {
 	if f, ok := d.cfg.Feed(feed); ok {
+		return f.RepeatDuration
+	}
+	if f, ok := d.cfg.Flow(feed); ok {
 		return f.RepeatDuration
 	}
 	return config.DefaultRepeat

@@ -31,6 +31,11 @@ func Jobs(cfg *config.Config) []JobSpec {
 	for _, f := range cfg.Feeds {
 		out = append(out, JobSpec{Name: "feed " + f.Name, Schedule: f.Schedule})
 	}
+	// Flows after the feeds (a watchlist a feed just replaced is in use)
+	// and before the report (the windows just closed are in it).
+	for _, f := range cfg.Flows {
+		out = append(out, JobSpec{Name: "flow " + f.Name, Schedule: "@every " + flowTick(f.WindowDuration).String()})
+	}
 	out = append(out, JobSpec{Name: "report", Schedule: cfg.Report.Schedule})
 	if cfg.Store.RetentionDuration > 0 {
 		out = append(out, JobSpec{Name: "purge", Schedule: cfg.Store.PurgeSchedule})
@@ -62,6 +67,7 @@ func (d *Daemon) jobs() ([]*job, error) {
 		if name, ok := strings.CutPrefix(spec.Name, "feed "); ok {
 			fp, _ := d.cfg.Feed(name)
 			f := *fp
+			_, watched := d.cfg.WatchedFeeds()[f.Name]
 			j.run = func(ctx context.Context, wait bool) (Summary, error) {
 				var s Summary
 				err := d.exclusive(ctx, "feed "+f.Name, wait, func() (err error) {
@@ -71,8 +77,16 @@ func (d *Daemon) jobs() ([]*job, error) {
 				for _, r := range s.Files {
 					s.Ingest.Add(r.Stats)
 				}
+				if watched {
+					// The new list is in use before the next flow comes.
+					if werr := d.refreshWatchlists(ctx); werr != nil {
+						err = errors.Join(err, werr)
+					}
+				}
 				return s, err
 			}
+		} else if name, ok := strings.CutPrefix(spec.Name, "flow "); ok {
+			j.run = d.flowJob(name)
 		} else if spec.Name == "purge" {
 			j.run = func(ctx context.Context, wait bool) (Summary, error) {
 				var s Summary

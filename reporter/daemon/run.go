@@ -32,6 +32,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	stopFlows, err := d.startFlows(ctx)
+	if err != nil {
+		return err
+	}
+	// Before Run returns, so the store is still open: the caller closes it.
+	defer stopFlows()
 	names := make([]string, len(d.cfg.Feeds))
 	for i, f := range d.cfg.Feeds {
 		names[i] = f.Name

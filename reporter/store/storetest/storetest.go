@@ -63,6 +63,7 @@ func Run(t *testing.T, open Open) {
 		{"RDAPShared", testRDAPShared},
 		{"EventsByID", testEventsByID},
 		{"JobLog", testJobLog},
+		{"Watchlists", testWatchlists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
