@@ -22,7 +22,7 @@ func (e *env) purge(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Store.RetentionDuration <= 0 {
+	if cfg.Store.Retention.Duration() <= 0 {
 		return fmt.Errorf("%w in %s", daemon.ErrNoRetention, cfg.Path)
 	}
 	log := e.logger(cfg.Log.Format)

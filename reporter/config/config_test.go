@@ -58,7 +58,7 @@ func TestIssueConfigIsValid(t *testing.T) {
 	if got := cfg.Store.DSN.Reveal(); got != filepath.Join(dir, "var/autoreporter.db") {
 		t.Errorf("dsn = %s", got)
 	}
-	if cfg.Feeds[0].RepeatDuration != 24*time.Hour || cfg.Feeds[0].Schedule != DefaultFeedSchedule {
+	if cfg.Feeds[0].Repeat.Duration() != 24*time.Hour || cfg.Feeds[0].Schedule != DefaultFeedSchedule {
 		t.Errorf("feed defaults: %+v", cfg.Feeds[0])
 	}
 	spec := cfg.ConstituencySpec()
@@ -436,8 +436,8 @@ func TestFeedSettleAndMaxAge(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := cfg.Feeds[0]
-			if f.Source.SettleDuration != tt.settle || f.MaxAgeDuration != tt.maxAge {
-				t.Errorf("settle %v, max_age %v; want %v, %v", f.Source.SettleDuration, f.MaxAgeDuration, tt.settle, tt.maxAge)
+			if f.Settle.Duration() != tt.settle || f.MaxAge.Duration() != tt.maxAge {
+				t.Errorf("settle %v, max_age %v; want %v, %v", f.Settle.Duration(), f.MaxAge.Duration(), tt.settle, tt.maxAge)
 			}
 		})
 	}

@@ -25,15 +25,13 @@ type Flow struct {
 	Watch List `yaml:"watch"`
 	// Window is how long one aggregate (local host, watched entry) is
 	// summed before it becomes an event; default 1h.
-	Window string `yaml:"window"`
+	Window Duration `yaml:"window"`
 	// Repeat is the repeat window of its events, as a feed's; default 24h.
-	Repeat string `yaml:"repeat"`
+	Repeat Duration `yaml:"repeat"`
 	// MaxOpen caps the open aggregates (default 1,000,000).
 	MaxOpen int `yaml:"max_open"`
 
 	ExporterPrefixes []netip.Prefix `yaml:"-"`
-	WindowDuration   time.Duration  `yaml:"-"`
-	RepeatDuration   time.Duration  `yaml:"-"`
 }
 
 // Default flow windows.
@@ -99,25 +97,8 @@ func (v *validator) flows() {
 				v.add(fmt.Sprintf("%s.watch[%d]", key, j), "%q is not a configured feed", w)
 			}
 		}
-		f.WindowDuration = DefaultFlowWindow
-		if f.Window != "" {
-			d, err := ParseDuration(f.Window)
-			switch {
-			case err != nil:
-				v.add(key+".window", "%v", err)
-			case d < MinFlowWindow:
-				v.add(key+".window", "%q is less than a second", f.Window)
-			default:
-				f.WindowDuration = d
-			}
-		}
-		f.RepeatDuration = DefaultRepeat
-		if f.Repeat != "" {
-			d, err := ParseDuration(f.Repeat)
-			if err != nil {
-				v.add(key+".repeat", "%v", err)
-			}
-			f.RepeatDuration = d
+		if f.Window.err == nil && f.Window.Duration() < MinFlowWindow {
+			v.add(key+".window", "%q is less than a second", f.Window)
 		}
 		if f.MaxOpen < 0 {
 			v.add(key+".max_open", "must be 0 (the default, 1,000,000) or more")

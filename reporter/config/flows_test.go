@@ -28,7 +28,7 @@ func TestFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, ok := cfg.Flow("backbone")
-	if !ok || f.WindowDuration != time.Hour || f.RepeatDuration != 24*time.Hour || len(f.ExporterPrefixes) != 1 ||
+	if !ok || f.Window.Duration() != time.Hour || f.Repeat.Duration() != 24*time.Hour || len(f.ExporterPrefixes) != 1 ||
 		f.ExporterPrefixes[0].String() != "192.0.2.1/32" {
 		t.Fatalf("flow: %+v", f)
 	}

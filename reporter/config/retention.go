@@ -27,47 +27,32 @@ const DefaultPurgeBatch = 5000
 // whom), not one a default should make.
 func (v *validator) retention() {
 	st := &v.cfg.Store
-	if st.PurgeSchedule == "" {
-		st.PurgeSchedule = DefaultPurgeSchedule
-	}
 	if err := checkSchedule(st.PurgeSchedule); err != nil {
 		v.add("store.purge_schedule", "%v", err)
 	}
-	switch {
-	case st.PurgeBatch == 0:
-		st.PurgeBatch = DefaultPurgeBatch
-	case st.PurgeBatch < 1 || st.PurgeBatch > 1_000_000:
+	if st.PurgeBatch < 1 || st.PurgeBatch > 1_000_000 {
 		v.add("store.purge_batch", "%d must be from 1 to 1,000,000 rows a transaction (default %d)", st.PurgeBatch, DefaultPurgeBatch)
 	}
-	if st.Retention == "" {
-		return
-	}
-	d, err := ParseDuration(st.Retention)
-	if err != nil {
-		v.add("store.retention", "%v", err)
-		return
-	}
-	if d == 0 {
-		return // written out as off
+	d := st.Retention.Duration()
+	if st.Retention.err != nil || d == 0 {
+		return // off (unset or written 0), or not a duration: reported already
 	}
 	if d < 24*time.Hour {
 		// "400m" meant as months is under seven hours.
 		v.add("store.retention", "%q is less than a day: history would be gone before anyone looked (m is minutes; write 400d or 57w)", st.Retention)
 		return
 	}
-	ok := true
 	// A feed removed from the config keeps the default window for the
 	// events it left (Daemon.policy), so the default counts too.
 	need, key := DefaultRepeat, "the default repeat window of a feed removed from the config"
 	for i, f := range v.cfg.Feeds {
-		if f.RepeatDuration > need {
-			need, key = f.RepeatDuration, fmt.Sprintf("feeds[%d].repeat (%s)", i, f.Name)
+		if f.Repeat.Duration() > need {
+			need, key = f.Repeat.Duration(), fmt.Sprintf("feeds[%d].repeat (%s)", i, f.Name)
 		}
 	}
 	if d < need {
 		v.add("store.retention", "%q is shorter than %s, %s: the purge would forget reports inside the repeat window and owners would be told again; keep store.retention at least that long",
 			st.Retention, key, need)
-		ok = false
 	}
 	for i, f := range v.cfg.Feeds {
 		api := f.Source.ShadowserverAPI
@@ -80,10 +65,6 @@ func (v *validator) retention() {
 		if d < listed {
 			v.add("store.retention", "%q is shorter than feeds[%d].source.shadowserver_api.days (%d) and a day: a file the API still lists would be fetched and its events stored again as new",
 				st.Retention, i, api.Days)
-			ok = false
 		}
-	}
-	if ok {
-		st.RetentionDuration = d
 	}
 }

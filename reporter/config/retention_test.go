@@ -46,8 +46,8 @@ func TestRetention(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Store.RetentionDuration != tt.want || cfg.Store.PurgeBatch != tt.batch || cfg.Store.PurgeSchedule != DefaultPurgeSchedule {
-				t.Errorf("retention %v batch %d schedule %q; want %v, %d, %q", cfg.Store.RetentionDuration, cfg.Store.PurgeBatch,
+			if cfg.Store.Retention.Duration() != tt.want || cfg.Store.PurgeBatch != tt.batch || cfg.Store.PurgeSchedule != DefaultPurgeSchedule {
+				t.Errorf("retention %v batch %d schedule %q; want %v, %d, %q", cfg.Store.Retention.Duration(), cfg.Store.PurgeBatch,
 					cfg.Store.PurgeSchedule, tt.want, tt.batch, DefaultPurgeSchedule)
 			}
 		})

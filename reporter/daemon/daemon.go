@@ -158,8 +158,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if r := cfg.RDAP; r.Server != "" {
 		// The rate limit and the pause are kept in the store, shared with
 		// every instance on it and across restarts.
-		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTLDuration, NegativeTTL: r.NegativeTTLDuration,
-			Rate: r.Rate, Timeout: r.TimeoutDuration, Language: cfg.Cert.Language, Now: d.now,
+		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTL.Duration(), NegativeTTL: r.NegativeTTL.Duration(),
+			Rate: r.Rate, Timeout: r.Timeout.Duration(), Language: cfg.Cert.Language, Now: d.now,
 			UserAgent: "autoreporter (" + cfg.Cert.Name + ")", Shared: d.store})
 		if err != nil {
 			d.Close()
@@ -219,7 +219,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 			from = a.Address // the envelope takes the bare address
 		}
 		smtp := &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
-			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Throttle: mail.NewThrottle(rate.Limit(s.Rate), rate.Limit(s.DomainRate)), Log: d.log}
+			TLS: s.TLS, Timeout: s.Timeout.Duration(), From: from, Throttle: mail.NewThrottle(rate.Limit(s.Rate), rate.Limit(s.DomainRate)), Log: d.log}
 		if s.Connections > 1 {
 			pool := mail.NewPool(s.Connections, smtp)
 			d.closers = append(d.closers, pool)
@@ -249,8 +249,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
 		Mailer: d.metrics.Mailer(d.mailer),
 		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
-		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: d.instance, Lease: cfg.Report.ClaimLeaseDuration, Concurrency: concurrency,
+		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.Backoff.Duration(),
+		Owner: d.instance, Lease: cfg.Report.ClaimLease.Duration(), Concurrency: concurrency,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
@@ -317,10 +317,10 @@ func domainOf(addr string) string {
 
 func (d *Daemon) policy(feed string) reporter.Policy {
 	if f, ok := d.cfg.Feed(feed); ok {
-		return reporter.Policy{Repeat: f.RepeatDuration, MaxAge: f.MaxAgeDuration}
+		return reporter.Policy{Repeat: f.Repeat.Duration(), MaxAge: f.MaxAge.Duration()}
 	}
 	if f, ok := d.cfg.Flow(feed); ok {
-		return reporter.Policy{Repeat: f.RepeatDuration}
+		return reporter.Policy{Repeat: f.Repeat.Duration()}
 	}
 	// A feed removed from the config since its events came: the default
 	// window still keeps an owner from being told twice.
@@ -329,10 +329,10 @@ func (d *Daemon) policy(feed string) reporter.Policy {
 
 func (d *Daemon) repeatWindow(feed string) time.Duration {
 	if f, ok := d.cfg.Feed(feed); ok {
-		return f.RepeatDuration
+		return f.Repeat.Duration()
 	}
 	if f, ok := d.cfg.Flow(feed); ok {
-		return f.RepeatDuration
+		return f.Repeat.Duration()
 	}
 	return config.DefaultRepeat
 }
@@ -434,7 +434,7 @@ func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResul
 		d.wakeAt("feed "+feed.Name, settled)
 	}}
 	if d.settle {
-		sp.Settle = feed.Source.SettleDuration
+		sp.Settle = feed.Settle.Duration()
 	}
 	files, err := sp.Claim(ctx)
 	if err != nil {
@@ -558,7 +558,7 @@ func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
 	}
 	src := &httpsrc.Source{
 		URL: f.Source.URL, Headers: reveal(f.Source.Headers), Query: reveal(f.Source.Query),
-		MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
+		MaxBytes: f.Source.MaxBytes, Timeout: f.Source.Timeout.Duration(), Retries: f.Source.RetryCount,
 		UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep,
 	}
 	st.LastAttempt = d.now().UTC()
@@ -718,7 +718,7 @@ func (d *Daemon) IngestAPI(ctx context.Context, f config.Feed) []FileResult {
 	c := &ssapi.Client{
 		API: a.URL, Download: a.DownloadURL, Key: a.Key.Reveal(), Secret: a.Secret.Reveal(),
 		Reports: a.Reports, Types: a.Types,
-		HTTP: httpsrc.Source{MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
+		HTTP: httpsrc.Source{MaxBytes: f.Source.MaxBytes, Timeout: f.Source.Timeout.Duration(), Retries: f.Source.RetryCount,
 			UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep},
 	}
 	st, err := d.store.FeedState(ctx, f.Name)

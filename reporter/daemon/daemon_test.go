@@ -835,7 +835,7 @@ func TestWakeBeforeTheSchedule(t *testing.T) {
 			w.reconfigure(t, "report: {backoff: 1m}", "report: {backoff: 1s, schedule: \"@hourly\"}")
 			for i := range w.cfg.Feeds {
 				w.cfg.Feeds[i].Schedule = "@hourly"
-				w.cfg.Feeds[i].Source.SettleDuration = 1500 * time.Millisecond
+				w.cfg.Feeds[i].Settle = config.DurationOf(1500 * time.Millisecond)
 			}
 			w.drop(t)
 			if tt.settled {

@@ -28,7 +28,7 @@ type flowRunner struct {
 func (d *Daemon) newFlows() error {
 	for _, fc := range d.cfg.Flows {
 		log := d.log.With("flow", fc.Name)
-		m := flow.NewMatcher(d.geo, fc.WindowDuration, fc.MaxOpen)
+		m := flow.NewMatcher(d.geo, fc.Window.Duration(), fc.MaxOpen)
 		dec, err := flow.NewDecoder(flow.Exporters(fc.ExporterPrefixes), m, log)
 		if err != nil {
 			return fmt.Errorf("flow %s: %w", fc.Name, err)

@@ -34,10 +34,10 @@ func Jobs(cfg *config.Config) []JobSpec {
 	// Flows after the feeds (a watchlist a feed just replaced is in use)
 	// and before the report (the windows just closed are in it).
 	for _, f := range cfg.Flows {
-		out = append(out, JobSpec{Name: "flow " + f.Name, Schedule: "@every " + flowTick(f.WindowDuration).String()})
+		out = append(out, JobSpec{Name: "flow " + f.Name, Schedule: "@every " + flowTick(f.Window.Duration()).String()})
 	}
 	out = append(out, JobSpec{Name: "report", Schedule: cfg.Report.Schedule})
-	if cfg.Store.RetentionDuration > 0 {
+	if cfg.Store.Retention.Duration() > 0 {
 		out = append(out, JobSpec{Name: "purge", Schedule: cfg.Store.PurgeSchedule})
 	}
 	return out

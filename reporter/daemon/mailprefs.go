@@ -108,7 +108,7 @@ func newSigner(cfg *config.Config) (*sign.Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mail.dkim.key_file: %w", err)
 		}
-		s.DKIM = &sign.DKIMOptions{Domain: m.DKIM.Domain, Selector: m.DKIM.Selector, Key: k, Expire: m.DKIM.ExpireDuration}
+		s.DKIM = &sign.DKIMOptions{Domain: m.DKIM.Domain, Selector: m.DKIM.Selector, Key: k, Expire: m.DKIM.Expire.Duration()}
 	}
 	check := func(key, method string) error {
 		meth, err := sign.ParseMethod(method)

@@ -41,7 +41,7 @@ type contactPass struct {
 // newContactPass starts a pass; a dry run never asks (it must not write the
 // cache). The returned cancel ends the budget.
 func (d *Daemon) newContactPass(ctx context.Context, dryRun bool) (*contactPass, context.CancelFunc) {
-	budget := d.cfg.RDAP.BudgetDuration
+	budget := d.cfg.RDAP.Budget.Duration()
 	if budget <= 0 {
 		budget = 2 * time.Minute
 	}
@@ -91,7 +91,7 @@ func (p *contactPass) Find(ctx context.Context, ip netip.Addr, asn uint32, since
 		stale, haveStale = d.rdap.StaleContact(ip)
 	}
 	now := d.now()
-	switch reporter.PendingFate(haveStale, since, d.cfg.RDAP.MaxWaitDuration, now) {
+	switch reporter.PendingFate(haveStale, since, d.cfg.RDAP.MaxWait.Duration(), now) {
 	case reporter.FateStale:
 		p.res.Stale++
 		return stale, nil

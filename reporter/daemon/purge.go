@@ -52,10 +52,10 @@ func Purge(ctx context.Context, cfg *config.Config, st reporter.PurgeStore, lock
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Store.RetentionDuration <= 0 {
+	if cfg.Store.Retention.Duration() <= 0 {
 		return PurgeResult{}, ErrNoRetention
 	}
-	res := PurgeResult{Before: opt.Now.Add(-cfg.Store.RetentionDuration).UTC(), DryRun: opt.DryRun}
+	res := PurgeResult{Before: opt.Now.Add(-cfg.Store.Retention.Duration()).UTC(), DryRun: opt.DryRun}
 	if opt.DryRun {
 		var err error
 		res.Removed, err = st.Purgeable(ctx, res.Before)

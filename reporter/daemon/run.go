@@ -23,7 +23,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if every := d.cfg.Geo.ReloadEvery; every > 0 {
+	if every := d.cfg.Geo.Reload.Duration(); every > 0 {
 		// Lookups never wait for a reload: the swap is one atomic store.
 		go d.geo.Watch(ctx, every)
 	}
@@ -57,7 +57,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-jobCtx.Done():
 			return
 		}
-		grace := time.NewTimer(d.cfg.ShutdownGraceDuration)
+		grace := time.NewTimer(d.cfg.ShutdownGrace.Duration())
 		defer grace.Stop()
 		select {
 		case <-grace.C:
@@ -83,7 +83,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cancelJobs()
 		select {
 		case name := <-cut:
-			err := fmt.Errorf("stopped after shutdown_grace (%s): job %q was cut short; the next start resumes it", d.cfg.ShutdownGraceDuration, name)
+			err := fmt.Errorf("stopped after shutdown_grace (%s): job %q was cut short; the next start resumes it", d.cfg.ShutdownGrace.Duration(), name)
 			d.log.Error("stopped", slog.Any("err", err))
 			d.shutdownLog()
 			return err
