@@ -27,11 +27,8 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/feed/blocklist"
 	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
-	"github.com/autoreporter/autoreporter/reporter/feed/httpsrc"
 	"github.com/autoreporter/autoreporter/reporter/feed/jsonfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
-	"github.com/autoreporter/autoreporter/reporter/feed/spool"
-	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/mail/sign"
@@ -363,7 +360,8 @@ type FileResult struct {
 	Err   error
 }
 
-// IngestFile ingests one file as the named feed.
+// IngestFile ingests one file as the named feed. The feed's state is
+// kept by RecordFiles, once for all the files given together.
 func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
 	return d.IngestFileProgress(ctx, feed, path, nil)
 }
@@ -400,8 +398,6 @@ func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, prog
 		return res
 	}
 	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, name)
-	// A file given by hand counts for the feed as one from its source.
-	d.recordFile(ctx, feed, res)
 	return res
 }
 
@@ -422,60 +418,9 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// IngestSpool ingests every waiting file of a feed's spool folder.
-func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResult, error) {
-	sp := &spool.Spool{Dir: feed.Source.Spool, Now: d.now, Skipped: func(name, why string) {
-		// Once per name and process: the entry is there at every pass.
-		if _, seen := d.skipped.LoadOrStore(feed.Name+"/"+name, true); !seen {
-			d.log.Warn("spool entry left alone", "feed", feed.Name, "name", name, "why", why)
-		}
-	}, Unsettled: func(name string, settled time.Time) {
-		d.log.Debug("spool file still changing; looked at again once settled", "feed", feed.Name, "name", name, "at", settled)
-		d.wakeAt("feed "+feed.Name, settled)
-	}}
-	if d.settle {
-		sp.Settle = feed.Settle.Duration()
-	}
-	files, err := sp.Claim(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("feed %s: %w", feed.Name, err)
-	}
-	log := d.log.With("feed", feed.Name)
-	var out []FileResult
-	for _, f := range files {
-		res := FileResult{Feed: feed.Name, File: f.Name}
-		// The parser gets the unpacked file's name: a zip's member names
-		// the Shadowserver report type, the zip's own name may not.
-		rc, name, err := f.Unpack()
-		if err == nil {
-			res.Stats, err = d.ingester.Ingest(ctx, feed.Name, d.parsers[feed.Name], rc, name)
-			rc.Close()
-		}
-		res.Err = err
-		d.recordFile(ctx, feed.Name, res)
-		if ctx.Err() != nil {
-			// Interrupted: leave it in processing/ for the next pass.
-			return out, ctx.Err()
-		}
-		if err != nil {
-			log.Error("file failed", "file", f.Name, slog.Any("err", err))
-			if merr := f.Fail(err); merr != nil {
-				return out, merr
-			}
-		} else {
-			log.Info("file ingested", "file", f.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-			if merr := f.Done(); merr != nil {
-				return out, merr
-			}
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
 // IngestFeed ingests what is waiting for one feed: its spool folder's
-// files, or its URL when it changed.
+// files, its URL when it changed, the reports the API lists that were not
+// fetched before (see collect and recordRun).
 // Only one instance ingests a feed at a time: another one holding the feed
 // gives ErrBusy.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResult, err error) {
@@ -488,41 +433,23 @@ func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResul
 
 func (d *Daemon) ingestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
 	d.reloadContacts(ctx)
-	if f.Source.ShadowserverAPI != nil {
-		res := d.IngestAPI(ctx, f)
-		return res, ctx.Err()
-	}
-	if f.Source.URL != "" {
-		res := d.IngestURL(ctx, f)
-		if res.Err != nil && ctx.Err() != nil {
-			return []FileResult{res}, ctx.Err()
-		}
-		return []FileResult{res}, nil
-	}
-	return d.IngestSpool(ctx, f)
+	return d.collect(ctx, f, d.source(f))
 }
 
-// recordFile keeps the outcome of a file (from the spool or given to
-// ingest) in the feed's state.
-func (d *Daemon) recordFile(ctx context.Context, feed string, res FileResult) {
+// RecordFiles keeps files given by hand (`autoreporter ingest`) in the
+// feed's state: they count as one run of the feed that found them, by the
+// rule every source follows (recordRun). complete is false when a stop
+// cut the files short.
+func (d *Daemon) RecordFiles(ctx context.Context, feed string, results []FileResult, complete bool) error {
 	st, err := d.store.FeedState(ctx, feed)
 	if err != nil {
-		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
-		return
+		return fmt.Errorf("feed %s: state: %w", feed, err)
 	}
-	now := d.now().UTC()
-	if res.Err != nil {
-		cause := res.Err.Error()
-		if !strings.Contains(cause, res.File) {
-			cause = res.File + ": " + cause
-		}
-		st.Failed(now, cause)
-	} else {
-		st.Succeeded(now, res.Stats.Rows, res.Stats.Rejected)
-	}
+	recordRun(&st, d.now().UTC(), results, complete)
 	if err := d.store.SaveFeedState(ctx, st); err != nil {
-		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
+		return fmt.Errorf("feed %s: save state: %w", feed, err)
 	}
+	return nil
 }
 
 // IngestAll ingests every feed; the feeds another instance is ingesting
@@ -540,55 +467,6 @@ func (d *Daemon) IngestAll(ctx context.Context) (out []FileResult, busy []string
 		}
 	}
 	return out, busy, nil
-}
-
-// NotModified is the File of a FileResult for a URL that had not changed.
-const NotModified = "(not modified)"
-
-// IngestURL fetches a feed's URL unless it is unchanged since the last
-// success, and ingests it. The validators (ETag, Last-Modified) are saved
-// only after the body went into the store, so a failed ingest fetches again.
-func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
-	log := d.log.With("feed", f.Name)
-	res := FileResult{Feed: f.Name, File: f.Source.URL}
-	st, err := d.store.FeedState(ctx, f.Name)
-	if err != nil {
-		res.Err = fmt.Errorf("feed %s: state: %w", f.Name, err)
-		return res
-	}
-	src := &httpsrc.Source{
-		URL: f.Source.URL, Headers: reveal(f.Source.Headers), Query: reveal(f.Source.Query),
-		MaxBytes: f.Source.MaxBytes, Timeout: f.Source.Timeout.Duration(), Retries: f.Source.RetryCount,
-		UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep,
-	}
-	st.LastAttempt = d.now().UTC()
-	fetched, err := src.Fetch(ctx, httpsrc.State{ETag: st.ETag, LastModified: st.LastModified})
-	if err == nil && fetched.NotModified {
-		res.File = NotModified
-		st.LastSuccess, st.LastError = st.LastAttempt, ""
-		log.Info("feed not modified")
-		res.Err = d.store.SaveFeedState(ctx, st)
-		return res
-	}
-	if err == nil {
-		res.File = fetched.Name
-		res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
-		fetched.Body.Close()
-	}
-	if err != nil {
-		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-		st.Failed(st.LastAttempt, err.Error())
-		log.Error("feed failed", slog.Any("err", err))
-	} else {
-		st.ETag, st.LastModified = fetched.State.ETag, fetched.State.LastModified
-		st.Succeeded(st.LastAttempt, res.Stats.Rows, res.Stats.Rejected)
-		log.Info("feed fetched", "file", fetched.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-			"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-	}
-	if serr := d.store.SaveFeedState(ctx, st); serr != nil && res.Err == nil {
-		res.Err = fmt.Errorf("feed %s: save state: %w", f.Name, serr)
-	}
-	return res
 }
 
 // reloadContacts picks up a RIPE import and overrides set since the last
@@ -706,101 +584,6 @@ func (d *Daemon) resolveNow(ctx context.Context, ip netip.Addr, asn uint32) (rep
 		return c, fmt.Errorf("rdap cache: %w", err)
 	}
 	return d.contacts.Load().Resolve(ip, asn), nil
-}
-
-// IngestAPI lists the Shadowserver reports of the feed's window and
-// ingests each one not fetched before. A report is marked fetched only after
-// it was ingested; a crash in between downloads it again, which stores
-// nothing twice. One failed report does not stop the others.
-func (d *Daemon) IngestAPI(ctx context.Context, f config.Feed) []FileResult {
-	log := d.log.With("feed", f.Name)
-	a := f.Source.ShadowserverAPI
-	c := &ssapi.Client{
-		API: a.URL, Download: a.DownloadURL, Key: a.Key.Reveal(), Secret: a.Secret.Reveal(),
-		Reports: a.Reports, Types: a.Types,
-		HTTP: httpsrc.Source{MaxBytes: f.Source.MaxBytes, Timeout: f.Source.Timeout.Duration(), Retries: f.Source.RetryCount,
-			UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep},
-	}
-	st, err := d.store.FeedState(ctx, f.Name)
-	if err != nil {
-		return []FileResult{{Feed: f.Name, File: a.URL, Err: fmt.Errorf("feed %s: state: %w", f.Name, err)}}
-	}
-	st.LastAttempt = d.now().UTC()
-	today := st.LastAttempt.Truncate(24 * time.Hour)
-	var results []FileResult
-	var rows, rejected int
-	failed := 0
-	list, err := c.List(ctx, today.AddDate(0, 0, -(a.Days-1)), today)
-	var todo []ssapi.Listed
-	if err == nil {
-		ids := make([]string, len(list))
-		for i, l := range list {
-			ids[i] = l.ID
-		}
-		var done map[string]bool
-		if done, err = d.store.Fetched(ctx, f.Name, ids); err == nil {
-			for _, l := range list {
-				if !done[l.ID] {
-					todo = append(todo, l)
-				}
-			}
-			log.Info("reports listed", "listed", len(list), "new", len(todo))
-		}
-	}
-	if err != nil {
-		err = fmt.Errorf("feed %s: %w", f.Name, err)
-		log.Error("feed failed", slog.Any("err", err))
-		results = append(results, FileResult{Feed: f.Name, File: "reports/list", Err: err})
-		failed++
-	}
-	for _, l := range todo {
-		if ctx.Err() != nil {
-			break
-		}
-		res := FileResult{Feed: f.Name, File: l.Name()}
-		fetched, err := c.Fetch(ctx, l)
-		if err == nil {
-			res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
-			fetched.Body.Close()
-		}
-		if err == nil {
-			err = d.store.MarkFetched(ctx, reporter.FetchedFile{Feed: f.Name, ID: l.ID, File: l.Name(),
-				Fetched: d.now().UTC(), Rows: res.Stats.Rows, Rejected: res.Stats.Rejected})
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-			log.Error("report failed; tried again on the next run", "report", l.Name(), slog.Any("err", err))
-			failed++
-		} else {
-			rows, rejected = rows+res.Stats.Rows, rejected+res.Stats.Rejected
-			log.Info("report fetched", "report", l.Name(), "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-		}
-		results = append(results, res)
-	}
-	if failed == 0 {
-		st.LastSuccess, st.LastError = st.LastAttempt, ""
-		if len(todo) > 0 {
-			st.Rows, st.Rejected = rows, rejected
-		}
-	} else {
-		for _, r := range results {
-			if r.Err != nil {
-				st.Failed(st.LastAttempt, r.Err.Error())
-			}
-		}
-	}
-	for _, r := range results {
-		if r.Err == nil {
-			st.Files++
-			st.TotalRows += r.Stats.Rows
-			st.TotalRejected += r.Stats.Rejected
-		}
-	}
-	if serr := d.store.SaveFeedState(ctx, st); serr != nil {
-		results = append(results, FileResult{Feed: f.Name, File: "feed state", Err: fmt.Errorf("feed %s: save state: %w", f.Name, serr)})
-	}
-	return results
 }
 
 func reveal(m map[string]config.Secret) map[string]string {

@@ -108,16 +108,11 @@ func (d *Daemon) jobs() ([]*job, error) {
 	return out, nil
 }
 
-// worked reports whether a job did anything: read a file, fetched a
-// changed URL, decided an event, sent or tried to send a mail, purged.
+// worked reports whether a job did anything: read a file (an unchanged
+// URL finds none), decided an event, sent or tried to send a mail, purged.
 func worked(s Summary) bool {
-	if !s.Purge.Removed.Zero() {
+	if !s.Purge.Removed.Zero() || len(s.Files) > 0 {
 		return true
-	}
-	for _, f := range s.Files {
-		if f.File != NotModified {
-			return true
-		}
 	}
 	p := s.Report.Plan
 	return p.Read > 0 || s.Report.Deliver.Sent+s.Report.Deliver.Failed > 0

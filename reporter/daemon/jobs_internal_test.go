@@ -19,7 +19,6 @@ func TestJobResult(t *testing.T) {
 		cause   string
 	}{
 		{"nothing to do", Summary{}, nil, false, reporter.JobIdle, ""},
-		{"an unchanged URL is idle", Summary{Files: []FileResult{file(NotModified, nil)}}, nil, false, reporter.JobIdle, ""},
 		{"a file read", Summary{Files: []FileResult{file("a.csv", nil)}}, nil, false, reporter.JobDone, ""},
 		{"events decided", Summary{Report: ReportResult{Plan: reporter.PlanResult{Read: 3}}}, nil, false, reporter.JobDone, ""},
 		{"a mail sent", Summary{Report: ReportResult{Deliver: reporter.DeliverStats{Sent: 1}}}, nil, false, reporter.JobDone, ""},
