@@ -31,16 +31,19 @@ Usage:
   autoreporter run --job NAME [--wait]      run one job (feed NAME, report) now, under the daemon's lock
   autoreporter ingest --feed NAME FILE...   ingest files as that feed
   autoreporter report [--dry-run]           build and send the pending reports now
+  autoreporter report --preview ADDR [--out DIR]
+                                            the exact mails a report now would send to ADDR; sends nothing
   autoreporter lookup IP...                 why an address would (not) be reported, and to whom
-  autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
+  autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --ref
+                                            --since --until --limit --before (the next page)
   autoreporter feeds                        each feed's source, last success, last error and row counts
   autoreporter status [--json]              each job's schedule, next run, and last run: when, how long, result
   autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
   autoreporter contacts import ripe DIR     import the RIPE split dumps (ripe.db.*.gz) in DIR
   autoreporter contacts lookup IP|ASN...    where reports go, and which source said so
   autoreporter contacts list                the overrides, the RIPE import and the RDAP cache in use
-  autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline]
-                            [--inhibit] [--until DATE|30d] [--note TEXT]
+  autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline|zip]
+                            [--max-events N] [--sign METHOD] [--inhibit] [--until DATE|30d] [--note TEXT]
                                             add or replace an override; it wins over every import
   autoreporter contacts unset CIDR|ASN      remove an override set with contacts set
   autoreporter contacts pending             addresses whose events wait for an RDAP answer

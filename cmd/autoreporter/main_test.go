@@ -663,3 +663,21 @@ func TestHistoryUnknownASN(t *testing.T) {
 		t.Errorf("unknown ASN not shown as -: %q", lines[1])
 	}
 }
+
+// Rows set aside from a file given to ingest are found by the name the
+// summary prints, and by the path typed.
+func TestRejectsOfAnIngestedFile(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	path := filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")
+	code, out, errs := cli("ingest", "--feed", "ss", "--config", c, path)
+	if code != 0 || !strings.Contains(out, "2026-11-22-scan_telnet-x.csv: 4 rows") {
+		t.Fatalf("ingest: %d\n%s%s", code, out, errs)
+	}
+	for _, name := range []string{"2026-11-22-scan_telnet-x.csv", path} {
+		code, out, _ := cli("rejects", "--config", c, "--file", name)
+		if code != 0 || !strings.Contains(out, "1.2.3.999") {
+			t.Errorf("rejects --file %s: %d\n%s", name, code, out)
+		}
+	}
+}

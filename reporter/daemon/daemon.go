@@ -397,7 +397,10 @@ func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, prog
 		res.Err = err
 		return res
 	}
-	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, name)
+	// Rows set aside are kept under the file's name, as the spool keeps
+	// them, so that rejects --file finds them by the name the summary
+	// printed.
+	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, filepath.Base(name))
 	return res
 }
 

@@ -68,6 +68,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-jobCtx.Done():
 		}
 	}()
+	var report *job
+	for _, j := range jobs {
+		if j.Name == "report" {
+			report = j
+		}
+	}
+	// A feed that found a file still being written asks to run again once
+	// it settles. When the report ran in the same pass, after that feed,
+	// the file belonged to the pass: the feed's run once it settles is
+	// followed by the report, instead of leaving the file's events for
+	// the next report tick (an hour, by default).
+	owes := map[*job]bool{}
+	var wokeThisPass []*job
 	// Each run is recorded with when the job runs next, for `status`.
 	run := func(j *job) {
 		running.Store(&j.Name)
@@ -78,6 +91,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 			rec.Schedule, rec.Next = j.Schedule, j.next
 		}
 		d.record(jobCtx, rec)
+		switch {
+		case j == report:
+			for _, f := range wokeThisPass {
+				owes[f] = true
+			}
+			wokeThisPass = nil
+		case strings.HasPrefix(j.Name, "feed "):
+			if owes[j] && report != nil {
+				delete(owes, j)
+				// A second on, so that the other feeds' files that settle
+				// together go in the same report.
+				if due := time.Now().Add(time.Second); due.Before(report.next) {
+					report.next = due
+				}
+			}
+			if j.next.Before(j.sched.Next(time.Now())) {
+				wokeThisPass = append(wokeThisPass, j)
+			}
+		}
 	}
 	stopped := func() error {
 		cancelJobs()
@@ -117,6 +149,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Jobs are in order, feeds before the report: the due ones run in
 		// that order.
 		now := time.Now()
+		wokeThisPass = nil
 		for _, j := range jobs {
 			if ctx.Err() != nil {
 				return stopped()

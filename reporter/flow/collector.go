@@ -253,6 +253,9 @@ func unum(v []byte) uint64 {
 }
 
 func (d *Decoder) decodeNetFlow(src netip.AddrPort, version uint16, payload []byte, t time.Time) (int, error) {
+	if err := checkTemplates(version, payload); err != nil {
+		return 0, err
+	}
 	s := d.source(src)
 	buf := bytes.NewBuffer(payload[2:])
 	var sets []any
