@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/autoreporter/autoreporter/internal/ipkey"
 	"github.com/autoreporter/autoreporter/reporter"
 )
 
@@ -15,57 +16,12 @@ type Entry struct {
 	Identifier string // the malware family
 }
 
-// u128 is an address in the 16-byte space (IPv4 mapped), so that one table
-// holds both families and a lookup is one comparison chain.
-type u128 struct{ hi, lo uint64 }
+// u128 orders addresses of both families in one space (ipkey.Key).
+type u128 = ipkey.Key
 
-func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+func key(a netip.Addr) u128 { return ipkey.Of(a) }
 
-func (a u128) next() (u128, bool) {
-	if a.lo == ^uint64(0) {
-		if a.hi == ^uint64(0) {
-			return a, false
-		}
-		return u128{a.hi + 1, 0}, true
-	}
-	return u128{a.hi, a.lo + 1}, true
-}
-
-func (a u128) prev() u128 {
-	if a.lo == 0 {
-		return u128{a.hi - 1, ^uint64(0)}
-	}
-	return u128{a.hi, a.lo - 1}
-}
-
-func key(a netip.Addr) u128 {
-	b := a.As16()
-	return u128{
-		hi: uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-			uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7]),
-		lo: uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 |
-			uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15]),
-	}
-}
-
-func span(p netip.Prefix) (lo, hi u128) {
-	bits := p.Bits()
-	if p.Addr().Is4() {
-		bits += 96
-	}
-	lo = key(p.Addr())
-	hi = lo
-	switch host := 128 - bits; {
-	case host == 128:
-		hi = u128{^uint64(0), ^uint64(0)}
-	case host >= 64:
-		hi.lo = ^uint64(0)
-		hi.hi |= (uint64(1) << (host - 64)) - 1
-	case host > 0:
-		hi.lo |= (uint64(1) << host) - 1
-	}
-	return lo, hi
-}
+func span(p netip.Prefix) (lo, hi u128) { return ipkey.Span(p) }
 
 type portEntry struct {
 	port  uint16
@@ -171,9 +127,9 @@ func Compile(lists []reporter.Watchlist) *Table {
 	// each answered by the stack as it stands.
 	slices.SortFunc(nodes, func(a, b *node) int {
 		switch {
-		case a.lo.less(b.lo):
+		case a.lo.Less(b.lo):
 			return -1
-		case b.lo.less(a.lo):
+		case b.lo.Less(a.lo):
 			return 1
 		}
 		return a.bits - b.bits
@@ -181,7 +137,7 @@ func Compile(lists []reporter.Watchlist) *Table {
 	var stack []*node
 	var cur u128
 	emit := func(hi u128) {
-		if hi.less(cur) {
+		if hi.Less(cur) {
 			return
 		}
 		r := wrange{lo: cur, hi: hi, any: -1}
@@ -205,18 +161,19 @@ func Compile(lists []reporter.Watchlist) *Table {
 		top := stack[len(stack)-1]
 		emit(top.hi)
 		stack = stack[:len(stack)-1]
-		n, ok := top.hi.next()
+		n, ok := top.hi.Next()
 		cur = n
 		return ok
 	}
 	for _, n := range nodes {
-		for len(stack) > 0 && stack[len(stack)-1].hi.less(n.lo) {
+		for len(stack) > 0 && stack[len(stack)-1].hi.Less(n.lo) {
 			if !pop() {
 				break
 			}
 		}
-		if len(stack) > 0 && cur.less(n.lo) {
-			emit(n.lo.prev())
+		if len(stack) > 0 && cur.Less(n.lo) {
+			prev, _ := n.lo.Prev() // n.lo is above cur, so not the bottom
+			emit(prev)
 		}
 		cur = n.lo
 		stack = append(stack, n)
@@ -254,13 +211,13 @@ func (t *Table) Lookup(a netip.Addr, port uint16) (*Entry, bool) {
 	lo, hi := 0, len(r)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if r[m].hi.less(x) {
+		if r[m].hi.Less(x) {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo == len(r) || x.less(r[lo].lo) {
+	if lo == len(r) || x.Less(r[lo].lo) {
 		return nil, false
 	}
 	w := &r[lo]
