@@ -109,7 +109,9 @@ func NewDecoder(exporters Exporters, m *Matcher, log *slog.Logger) (*Decoder, er
 // undecodable datagrams are counted (and the latter logged, sampled);
 // neither is an error to the caller, who goes on reading.
 func (d *Decoder) Decode(src netip.AddrPort, payload []byte, t time.Time) {
-	d.packets.Add(1)
+	// Counted once done with, so that a datagram counted has been
+	// matched: a reader of Stats (a test, a stop) sees its aggregates.
+	defer d.packets.Add(1)
 	if !d.exporters.Allows(src.Addr()) {
 		d.refused.Add(1)
 		return
