@@ -36,6 +36,9 @@ import (
 	"time"
 )
 
+// errBuilt is returned by a build into a store that holds a history.
+var errBuilt = errors.New("the store holds a history already: a history is built into a new file or an empty schema")
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "mkhistory:", err)
@@ -64,6 +67,7 @@ func run(args []string) error {
 		fs.IntVar(&s.Contacts, "contacts", 1000, "ISPs (one AS and one abuse address each)")
 		fs.IntVar(&s.Days, "days", 365, "days of history")
 		fs.StringVar(&s.Prefix, "prefix", "CERT-XX", "report ref prefix")
+		reuse := fs.Bool("reuse", false, "a store that holds a history already is kept as it is, not an error")
 		end := fs.String("end", "", "the day after the last day of history (YYYY-MM-DD; default today, UTC)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
@@ -89,6 +93,10 @@ func run(args []string) error {
 			err = buildPostgres(ctx, *dsn, w, progress)
 		default:
 			return errors.New("build: one of -sqlite and -postgres")
+		}
+		if errors.Is(err, errBuilt) && *reuse {
+			fmt.Printf("kept the history built before (%v)\n", err)
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("build: %w", err)

@@ -53,7 +53,7 @@ func buildPostgres(ctx context.Context, dsn string, w *world, progress func(stri
 		return fmt.Errorf("postgres: %w", err)
 	}
 	if n > 0 {
-		return fmt.Errorf("postgres: the store has reports or events already: the history is built into an empty schema")
+		return fmt.Errorf("postgres: %w", errBuilt)
 	}
 	cons, err := pgConstraints(ctx, pool)
 	if err != nil {

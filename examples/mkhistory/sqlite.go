@@ -25,7 +25,7 @@ var historyTables = []string{"events", "reports", "report_events", "report_seq"}
 // anonymous parameters (see the store's insertStatement for why).
 func buildSQLite(ctx context.Context, path string, w *world, progress func(string, ...any)) error {
 	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s exists: the history is built into a new file", path)
+		return fmt.Errorf("%s exists: %w", path, errBuilt)
 	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
