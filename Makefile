@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/autoreporter
 GOTESTFLAGS ?=
 
-.PHONY: build test bench bench-history lint demo fuzz clean
+.PHONY: build test bench bench-system bench-history lint demo fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/autoreporter
@@ -32,6 +32,12 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# One national day through the whole daemon: 5,000,000 rows, run --once,
+# rows/s, events, mails, wall time and peak RSS. Set AUTOREPORTER_BENCH_PG
+# to a PostgreSQL DSN to run it there too.
+bench-system: build
+	./examples/bench-system.sh
 
 # History at a national CERT's scale (issue 10): a store of HISTORY_EVENTS
 # events in HISTORY_REPORTS reports (examples/mkhistory), each history query
@@ -66,6 +72,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRDAPAnswer$$' -fuzztime 300000x ./abuse
 	$(GO) test -run '^$$' -fuzz '^FuzzSign$$' -fuzztime 300000x ./reporter/mail/sign
 	$(GO) test -run '^$$' -fuzz '^FuzzAppend$$' -fuzztime 300000x ./reporter/store/internal/fieldjson
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 300000x ./reporter/flow
 
 lint:
 	command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -8,6 +8,7 @@ package abuse
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/netip"
 	"slices"
@@ -20,7 +21,23 @@ import (
 const (
 	FormatCSV    = "csv"    // the events as a CSV attachment (the default)
 	FormatInline = "inline" // the same CSV lines in the body, no attachment
+	// FormatZip puts the attachments in one zip file: a day's CSV for a
+	// large network shrinks eight to ten times and fits in one mail.
+	FormatZip = "zip"
 )
+
+// ValidFormat says whether f is a format a contact may ask for ("" is the
+// default, csv).
+func ValidFormat(f string) bool {
+	switch f {
+	case "", FormatCSV, FormatInline, FormatZip:
+		return true
+	}
+	return false
+}
+
+// FormatHelp lists the formats, for error messages.
+const FormatHelp = "csv, inline or zip"
 
 // Contact is where an owner's reports go.
 type Contact struct {
@@ -66,6 +83,13 @@ type Override struct {
 	Origin string    // "config" or "store"
 	By     string    // who set it (store overrides)
 	Set    time.Time // when it was set (store overrides)
+	// What the owner asked of its mails beyond the addresses: display
+	// names kept in the To header (bare address -> name; NewResolver
+	// takes them from To), a cap on the events of one mail (0: only
+	// mail.max_size), and a signing method ("": mail.sign).
+	Names     map[string]string
+	MaxEvents int
+	Sign      string
 
 	answer Contact // made once by NewResolver: Resolve runs per event
 }
@@ -120,6 +144,29 @@ type Resolver struct {
 	now      func() time.Time
 }
 
+// displayNames adds the display names written in to ("Abuse Desk
+// <abuse@isp.example>") to names, keyed by the bare address in lower case.
+// A name is header text from an operator, but it is kept to one line.
+func displayNames(to []string, names map[string]string) (map[string]string, error) {
+	out := maps.Clone(names)
+	for _, s := range to {
+		list, err := mail.ParseAddressList(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", s, err)
+		}
+		for _, a := range list {
+			if a.Name == "" {
+				continue
+			}
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[strings.ToLower(a.Address)] = strings.Join(strings.Fields(a.Name), " ")
+		}
+	}
+	return out, nil
+}
+
 // NormalizeAddresses parses a list of addresses (display names and all),
 // keeps the bare address in lower case, and sorts and de-duplicates them.
 func NormalizeAddresses(in []string) ([]string, error) {
@@ -150,7 +197,13 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		if err != nil {
 			return nil, fmt.Errorf("override %d: %w", i, err)
 		}
+		if o.Names, err = displayNames(o.To, o.Names); err != nil {
+			return nil, fmt.Errorf("override %d: %w", i, err)
+		}
 		o.To = to
+		if o.MaxEvents < 0 {
+			return nil, fmt.Errorf("override %s: max_events %d is negative", o.Key(), o.MaxEvents)
+		}
 		if o.CIDR.IsValid() {
 			o.CIDR = o.CIDR.Masked()
 		}
@@ -171,10 +224,8 @@ func NewResolver(overrides []Override, fallback []string, fallbackLanguage strin
 		if len(o.To) == 0 && !o.Inhibit {
 			return nil, fmt.Errorf("override %s: needs addresses, or inhibit", o.Key())
 		}
-		switch o.Format {
-		case "", FormatCSV, FormatInline:
-		default:
-			return nil, fmt.Errorf("override %s: format %q is not %s or %s", o.Key(), o.Format, FormatCSV, FormatInline)
+		if !ValidFormat(o.Format) {
+			return nil, fmt.Errorf("override %s: format %q is not %s", o.Key(), o.Format, FormatHelp)
 		}
 	}
 	sort.SliceStable(r.cidrs, func(i, j int) bool { return r.cidrs[i].CIDR.Bits() > r.cidrs[j].CIDR.Bits() })

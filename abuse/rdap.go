@@ -16,7 +16,6 @@ import (
 
 	"github.com/openrdap/rdap"
 	"go4.org/netipx"
-	"golang.org/x/time/rate"
 )
 
 // RDAPEntry is one cached RDAP answer: a network the server named and its
@@ -57,6 +56,11 @@ type RDAPOptions struct {
 	UserAgent   string
 	HTTP        *http.Client
 	Now         func() time.Time
+	// Shared is the rate limit and pause shared with the other instances
+	// asking the same server (the store); nil keeps them in this source.
+	Shared RDAPShared
+	// Sleep waits for a query slot; nil waits on a timer. Tests record.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o *RDAPOptions) defaults() {
@@ -88,6 +92,23 @@ func (o *RDAPOptions) defaults() {
 	if o.UserAgent == "" {
 		o.UserAgent = "autoreporter"
 	}
+	if o.Shared == nil {
+		o.Shared = NewMemoryRDAPShared()
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // RDAP is the third contact source. Lookup answers from the cache only,
@@ -95,10 +116,18 @@ func (o *RDAPOptions) defaults() {
 // cover is answered Pending, and Fetch, called between ingest passes with a
 // rate limit and a circuit breaker, fills the cache.
 type RDAP struct {
-	opt     RDAPOptions
-	server  *url.URL
-	client  *rdap.Client
-	limiter *rate.Limiter
+	opt    RDAPOptions
+	server *url.URL
+	client *rdap.Client
+	// The rate limit: query slots interval apart, reserved from the
+	// shared state perReserve at a time (a second's worth), so that the
+	// store is asked once a second, not once a query. Slots [used, n) of
+	// the reservation that starts at first are still this source's.
+	interval   time.Duration
+	perReserve int
+	smu        sync.Mutex
+	first      time.Time
+	n, used    int
 
 	mu       sync.RWMutex
 	entries  []RDAPEntry
@@ -127,11 +156,12 @@ func NewRDAP(opt RDAPOptions) (*RDAP, error) {
 	}
 	hc.Transport = capTransport{base: base, max: opt.MaxBody}
 	r := &RDAP{
-		opt:     opt,
-		server:  u,
-		client:  &rdap.Client{HTTP: &hc, UserAgent: opt.UserAgent},
-		limiter: rate.NewLimiter(rate.Limit(opt.Rate), 1),
-		byRange: map[netipx.IPRange]int{},
+		opt:        opt,
+		server:     u,
+		client:     &rdap.Client{HTTP: &hc, UserAgent: opt.UserAgent},
+		interval:   time.Duration(float64(time.Second) / opt.Rate),
+		perReserve: max(1, int(opt.Rate)),
+		byRange:    map[netipx.IPRange]int{},
 	}
 	return r, nil
 }
@@ -266,18 +296,16 @@ func (e *RDAPError) Error() string {
 }
 
 // Fetch asks the server about ip and caches the answer, which it also
-// returns so that the caller can store it. It waits for the rate limit
-// (or ctx) and fails at once with ErrCircuitOpen while the circuit is open.
+// returns so that the caller can store it. It waits for a query slot under
+// the rate limit (or ctx) and fails at once with ErrCircuitOpen while the
+// circuit is open, here or, through the shared state, in another instance.
 func (r *RDAP) Fetch(ctx context.Context, ip netip.Addr) (RDAPEntry, error) {
 	ip = ip.Unmap()
 	if open, until, cause := r.Open(); open {
 		return RDAPEntry{}, fmt.Errorf("%w until %s after: %v", ErrCircuitOpen, until.UTC().Format(time.RFC3339), cause)
 	}
-	if err := r.limiter.Wait(ctx); err != nil {
-		if ctx.Err() == context.Canceled {
-			return RDAPEntry{}, ctx.Err()
-		}
-		return RDAPEntry{}, fmt.Errorf("%w (%v)", ErrNoTime, err)
+	if err := r.wait(ctx); err != nil {
+		return RDAPEntry{}, err
 	}
 	qctx, cancel := context.WithTimeout(ctx, r.opt.Timeout)
 	defer cancel()
@@ -286,7 +314,13 @@ func (r *RDAP) Fetch(ctx context.Context, ip netip.Addr) (RDAPEntry, error) {
 		if ctx.Err() != nil {
 			return RDAPEntry{}, ctx.Err() // we were stopped; not the server's fault
 		}
-		r.fail(err)
+		if until, opened := r.fail(err); opened {
+			// Every instance stops, not only this one, and a restart
+			// does not forget it.
+			if perr := r.opt.Shared.PauseRDAP(ctx, r.server.String(), until, err.Error()); perr != nil {
+				return RDAPEntry{}, errors.Join(err, fmt.Errorf("rdap: share the pause: %w", perr))
+			}
+		}
 		return RDAPEntry{}, err
 	}
 	r.succeed()
@@ -294,7 +328,95 @@ func (r *RDAP) Fetch(ctx context.Context, ip netip.Addr) (RDAPEntry, error) {
 	return e, nil
 }
 
-func (r *RDAP) fail(err error) {
+// wait waits for this source's next query slot, reserving slots from the
+// shared state when its own are spent or past. A slot is usable until the
+// next one begins, so a source never queries in another's slot: in any
+// second the instances together ask at most Rate+1 times. A pause found
+// in the shared state opens the circuit here too.
+func (r *RDAP) wait(ctx context.Context) error {
+	now := r.opt.Now()
+	at, ok := r.takeSlot(now)
+	if !ok {
+		res, err := r.opt.Shared.ReserveRDAP(ctx, r.server.String(), now, r.perReserve, r.interval)
+		if err != nil {
+			if ctx.Err() == context.Canceled {
+				return ctx.Err()
+			}
+			return fmt.Errorf("rdap: reserve a query slot: %w", err)
+		}
+		if res.Paused(now) {
+			cause := r.pausedBy(res)
+			return fmt.Errorf("%w until %s after: %v", ErrCircuitOpen, res.PausedUntil.UTC().Format(time.RFC3339), cause)
+		}
+		r.smu.Lock()
+		r.first, r.n, r.used = res.First, r.perReserve, 1
+		r.smu.Unlock()
+		at = res.First
+	}
+	d := at.Sub(now)
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("%w (the next slot is in %s)", ErrNoTime, d.Round(time.Millisecond))
+	}
+	if err := r.opt.Sleep(ctx, d); err != nil {
+		if ctx.Err() == context.Canceled {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w (%v)", ErrNoTime, err)
+	}
+	return nil
+}
+
+// takeSlot takes the next of this source's reserved slots that has not
+// passed at now.
+func (r *RDAP) takeSlot(now time.Time) (time.Time, bool) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	for r.used < r.n && !r.first.Add(time.Duration(r.used+1)*r.interval).After(now) {
+		r.used++ // passed unused: it is gone
+	}
+	if r.used >= r.n {
+		return time.Time{}, false
+	}
+	at := r.first.Add(time.Duration(r.used) * r.interval)
+	r.used++
+	return at, true
+}
+
+// pausedBy opens the circuit here for a pause another instance (or this
+// one before a restart) put in the shared state, and returns its cause.
+func (r *RDAP) pausedBy(res RDAPSlots) error {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
+	if res.PausedUntil.After(r.openUntil) {
+		r.openUntil = res.PausedUntil
+		r.lastErr = errors.New(res.Cause)
+	}
+	if r.lastErr == nil {
+		r.lastErr = errors.New(res.Cause)
+	}
+	return r.lastErr
+}
+
+// Refresh reads the shared pause, so that Open answers for every
+// instance (for a status line); it takes no query slot.
+func (r *RDAP) Refresh(ctx context.Context) error {
+	now := r.opt.Now()
+	res, err := r.opt.Shared.ReserveRDAP(ctx, r.server.String(), now, 0, r.interval)
+	if err != nil {
+		return fmt.Errorf("rdap: read the shared state: %w", err)
+	}
+	if res.Paused(now) {
+		r.pausedBy(res)
+	}
+	return nil
+}
+
+// fail counts a failed query and opens the circuit after too many in a
+// row, or at once on a 429; it returns until when when it opened it.
+func (r *RDAP) fail(err error) (time.Time, bool) {
 	r.bmu.Lock()
 	defer r.bmu.Unlock()
 	r.lastErr = err
@@ -302,7 +424,7 @@ func (r *RDAP) fail(err error) {
 	var re *RDAPError
 	rateLimited := errors.As(err, &re) && re.Status == http.StatusTooManyRequests
 	if !rateLimited && r.failures < r.opt.Failures {
-		return
+		return time.Time{}, false
 	}
 	d := r.opt.Cooldown << min(r.opened, 16)
 	d = min(d, r.opt.MaxCooldown)
@@ -312,6 +434,7 @@ func (r *RDAP) fail(err error) {
 	r.opened++
 	r.failures = 0
 	r.openUntil = r.opt.Now().Add(d)
+	return r.openUntil, true
 }
 
 func (r *RDAP) succeed() {

@@ -3,6 +3,7 @@ package abuse
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -423,5 +424,128 @@ func TestRDAPRefreshReplaces(t *testing.T) {
 	}
 	if got, _ := r.Lookup(ip("192.0.2.1"), 0); got.Key() != "new@isp-one.example" {
 		t.Errorf("refreshed answer not used: %+v", got)
+	}
+}
+
+// roundTripFunc records requests on their way out.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// maxInWindow is the most of the sorted times that fall in one window of
+// length w.
+func maxInWindow(at []time.Time, w time.Duration) int {
+	best, j := 0, 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+// sharedPair makes two RDAP sources on one server at rate 4 a second, on a
+// fake clock that their waits advance, with the time of each query they
+// make recorded; shared gives each its state (the same one, or not).
+func sharedPair(t *testing.T, srv *rdaptest.Server, shared func() RDAPShared) (a, b *RDAP, c *clock, queries func() []time.Time) {
+	c = &clock{t: t0}
+	var mu sync.Mutex
+	var at []time.Time
+	rec := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		mu.Lock()
+		at = append(at, c.Now())
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(req)
+	})
+	mk := func() *RDAP {
+		return newRDAP(t, srv, c, func(o *RDAPOptions) {
+			o.Rate, o.Shared, o.HTTP = 4, shared(), &http.Client{Transport: rec}
+			o.Sleep = func(ctx context.Context, d time.Duration) error { c.Add(d); return nil }
+		})
+	}
+	return mk(), mk(), c, func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		out := slices.Clone(at)
+		slices.SortFunc(out, func(x, y time.Time) int { return x.Compare(y) })
+		return out
+	}
+}
+
+// TestRDAPSharedRate: two sources sharing their state ask at the
+// configured rate together (at most Rate+1 queries in any second), where
+// two that do not share ask at twice the rate.
+func TestRDAPSharedRate(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Body: rdaptest.Fixture("ripe-ip.json")})
+	run := func(a, b *RDAP) {
+		for i, who := range "aabbbabaababbbaaabab" {
+			r := a
+			if who == 'b' {
+				r = b
+			}
+			if _, err := r.Fetch(ctx, ip("192.0.2.1")); err != nil {
+				t.Fatalf("query %d (%c): %v", i, who, err)
+			}
+		}
+	}
+	one := NewMemoryRDAPShared()
+	a, b, _, queries := sharedPair(t, srv, func() RDAPShared { return one })
+	run(a, b)
+	if n := maxInWindow(queries(), time.Second); n > 5 {
+		t.Errorf("sharing one state, the two sources made %d queries in one second, want at most 5 (rate 4)", n)
+	}
+	// The check above can fail: sources that keep their own state do
+	// exceed the rate together.
+	a, b, _, queries = sharedPair(t, srv, NewMemoryRDAPShared)
+	run(a, b)
+	if n := maxInWindow(queries(), time.Second); n <= 5 {
+		t.Errorf("two sources with their own state made only %d queries in one second; the test cannot tell sharing from not", n)
+	}
+}
+
+// TestRDAPSharedPause: a 429 seen by one source stops the other for as
+// long as its Retry-After says, without a query.
+func TestRDAPSharedPause(t *testing.T) {
+	srv := rdaptest.New(t)
+	srv.Set("192.0.2.0/24", rdaptest.Answer{Status: 429, RetryAfter: "600", Body: []byte(`{"errorCode":429}`)})
+	srv.Set("198.51.100.0/24", rdaptest.Answer{Body: rdaptest.Fixture("arin-ip.json")})
+	one := NewMemoryRDAPShared()
+	a, b, c, _ := sharedPair(t, srv, func() RDAPShared { return one })
+	if _, err := a.Fetch(ctx, ip("192.0.2.1")); err == nil {
+		t.Fatal("a 429 was taken as an answer")
+	}
+	_, err := b.Fetch(ctx, ip("198.51.100.1"))
+	if !errors.Is(err, ErrCircuitOpen) || !strings.Contains(err.Error(), "rate limited") {
+		t.Fatalf("the other source, after a 429 seen by the first: %v", err)
+	}
+	if srv.Hits(netip.Addr{}) != 1 {
+		t.Errorf("%d queries, want 1: the other source asked a server that said 429", srv.Hits(netip.Addr{}))
+	}
+	if open, until, _ := b.Open(); !open || !until.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("the other source: open=%v until %v, want until %v", open, until, t0.Add(10*time.Minute))
+	}
+	c.Add(10 * time.Minute)
+	if _, err := b.Fetch(ctx, ip("198.51.100.1")); err != nil {
+		t.Fatalf("after the Retry-After: %v", err)
+	}
+}
+
+// BenchmarkRDAPWait is the rate limit's cost per query: taking a reserved
+// slot, and once per reservation (a second's worth of slots) asking the
+// shared state for more.
+func BenchmarkRDAPWait(b *testing.B) {
+	c := &clock{t: t0}
+	r, err := NewRDAP(RDAPOptions{Server: "https://rdap.example", Rate: 100, Now: c.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { c.Add(d); return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.wait(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

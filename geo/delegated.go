@@ -80,8 +80,8 @@ func ParseDelegated(r io.Reader, countries []string) (*Delegated, error) {
 				return nil, fmt.Errorf("line %d: ipv4 record %s|%s is not a start address and a count", line, f[3], f[4])
 			}
 			lo := fromAddr(start)
-			hi := u128{lo.hi, lo.lo + n - 1}
-			if hi.lo < lo.lo || hi.lo > fromAddr(netip.MustParseAddr("255.255.255.255")).lo {
+			hi := u128{Hi: lo.Hi, Lo: lo.Lo + n - 1}
+			if hi.Lo < lo.Lo || hi.Lo > fromAddr(netip.MustParseAddr("255.255.255.255")).Lo {
 				return nil, fmt.Errorf("line %d: ipv4 record %s|%s runs past the end of the address space", line, f[3], f[4])
 			}
 			d.spans = append(d.spans, span{lo, hi})

@@ -65,8 +65,8 @@ func TestRangeSetModel(t *testing.T) {
 		}
 		// Disjoint, sorted, not adjacent.
 		for i := 1; i < len(set.spans); i++ {
-			n, _ := set.spans[i-1].hi.next()
-			if !n.less(set.spans[i].lo) {
+			n, _ := set.spans[i-1].hi.Next()
+			if !n.Less(set.spans[i].lo) {
 				t.Fatalf("spans %d and %d touch or overlap", i-1, i)
 			}
 		}

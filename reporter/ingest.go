@@ -80,6 +80,27 @@ type Ingester struct {
 	// LoggedRejects caps how many rejected rows of one file are logged one
 	// by one; the rest are counted and kept in the store.
 	LoggedRejects int
+	// Watch keeps the whole entry lists of the feeds the flow collectors
+	// watch; nil when no flow watches any.
+	Watch *IngestWatch
+}
+
+// WatchWriter is what ingest writes of a watched feed.
+type WatchWriter interface {
+	ReplaceWatchlist(ctx context.Context, w Watchlist) error
+}
+
+// IngestWatch names the watched feeds. Every row of such a feed is read
+// (not only the constituency's) and its address kept in the feed's
+// watchlist, replaced by each file that lists at least one entry, so that
+// a broken download of comments alone does not empty it.
+type IngestWatch struct {
+	Store WatchWriter
+	// Feeds maps each watched feed to whether its port is part of an
+	// entry: ThreatFox lists ip:port indicators, a server shared with
+	// others; Feodo Tracker's port is what the C2 was seen on, and the
+	// address alone is watched.
+	Feeds map[string]bool
 }
 
 type ingestSink struct {
@@ -92,9 +113,14 @@ type ingestSink struct {
 	stats   IngestStats
 	batch   []Event
 	rejects []Reject
+	watch   *watchCollector // nil unless the feed is watched
+	ports   bool
 }
 
 func (s *ingestSink) Keep(ip netip.Addr) bool {
+	if s.watch != nil {
+		return true // every row: Event keeps the constituency's share
+	}
 	if s.in.Constituency.Contains(ip) {
 		return true
 	}
@@ -126,6 +152,13 @@ func (s *ingestSink) Reject(line int, reason, raw string) {
 }
 
 func (s *ingestSink) Event(e *Event) error {
+	if s.watch != nil {
+		s.watch.add(e, s.ports)
+		if !s.in.Constituency.Contains(e.IP) {
+			s.stats.Outside++
+			return nil
+		}
+	}
 	info, err := s.in.Geo.Lookup(e.IP)
 	if err != nil {
 		return err
@@ -173,9 +206,21 @@ func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Read
 		in.BatchSize = 1000
 	}
 	s := &ingestSink{in: in, ctx: ctx, feed: feed, file: file, now: in.Now().UTC(), log: in.Log.With("feed", feed)}
+	if in.Watch != nil {
+		if ports, ok := in.Watch.Feeds[feed]; ok {
+			s.watch, s.ports = &watchCollector{}, ports
+		}
+	}
 	err := p.Parse(ctx, r, file, s)
 	if ferr := s.flush(); err == nil {
 		err = ferr
+	}
+	if err == nil && s.watch != nil {
+		if len(s.watch.entries) == 0 {
+			s.log.Warn("watched feed's file lists no entry; its watchlist is left as it was", "file", file)
+		} else if werr := in.Watch.Store.ReplaceWatchlist(ctx, Watchlist{Feed: feed, Updated: s.now, Entries: s.watch.entries}); werr != nil {
+			err = fmt.Errorf("store watchlist: %w", werr)
+		}
 	}
 	// A row can be rejected after its address was found inside, so rows are
 	// counted by their outcome, once each.

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -99,6 +100,12 @@ type Reporter struct {
 	// take the report over.
 	Owner string
 	Lease time.Duration
+	// Concurrency is how many reports are sent at once (default 1); the
+	// Mailer must take that many (mail.Pool).
+	Concurrency int
+	// Preview, when set, is given each event a dry run would send, with
+	// its contact: report --preview builds the mail from them.
+	Preview func(Contact, Event)
 }
 
 // PlanResult is what one planning pass decided.
@@ -202,10 +209,22 @@ func (r *Reporter) Plan(ctx context.Context, dryRun bool) (PlanResult, error) {
 			return res, err
 		}
 		res.Read += len(batch)
+		var byID map[int64]*Event
+		if dryRun && r.Preview != nil {
+			byID = make(map[int64]*Event, len(batch))
+			for i := range batch {
+				byID[batch[i].ID] = &batch[i].Event
+			}
+		}
 		for _, v := range verdicts {
 			if v.Reason != Send {
 				res.Reasons[v.Reason]++
 				continue
+			}
+			if byID != nil {
+				if e := byID[v.ID]; e != nil {
+					r.Preview(v.Contact, *e)
+				}
 			}
 			if dryRun {
 				g := ReportGroup{Contact: v.Contact}
@@ -343,96 +362,179 @@ type DeliverStats struct {
 // later pass; after MaxAttempts the report is marked failed, never
 // dropped.
 func (r *Reporter) Deliver(ctx context.Context) (DeliverStats, error) {
-	var st DeliverStats
+	return r.DeliverProgress(ctx, nil)
+}
+
+// DeliverProgress is Deliver that tells progress, when set, the counts so
+// far after each report it sent or failed to send. Concurrency reports go
+// out at once, each claimed by itself; the pass ends when none is left to
+// claim, at the first error of the store, or when the relay is down.
+func (r *Reporter) DeliverProgress(ctx context.Context, progress func(DeliverStats)) (DeliverStats, error) {
+	if progress == nil {
+		progress = func(DeliverStats) {}
+	}
 	lease := r.Lease
 	if lease <= 0 {
 		lease = 5 * time.Minute
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		// One at a time, so that instances share the work report by
-		// report.
-		reps, err := r.Deliveries.ClaimReports(ctx, r.Owner, r.Now().UTC(), lease, 1)
-		if err != nil {
-			return st, fmt.Errorf("claim pending reports: %w", err)
-		}
-		if len(reps) == 0 {
-			return st, nil
-		}
-		rep := reps[0]
-		events := func(yield func([]Event) error) error {
-			for after := 0; ; {
-				page, err := r.Deliveries.ReportEventsPage(ctx, rep.ID, after, pageSize)
-				if err != nil {
-					return fmt.Errorf("report %s: read events: %w", rep.Ref, err)
-				}
-				if len(page) == 0 {
-					return nil
-				}
-				if err := yield(page); err != nil {
-					return err
-				}
-				after += len(page)
+	var (
+		mu       sync.Mutex
+		st       DeliverStats
+		errs     []error
+		stop     = make(chan struct{})
+		stopOnce sync.Once
+		wg       sync.WaitGroup
+	)
+	end := func() { stopOnce.Do(func() { close(stop) }) }
+	worker := func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
 			}
-		}
-		partSent := func(part, parts int) error {
-			// Recorded even when shutdown cancelled ctx meanwhile.
-			rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			return r.Deliveries.MarkPartSent(rec, rep.ID, r.Owner, part, parts, r.Now().UTC().Add(lease))
-		}
-		sent, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
-		now := r.Now().UTC()
-		// What happened is recorded even when shutdown cancelled ctx
-		// meanwhile: a mail that left must never be sent again as if it
-		// had not.
-		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if sendErr == nil {
-			note := ""
-			if len(sent.Refused) > 0 {
-				note = "refused: " + strings.Join(sent.Refused, "; ")
-				r.Log.Warn("report sent, some recipients refused it", "report", rep.Ref, "refused", note)
+			if err := ctx.Err(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				end()
+				return
 			}
-			err := r.Deliveries.MarkSent(rec, rep.ID, r.Owner, sent.Subject, note, now)
-			cancel()
+			res, err := r.deliverOne(ctx, lease)
+			mu.Lock()
+			switch {
+			case res.sent:
+				st.Sent++
+			case res.failed:
+				st.Failed++
+			}
+			if res.gaveUp {
+				st.GaveUp++
+			}
+			if res.sent || res.failed {
+				progress(st)
+			}
 			if err != nil {
-				return st, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
+				errs = append(errs, err)
 			}
-			st.Sent++
-			r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", rep.EventCount)
-			continue
-		}
-		if ctx.Err() != nil {
-			// Interrupted, not refused: no attempt is counted, and the
-			// report, let go, is due at the next start, with its
-			// Message-ID.
-			err := r.Deliveries.Unclaim(rec, rep.ID, r.Owner)
-			cancel()
-			return st, errors.Join(fmt.Errorf("report %s: %w", rep.Ref, ctx.Err()), err)
-		}
-		attempts := rep.Attempts + 1
-		next := now.Add(r.backoff(attempts))
-		var perm Permanent
-		if (r.MaxAttempts > 0 && attempts >= r.MaxAttempts) || (errors.As(sendErr, &perm) && perm.Permanent()) {
-			next = time.Time{}
-			st.GaveUp++
-		}
-		st.Failed++
-		r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
-		err = r.Deliveries.MarkAttempt(rec, rep.ID, r.Owner, sendErr.Error(), now, next)
-		cancel()
-		if err != nil {
-			return st, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
-		}
-		var down Unreachable
-		if errors.As(sendErr, &down) && down.Unreachable() {
-			// The others wait for the next pass, without an attempt each.
-			r.Log.Warn("relay unreachable: the pass stops sending")
-			return st, nil
+			mu.Unlock()
+			if err != nil || !res.claimed || res.unreachable {
+				end()
+				return
+			}
 		}
 	}
+	for range max(r.Concurrency, 1) {
+		wg.Add(1)
+		go worker()
+	}
+	wg.Wait()
+	// Workers that stopped because the pass was cancelled say so once.
+	var out []error
+	bare := false
+	for _, err := range errs {
+		if err == ctx.Err() {
+			if bare {
+				continue
+			}
+			bare = true
+		}
+		out = append(out, err)
+	}
+	if len(out) == 1 {
+		return st, out[0]
+	}
+	return st, errors.Join(out...)
+}
+
+// delivered is what deliverOne did.
+type delivered struct {
+	claimed, sent, failed, gaveUp, unreachable bool
+}
+
+// deliverOne claims one due report and sends it, recording the outcome.
+// Nothing to claim is claimed false; an error is the store's, or the
+// pass cut short.
+func (r *Reporter) deliverOne(ctx context.Context, lease time.Duration) (delivered, error) {
+	var res delivered
+	// One at a time, so that instances (and workers) share the work
+	// report by report.
+	reps, err := r.Deliveries.ClaimReports(ctx, r.Owner, r.Now().UTC(), lease, 1)
+	if err != nil {
+		return res, fmt.Errorf("claim pending reports: %w", err)
+	}
+	if len(reps) == 0 {
+		return res, nil
+	}
+	res.claimed = true
+	rep := reps[0]
+	events := func(yield func([]Event) error) error {
+		for after := 0; ; {
+			page, err := r.Deliveries.ReportEventsPage(ctx, rep.ID, after, pageSize)
+			if err != nil {
+				return fmt.Errorf("report %s: read events: %w", rep.Ref, err)
+			}
+			if len(page) == 0 {
+				return nil
+			}
+			if err := yield(page); err != nil {
+				return err
+			}
+			after += len(page)
+		}
+	}
+	partSent := func(part, parts int) error {
+		// Recorded even when shutdown cancelled ctx meanwhile.
+		rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return r.Deliveries.MarkPartSent(rec, rep.ID, r.Owner, part, parts, r.Now().UTC().Add(lease))
+	}
+	sent, sendErr := r.Mailer.Send(ctx, rep, events, partSent)
+	now := r.Now().UTC()
+	// What happened is recorded even when shutdown cancelled ctx
+	// meanwhile: a mail that left must never be sent again as if it had
+	// not.
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if sendErr == nil {
+		note := ""
+		if len(sent.Refused) > 0 {
+			note = "refused: " + strings.Join(sent.Refused, "; ")
+			r.Log.Warn("report sent, some recipients refused it", "report", rep.Ref, "refused", note)
+		}
+		if err := r.Deliveries.MarkSent(rec, rep.ID, r.Owner, sent.Subject, note, now); err != nil {
+			return res, fmt.Errorf("report %s: sent, but not marked: %w", rep.Ref, err)
+		}
+		res.sent = true
+		r.Log.Info("report sent", "report", rep.Ref, "to", rep.Contact.Key(), "events", rep.EventCount)
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		// Interrupted, not refused: no attempt is counted, and the
+		// report, let go, is due at the next start, with its Message-ID.
+		err := r.Deliveries.Unclaim(rec, rep.ID, r.Owner)
+		return res, errors.Join(fmt.Errorf("report %s: %w", rep.Ref, ctx.Err()), err)
+	}
+	attempts := rep.Attempts + 1
+	next := now.Add(r.backoff(attempts))
+	var perm Permanent
+	if (r.MaxAttempts > 0 && attempts >= r.MaxAttempts) || (errors.As(sendErr, &perm) && perm.Permanent()) {
+		next = time.Time{}
+		res.gaveUp = true
+	}
+	res.failed = true
+	r.Log.Error("report not sent", "report", rep.Ref, "to", rep.Contact.Key(), "attempt", attempts, slog.Any("err", sendErr))
+	if err := r.Deliveries.MarkAttempt(rec, rep.ID, r.Owner, sendErr.Error(), now, next); err != nil {
+		return res, fmt.Errorf("report %s: record failed attempt: %w", rep.Ref, err)
+	}
+	var down Unreachable
+	if errors.As(sendErr, &down) && down.Unreachable() {
+		// The others wait for the next pass, without an attempt each.
+		r.Log.Warn("relay unreachable: the pass stops sending")
+		res.unreachable = true
+	}
+	return res, nil
 }
 
 // backoff is the wait after a failed attempt: doubling from Backoff, up to

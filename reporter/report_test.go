@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -332,6 +333,7 @@ func TestPlanClassifiesWhatTheSchemaKnowsNow(t *testing.T) {
 }
 
 type deliveries struct {
+	mu      sync.Mutex // workers deliver at once
 	pending []Report
 	sent    []int64
 }
@@ -340,6 +342,8 @@ func (d *deliveries) PendingReports(ctx context.Context, now time.Time) ([]Repor
 	return d.pending, ctx.Err()
 }
 func (d *deliveries) ClaimReports(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Report, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.pending) == 0 {
 		return nil, ctx.Err()
 	}
@@ -361,6 +365,8 @@ func (d *deliveries) MarkSent(ctx context.Context, id int64, owner, subject, not
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.sent = append(d.sent, id)
 	return nil
 }
@@ -388,5 +394,64 @@ func TestDeliverRecordsASendAfterCancel(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("the pass went on after shutdown")
+	}
+}
+
+// gate is a mailer that holds each send until n are in flight at once
+// (the first time), and counts the most it ever saw.
+type gate struct {
+	n              int
+	mu             sync.Mutex
+	inflight, most int
+	full           chan struct{}
+	fullOnce       sync.Once
+}
+
+func (g *gate) Send(ctx context.Context, rep Report, events EventReader, sent func(int, int) error) (Sent, error) {
+	g.mu.Lock()
+	g.inflight++
+	g.most = max(g.most, g.inflight)
+	if g.inflight == g.n {
+		g.fullOnce.Do(func() { close(g.full) })
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inflight--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.full:
+		return Sent{Subject: rep.Ref}, nil
+	case <-time.After(10 * time.Second):
+		return Sent{}, fmt.Errorf("never %d sends at once", g.n)
+	}
+}
+
+// With Concurrency 4, four reports are on the wire at once and never
+// more, and every report is sent once.
+func TestDeliverConcurrently(t *testing.T) {
+	d := &deliveries{}
+	for i := 1; i <= 40; i++ {
+		d.pending = append(d.pending, Report{ID: int64(i), Ref: fmt.Sprintf("T#%d", i), Contact: Contact{To: []string{"a@x.example"}}})
+	}
+	g := &gate{n: 4, full: make(chan struct{})}
+	r := &Reporter{Deliveries: d, Mailer: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Concurrency: 4}
+	st, err := r.Deliver(context.Background())
+	if err != nil || st.Sent != 40 || st.Failed != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if g.most != 4 {
+		t.Errorf("at most %d sends at once, want 4", g.most)
+	}
+	seen := map[int64]bool{}
+	for _, id := range d.sent {
+		if seen[id] {
+			t.Errorf("report %d sent twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 40 {
+		t.Errorf("%d reports sent, want 40", len(seen))
 	}
 }

@@ -19,6 +19,10 @@ const (
 	ReportPending = "pending" // created; its mail may or may not have left
 	ReportSent    = "sent"
 	ReportFailed  = "failed" // gave up after too many attempts; stays in history
+	// ReportPurging is a sent report older than store.retention whose
+	// events are being removed a batch at a time: it can no longer be
+	// resent (half its events are gone), and it goes when its last one does.
+	ReportPurging = "purging"
 )
 
 // Report is one mail to one contact.
@@ -270,6 +274,62 @@ type DeliverStore interface {
 	MarkAttempt(ctx context.Context, reportID int64, owner, cause string, at, next time.Time) error
 }
 
+// PurgeStats is what a purge removed, or on a dry run would remove.
+type PurgeStats struct {
+	Reports int // sent reports, with their events
+	Events  int // events: those of the reports, and closed (skipped) ones
+	Rejects int // rejected rows kept for staff
+	// FetchedFiles are an API source's records of files it downloaded.
+	FetchedFiles int
+	RDAPAnswers  int // cached RDAP answers that expired before the cut
+}
+
+// Add adds o to p.
+func (p *PurgeStats) Add(o PurgeStats) {
+	p.Reports += o.Reports
+	p.Events += o.Events
+	p.Rejects += o.Rejects
+	p.FetchedFiles += o.FetchedFiles
+	p.RDAPAnswers += o.RDAPAnswers
+}
+
+// Zero reports whether nothing was removed.
+func (p PurgeStats) Zero() bool { return p == PurgeStats{} }
+
+// PurgeStore is what retention removes (store.retention). Only what no
+// decision can need again goes: a sent report and its events, a closed
+// event, bookkeeping. New, held and planned events, and pending, claimed
+// and failed reports (a failed one can be resent) with their events, are
+// never removed. report_events rows go with their report, so the repeat
+// window keeps every report younger than the cut: the config refuses a
+// retention shorter than the longest feeds[].repeat.
+type PurgeStore interface {
+	// PurgeBatch removes, in one short transaction, up to limit rows
+	// older than before, oldest first, and returns what it removed; a zero
+	// result means nothing is left to remove. It removes sent reports
+	// (sent before `before`) with their events and their report_events
+	// rows; a report of more than limit events loses them limit at a time
+	// and is marked ReportPurging meanwhile. Then closed events ingested
+	// before `before`, rejected rows kept before it, fetched-file records
+	// fetched before it, and RDAP answers that expired before it.
+	PurgeBatch(ctx context.Context, before time.Time, limit int) (PurgeStats, error)
+	// Purgeable counts what purging before would remove.
+	Purgeable(ctx context.Context, before time.Time) (PurgeStats, error)
+}
+
+// RDAPStore is the RDAP cache and the state every instance asking one
+// RDAP server shares: the next query slot (the rate limit) and a pause (a
+// 429's Retry-After, an open circuit), so that two instances do not each
+// ask at the full rate, and a pause outlives a restart.
+type RDAPStore interface {
+	// RDAPCache returns every cached RDAP answer, expired ones included
+	// (they serve when the server cannot be asked).
+	RDAPCache(ctx context.Context) ([]abuse.RDAPEntry, error)
+	// PutRDAP adds or replaces the answer for its network.
+	PutRDAP(ctx context.Context, e abuse.RDAPEntry) error
+	abuse.RDAPShared
+}
+
 // Store is the contract every store backend meets; the shared conformance
 // suite in reporter/store/storetest holds each backend to it. Each
 // consumer declares the part it uses (EventWriter, PlanStore, DeliverStore).
@@ -277,6 +337,9 @@ type Store interface {
 	EventWriter
 	PlanStore
 	DeliverStore
+	PurgeStore
+	RDAPStore
+	WatchStore
 	// Requeue makes failed reports pending again, to be sent at once: the
 	// report with ref, or when ref is empty every report that failed since
 	// since. It returns the refs requeued.
@@ -307,12 +370,11 @@ type Store interface {
 	// UnsetOverride removes the override for a rule and reports whether
 	// there was one.
 	UnsetOverride(ctx context.Context, rule string) (bool, error)
-	// RDAPCache returns every cached RDAP answer, expired ones included
-	// (they serve when the server cannot be asked).
-	RDAPCache(ctx context.Context) ([]abuse.RDAPEntry, error)
-	// PutRDAP adds or replaces the answer for its network.
-	PutRDAP(ctx context.Context, e abuse.RDAPEntry) error
 	// History returns reported events, newest report first.
 	History(ctx context.Context, q HistoryQuery) ([]HistoryRow, error)
+	// EventsByID returns the stored events with these ids, whole, in id
+	// order; ids not stored are left out (report --preview).
+	EventsByID(ctx context.Context, ids []int64) ([]Event, error)
+	JobLog
 	Close() error
 }

@@ -22,6 +22,9 @@ type Options struct {
 	Keep func(first, last netip.Addr) bool
 	Log  *slog.Logger
 	Now  func() time.Time
+	// Progress, when set, is told as the dumps are read how many bytes of
+	// the dump files (as stored, gzipped or not) were read, of how many.
+	Progress func(done, total int64)
 }
 
 // Dump file names, in the order they are read: roles and organisations
@@ -47,6 +50,8 @@ type importer struct {
 	contacts []Contact
 	byBox    map[string]int32
 	t        *Table
+	// read and total are bytes of the dump files, for Options.Progress.
+	read, total int64
 }
 
 // Import reads the split dumps in dir. ripe.db.role and at least one of
@@ -68,6 +73,13 @@ func Import(ctx context.Context, dir string, opt Options) (*Table, error) {
 	_, v6 := dumpPath(dir, "inet6num")
 	if !v4 && !v6 {
 		return nil, fmt.Errorf("ripe import %s: neither ripe.db.inetnum.gz nor ripe.db.inet6num.gz is there", dir)
+	}
+	for _, kind := range dumps {
+		if path, ok := dumpPath(dir, kind); ok {
+			if info, err := os.Stat(path); err == nil {
+				im.total += info.Size()
+			}
+		}
 	}
 	for _, kind := range dumps {
 		path, ok := dumpPath(dir, kind)
@@ -99,8 +111,11 @@ func (im *importer) file(ctx context.Context, path string) error {
 	}
 	defer f.Close()
 	var r io.Reader = f
+	if im.opt.Progress != nil {
+		r = &progressReader{r: f, im: im}
+	}
 	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return fmt.Errorf("ripe import %s: %w", path, err)
 		}
@@ -127,6 +142,20 @@ func (im *importer) file(ctx context.Context, path string) error {
 		return fmt.Errorf("ripe import %s: %w", path, err)
 	}
 	return nil
+}
+
+// progressReader counts the bytes of a dump file read, before they are
+// unpacked: the sizes of the files are what is known up front.
+type progressReader struct {
+	r  io.Reader
+	im *importer
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.im.read += int64(n)
+	p.im.opt.Progress(p.im.read, p.im.total)
+	return n, err
 }
 
 func (im *importer) contact(mailbox, role string) int32 {

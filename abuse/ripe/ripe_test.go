@@ -242,3 +242,30 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// Progress counts the bytes of the dump files as stored (one of them
+// gzipped), never goes back, and ends at their total size.
+func TestImportProgress(t *testing.T) {
+	dir := copyDumps(t)
+	var total int64
+	files, _ := filepath.Glob(filepath.Join(dir, "ripe.db.*"))
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += info.Size()
+	}
+	var calls int
+	var last, lastTotal int64
+	importFixtures(t, dir, Options{Progress: func(done, of int64) {
+		calls++
+		if done < last || of != total || done > of {
+			t.Errorf("progress %d of %d after %d; the files hold %d bytes", done, of, last, total)
+		}
+		last, lastTotal = done, of
+	}})
+	if calls == 0 || last != total || lastTotal != total {
+		t.Errorf("%d calls, last %d of %d; want the end at %d", calls, last, lastTotal, total)
+	}
+}

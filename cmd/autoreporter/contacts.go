@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	netmail "net/mail"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,7 +52,7 @@ var contactsHelp = map[string]struct {
 	"list": {help{"contacts list",
 		"Lists the overrides in the order they are tried (and where each comes from), the RIPE import,\nRDAP, and the fallback mailbox.",
 		"autoreporter contacts list"}, 0, 0},
-	"set": {help{"contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline] [--inhibit] [--until DATE|30d] [--note TEXT]",
+	"set": {help{"contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline|zip] [--max-events N] [--sign METHOD] [--inhibit] [--until DATE|30d] [--note TEXT]",
 		"Adds or replaces an override, kept in the store: it wins over the config's rule for the same\nCIDR or ASN and over every import, while it is in force. A running daemon uses it at its next pass.",
 		"autoreporter contacts set AS64500 --to abuse@isp.example --lang fi --note \"ticket 1234\""}, 1, 1},
 	"unset": {help{"contacts unset CIDR|ASN",
@@ -107,7 +110,16 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		if fs.Arg(0) != "ripe" {
 			return usagef("only RIPE dumps can be imported: autoreporter contacts import ripe DIR")
 		}
-		res, err := d.ImportRIPE(ctx, fs.Arg(1))
+		var m *meter
+		res, err := d.ImportRIPEProgress(ctx, fs.Arg(1), func(done, total int64) {
+			if m == nil {
+				m = e.newMeter("ripe dumps", total, true)
+			}
+			m.Set(done, total)
+		})
+		if m != nil {
+			m.Finish()
+		}
 		if err != nil {
 			return err
 		}
@@ -176,7 +188,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 			fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", p.IP, p.ASN, p.Events, p.Since.Format(time.RFC3339))
 		}
 		w.Flush()
-		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus())
+		fmt.Fprintf(e.stdout, "%d address(es) wait for RDAP; RDAP: %s\n", len(pend), d.RDAPStatus(ctx))
 		return nil
 	case "unset":
 		rule, err := ruleKey(fs.Arg(0))
@@ -211,7 +223,7 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 		} else {
 			fmt.Fprintf(e.stdout, "\nRIPE: not imported (autoreporter contacts import ripe DIR)\n")
 		}
-		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus())
+		fmt.Fprintf(e.stdout, "RDAP: %s\n", d.RDAPStatus(ctx))
 		fmt.Fprintf(e.stdout, "fallback: %s\n", strings.Join(d.Config().Cert.FallbackContact, ", "))
 		return nil
 	}
@@ -219,22 +231,29 @@ func (e *env) contacts(ctx context.Context, args []string) error {
 
 // overrideFlags are the options of contacts set.
 type overrideFlags struct {
-	to, lang, format, until, note, by *string
-	inhibit                           *bool
+	to, lang, format, until, note, by, sign *string
+	inhibit                                 *bool
+	maxEvents                               *int
 }
 
 func (f *overrideFlags) define(fs *flag.FlagSet) {
 	f.to = fs.String("to", "", "comma-separated addresses reports go to")
 	f.lang = fs.String("lang", "", "two-letter language of the reports")
-	f.format = fs.String("format", "", "csv (attachment, the default) or inline (the lines in the body)")
+	f.format = fs.String("format", "", "csv (attachment, the default), inline (the lines in the body) or zip (the attachments in one zip file)")
 	f.inhibit = fs.Bool("inhibit", false, "keep the events but send nothing (an opt-out)")
+	f.maxEvents = fs.Int("max-events", 0, "at most this many events a mail; more go out in numbered parts (0: only mail.max_size)")
+	f.sign = fs.String("sign", "", "how its mails are signed, instead of mail.sign: none, pgp-mime, pgp-inline or smime")
 	f.until = fs.String("until", "", "when the override ends: a date (2027-01-31), an RFC 3339 time, or a duration from now (30d)")
 	f.note = fs.String("note", "", "why, for the next person (a ticket number)")
 	f.by = fs.String("by", os.Getenv("USER"), "who sets it")
 }
 
 func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, error) {
-	o := abuse.Override{Language: *f.lang, Format: *f.format, Inhibit: *f.inhibit, Note: *f.note, By: *f.by, Set: now.UTC(), Origin: "store"}
+	o := abuse.Override{Language: *f.lang, Format: *f.format, Inhibit: *f.inhibit, Note: *f.note, By: *f.by, Set: now.UTC(), Origin: "store",
+		MaxEvents: *f.maxEvents, Sign: *f.sign}
+	if o.MaxEvents < 0 {
+		return o, fmt.Errorf("--max-events: %d is negative", o.MaxEvents)
+	}
 	if strings.Contains(rule, "/") {
 		// A rule is stored under its network: refuse host bits rather
 		// than store another network than the one typed.
@@ -254,11 +273,19 @@ func (f *overrideFlags) override(rule string, now time.Time) (abuse.Override, er
 		return o, fmt.Errorf("%q is neither a CIDR nor an AS number", rule)
 	}
 	if *f.to != "" {
-		for _, a := range strings.Split(*f.to, ",") {
-			if _, err := abuse.NormalizeAddresses([]string{a}); err != nil || strings.TrimSpace(a) == "" {
-				return o, fmt.Errorf("--to: %q is not an email address", strings.TrimSpace(a))
+		// A list as a To header has it: display names kept, and quoted
+		// ones may hold commas ("Abuse Desk, NOC" <noc@isp.example>).
+		list, err := netmail.ParseAddressList(*f.to)
+		if err != nil {
+			for _, a := range strings.Split(*f.to, ",") {
+				if _, err := netmail.ParseAddress(a); err != nil {
+					return o, fmt.Errorf("--to: %q is not an email address", strings.TrimSpace(a))
+				}
 			}
-			o.To = append(o.To, a)
+			return o, fmt.Errorf("--to: %q is not a list of email addresses: %v", *f.to, err)
+		}
+		for _, a := range list {
+			o.To = append(o.To, a.String())
 		}
 	}
 	if *f.until != "" {
@@ -298,6 +325,15 @@ func describeOverride(o abuse.Override) string {
 	}
 	if o.Format != "" {
 		parts = append(parts, "format "+o.Format)
+	}
+	if o.MaxEvents > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d events a mail", o.MaxEvents))
+	}
+	if o.Sign != "" {
+		parts = append(parts, "signed "+o.Sign)
+	}
+	for _, a := range slices.Sorted(maps.Keys(o.Names)) {
+		parts = append(parts, fmt.Sprintf("%s as %q", a, o.Names[a]))
 	}
 	if !o.Until.IsZero() {
 		parts = append(parts, "until "+o.Until.UTC().Format(time.RFC3339))

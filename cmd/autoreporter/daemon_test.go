@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -133,6 +134,18 @@ feeds:
 		t.Errorf("/readyz: %d %s", code, body)
 	}
 
+	// status, from another process beside the daemon: the daemon's runs,
+	// and its plan for the next. run --job takes the daemon's lock for the
+	// job (--wait: the daemon may hold it now) and runs it beside it.
+	code, out, errs := cli("status", "--config", c, "--json")
+	if code != 0 || !strings.Contains(out, `"job":"feed a"`) || !strings.Contains(out, `"last_by":"daemon `) ||
+		!strings.Contains(out, `"job":"report"`) || !strings.Contains(out, `"next":"`) {
+		t.Errorf("status beside the daemon: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := cli("run", "--job", "feed a", "--wait", "--config", c); code != 0 || !strings.Contains(out, "job:     feed a ") {
+		t.Errorf("run --job beside the daemon: %d\n%s\n%s", code, out, errs)
+	}
+
 	// A broken config: refused, every error logged, the old one runs on.
 	os.WriteFile(c, []byte(conf(feed("a", "/a.csv"))+"bogus: 1\nmail: {mode: pigeon}\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
@@ -161,8 +174,13 @@ feeds:
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	if !strings.Contains(log.String(), `msg=stopped`) {
-		t.Errorf("no stop logged:\n%s", log.String())
+	// A start line (version, config, store, feeds), a line for the pass
+	// that did work, and a stop line with what is left for the next start.
+	for _, re := range []string{`msg=running version=\S+ config=\S+config.yaml store=sqlite feeds=\S+`,
+		`msg="report pass" .*reports_created=1`, `msg=stopped events_held=\d+ reports_unsent=0`} {
+		if !regexp.MustCompile(re).MatchString(log.String()) {
+			t.Errorf("log lacks %s:\n%s", re, log.String())
+		}
 	}
 
 	// A restart: the same feeds, nothing new to tell.

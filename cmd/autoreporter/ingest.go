@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/autoreporter/autoreporter/reporter"
+	"github.com/autoreporter/autoreporter/reporter/daemon"
 )
 
 func (e *env) ingest(ctx context.Context, args []string) error {
@@ -34,23 +35,31 @@ func (e *env) ingest(ctx context.Context, args []string) error {
 	}
 	var total reporter.IngestStats
 	var failed []string
+	var results []daemon.FileResult
 	for _, path := range fs.Args() {
 		var m *meter
 		r := d.IngestFileProgress(ctx, *name, path, func(done, total int64) {
 			if m == nil {
 				m = e.newMeter(filepath.Base(path), total, true)
 			}
-			m.Set(done)
+			m.Set(done, total)
 		})
 		if m != nil {
 			m.Finish()
 		}
 		total.Add(r.Stats)
+		if ctx.Err() == nil {
+			results = append(results, r)
+		}
 		if r.Err != nil {
 			failed = append(failed, r.Err.Error())
 			continue
 		}
 		fmt.Fprintf(e.stdout, "%s: %d rows, %d kept, %d new, %d rejected\n", filepath.Base(path), r.Stats.Rows, r.Stats.Kept, r.Stats.Stored, r.Stats.Rejected)
+	}
+	// The files given together are one run of the feed, as a source's.
+	if err := d.RecordFiles(context.WithoutCancel(ctx), *name, results, ctx.Err() == nil); err != nil {
+		failed = append(failed, err.Error())
 	}
 	fmt.Fprintf(e.stdout, "total: %d rows, %d kept, %d new, %d rejected\n", total.Rows, total.Kept, total.Stored, total.Rejected)
 	printReasons(e.stdout, total.Reasons)

@@ -159,8 +159,13 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 	for _, p := range procs[1:] {
 		p.Process.Signal(syscall.SIGTERM)
 	}
+	// status reads the runs the three daemons recorded in PostgreSQL.
+	code, out, errs := cli("status", "--config", c, "--json")
+	if code != 0 || strings.Count(out, `"last_by":"daemon `) != 2 || !strings.Contains(out, `"job":"feed ss"`) || !strings.Contains(out, `"job":"report"`) {
+		t.Errorf("status on PostgreSQL: %d\n%s\n%s", code, out, errs)
+	}
 	// The history has every event once, on one report each.
-	code, out, _ := cli("history", "--config", c, "--json", "--limit", "100000")
+	code, out, _ = cli("history", "--config", c, "--json", "--limit", "100000")
 	if code != 0 {
 		t.Fatalf("history: %d", code)
 	}
@@ -203,5 +208,83 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 		t.Log(out)
 		_, out, _ = cli("rejects", "--config", c)
 		t.Log(out)
+	}
+}
+
+// A process killed (SIGKILL) after the relay took a mail and before the
+// process could record it: the next run sends that mail once more, with
+// the same Message-ID and bytes, and every other mail exactly once.
+func TestKillBetweenDataAndRecord(t *testing.T) {
+	dir := setup(t)
+	smtp := smtptest.Start(t)
+	c := filepath.Join(dir, "config.yaml")
+	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "", 1) +
+		fmt.Sprintf("mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none}}\nreport: {claim_lease: 1s, backoff: 1s}\ncontacts:\n", smtp.Host, smtp.Port)
+	var b strings.Builder
+	b.WriteString("timestamp,ip,port,tag\n")
+	for i := 0; i < 4; i++ {
+		conf += fmt.Sprintf("  - {cidr: 192.0.2.%d/26, to: [abuse%d@isp.example]}\n", i*64, i)
+		for j := 1; j < 5; j++ {
+			fmt.Fprintf(&b, "2026-11-23 01:00:00,192.0.2.%d,23,telnet\n", i*64+j*8)
+		}
+	}
+	os.WriteFile(c, []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-k.csv"), []byte(b.String()), 0o644)
+	run := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "run", "--once", "--config", c)
+		cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
+		var log lockedBuffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	first := run()
+	exited := make(chan error, 1)
+	smtp.OnData(func(n int) {
+		if n == 2 { // the second mail: one is recorded, this one arrives unrecorded
+			first.Process.Signal(syscall.SIGKILL)
+			exited <- first.Wait()
+		}
+	})
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatal("the first run ended by itself: the kill did not land between DATA and the record")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first run never sent a second mail")
+	}
+	smtp.OnData(nil)
+	time.Sleep(1200 * time.Millisecond) // the dead run's claim ends with its lease
+	second := run()
+	if err := second.Wait(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	ids := map[string]int{}
+	raw := map[string][]byte{}
+	for _, m := range smtp.Messages() {
+		id, _ := csvAddresses(t, m.Data)
+		ids[id]++
+		if prev, ok := raw[id]; ok && !bytes.Equal(prev, m.Data) {
+			t.Errorf("%s sent twice with different bytes", id)
+		}
+		raw[id] = m.Data
+	}
+	if len(ids) != 4 {
+		t.Errorf("%d distinct mails, want 4 (one per ISP): %v", len(ids), ids)
+	}
+	twice := 0
+	for id, n := range ids {
+		switch {
+		case n == 2:
+			twice++
+		case n != 1:
+			t.Errorf("%s arrived %d times", id, n)
+		}
+	}
+	if twice != 1 {
+		t.Errorf("%d mails arrived twice, want exactly the one killed before its record: %v", twice, ids)
 	}
 }

@@ -28,17 +28,22 @@ const usage = `autoreporter: tell each network owner about its hosts in global t
 
 Usage:
   autoreporter run [--once]                 the daemon; --once does one full cycle and exits
+  autoreporter run --job NAME [--wait]      run one job (feed NAME, report) now, under the daemon's lock
   autoreporter ingest --feed NAME FILE...   ingest files as that feed
   autoreporter report [--dry-run]           build and send the pending reports now
+  autoreporter report --preview ADDR [--out DIR]
+                                            the exact mails a report now would send to ADDR; sends nothing
   autoreporter lookup IP...                 why an address would (not) be reported, and to whom
-  autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --since --limit
+  autoreporter history [filters] [--json]   what was reported: --ip --cidr --asn --contact --feed --ref
+                                            --since --until --limit --before (the next page)
   autoreporter feeds                        each feed's source, last success, last error and row counts
+  autoreporter status [--json]              each job's schedule, next run, and last run: when, how long, result
   autoreporter rejects [--summary] [--json] rows that could not be read: --feed --file --since --limit
   autoreporter contacts import ripe DIR     import the RIPE split dumps (ripe.db.*.gz) in DIR
   autoreporter contacts lookup IP|ASN...    where reports go, and which source said so
   autoreporter contacts list                the overrides, the RIPE import and the RDAP cache in use
-  autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline]
-                            [--inhibit] [--until DATE|30d] [--note TEXT]
+  autoreporter contacts set CIDR|ASN [--to ADDR,...] [--lang xx] [--format csv|inline|zip]
+                            [--max-events N] [--sign METHOD] [--inhibit] [--until DATE|30d] [--note TEXT]
                                             add or replace an override; it wins over every import
   autoreporter contacts unset CIDR|ASN      remove an override set with contacts set
   autoreporter contacts pending             addresses whose events wait for an RDAP answer
@@ -46,6 +51,7 @@ Usage:
                                             send reports again (the same mail, the same Message-ID)
   autoreporter check-config                 validate the config and every file it names
   autoreporter migrate                      apply the store's pending migrations and exit
+  autoreporter purge [--dry-run]            remove what is older than store.retention; say what went
   autoreporter version
 
 Every command takes --config FILE (default $AUTOREPORTER_CONFIG, or ./config.yaml)
@@ -54,7 +60,7 @@ and --log-level debug|info|warn|error (default info; logs go to stderr).
 
 Exit codes: 0 done; 1 failed (the message says why); 2 the command line is
 wrong; 3 done in part: some files failed or some mails were not sent (run
---once, ingest, report, resend). A mail not sent is tried again by the next
+--once, run --job, ingest, report, resend). A mail not sent is tried again by the next
 run; a spool file that failed is in failed/ with a .error.txt that says why.
 `
 
@@ -173,6 +179,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.checkConfig(ctx, rest)
 	case "feeds":
 		err = e.feeds(ctx, rest)
+	case "status":
+		err = e.status(ctx, rest)
 	case "rejects":
 		err = e.rejects(ctx, rest)
 	case "contacts":
@@ -181,6 +189,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = e.resend(ctx, rest)
 	case "migrate":
 		err = e.migrate(ctx, rest)
+	case "purge":
+		err = e.purge(ctx, rest)
 	case "version":
 		fmt.Fprintln(stdout, "autoreporter", buildVersion())
 	default:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/netip"
 	"os"
@@ -152,7 +153,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		{[]string{"report", "now"}, 2, `unexpected argument "now"`},
 		{[]string{"feeds", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"lookup"}, 2, "missing arguments"},
-		{[]string{"run", "-h"}, 0, "Usage: autoreporter run [--once]"},
+		{[]string{"run", "-h"}, 0, "Usage: autoreporter run [--once | --job NAME [--wait]]"},
+		{[]string{"status", "-h"}, 0, "Usage: autoreporter status [--json]"},
 		{[]string{"ingest", "-h"}, 0, "Example:\n  autoreporter ingest --feed shadowserver"},
 		{[]string{"history", "-h"}, 0, "--config defaults to $AUTOREPORTER_CONFIG, or ./config.yaml"},
 		{[]string{"contacts", "-h"}, 0, "import ripe DIR"},
@@ -239,9 +241,10 @@ func TestLookupDelegatedStats(t *testing.T) {
 func TestContactsSetUnset(t *testing.T) {
 	dir := setup(t)
 	c := filepath.Join(dir, "config.yaml")
-	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", "Desk <Desk@ISP.example>,noc@isp.example", "--lang", "fi",
-		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--config", c)
-	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, note \"ticket 42\"") {
+	code, out, errs := cli("contacts", "set", "192.0.2.0/25", "--to", `"Abuse Desk, NOC" <Desk@ISP.example>,noc@isp.example`, "--lang", "fi",
+		"--format", "inline", "--note", "ticket 42", "--by", "alice", "--max-events", "500", "--sign", "none", "--config", c)
+	if code != 0 || !strings.Contains(out, "set override cidr 192.0.2.0/25: to desk@isp.example, noc@isp.example; language fi, format inline, "+
+		"at most 500 events a mail, signed none, desk@isp.example as \"Abuse Desk, NOC\", note \"ticket 42\"") {
 		t.Fatalf("set: %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = cli("contacts", "set", "AS64500", "--inhibit", "--until", "30d", "--config", c)
@@ -279,6 +282,10 @@ func TestContactsSetUnset(t *testing.T) {
 	if !bytes.Contains(raw, []byte("----- begin CERT-T-2026")) || bytes.Contains(raw, []byte("filename=")) {
 		t.Errorf("the override's inline format was not used:\n%s", raw)
 	}
+	// The display name set with the override is in the To header.
+	if !bytes.Contains(raw, []byte(`To: "Abuse Desk, NOC" <desk@isp.example>, <noc@isp.example>`)) {
+		t.Errorf("the display name was not kept:\n%s", raw)
+	}
 	// An event of the inhibited ASN outside the /25 is kept, not sent.
 	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-23 01:00:00,192.0.2.200,23,telnet\n"), 0o644)
 	code, out, _ = cli("run", "--once", "--config", c)
@@ -312,6 +319,9 @@ func TestContactsSetUnset(t *testing.T) {
 		{[]string{"contacts", "set", "AS1", "--to", "ok@isp.example,not-an-email"}, `--to: "not-an-email" is not an email address`},
 		{[]string{"contacts", "set", "10.0.0.1/8", "--inhibit"}, "10.0.0.1/8 has host bits set: its network is 10.0.0.0/8"},
 		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--lang", "xx"}, `--lang: language "xx" has no template; there are: en, fi`},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "pgp-mime"}, "--sign: pgp-mime: no key loaded for the signing method"},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--sign", "rot13"}, `--sign: `},
+		{[]string{"contacts", "set", "AS1", "--to", "a@isp.example", "--max-events", "-1"}, "--max-events: -1 is negative"},
 	} {
 		if code, out, errs := cli(append(tt.args, "--config", c)...); code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: %d %q %q, want %q", tt.args, code, out, errs, tt.want)
@@ -503,6 +513,171 @@ func TestCheckConfigMakesNothing(t *testing.T) {
 	for _, p := range []string{"typo", "db"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
 			t.Errorf("check-config made %s", p)
+		}
+	}
+}
+
+// TestPurgeCommand: purge says what it removed, or would; without
+// store.retention it refuses and says which key to set.
+func TestPurgeCommand(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run --once: %d\n%s%s", code, out, errs)
+	}
+	code, _, errs := cli("purge", "--config", c)
+	if code != 1 || !strings.Contains(errs, "store.retention is not set") || !strings.Contains(errs, c) {
+		t.Errorf("purge without retention: exit %d\n%s", code, errs)
+	}
+	os.WriteFile(c, []byte(cfg+"store: {retention: 400d, purge_batch: 100}\n"), 0o644)
+	code, out, errs := cli("purge", "--dry-run", "--config", c)
+	if code != 0 || !strings.Contains(out, "would remove what is older than") || !strings.Contains(out, "0 sent reports and 0 events") {
+		t.Errorf("purge --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli("purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "(store.retention 400d)") ||
+		!strings.Contains(out, "0 rejected rows, 0 fetched-file records, 0 expired RDAP answers") || !strings.Contains(out, "of at most 100 rows") {
+		t.Errorf("purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := cli("history", "--config", c); code != 0 || !strings.Contains(out, "192.0.2.1") {
+		t.Errorf("a purge removed this year's report: %d\n%s", code, out)
+	}
+	// The daemon's job, run now: recorded for status like the others.
+	code, out, errs = cli("run", "--job", "purge", "--config", c)
+	if code != 0 || !strings.Contains(out, "removed what is older than") || !strings.Contains(out, "job:     purge idle") {
+		t.Errorf("run --job purge: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("status", "--config", c); code != 0 || !strings.Contains(out, "purge") {
+		t.Errorf("status does not list the purge job: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("purge", "-h"); code != 0 || !strings.Contains(out+errs, "Example:\n  autoreporter purge --dry-run") {
+		t.Errorf("purge -h: %d\n%s%s", code, out, errs)
+	}
+}
+
+// report --preview prints the exact mail a report now would send to one
+// address, and changes nothing: the report pass after it sends that mail.
+func TestReportPreview(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	if code, _, errs := cli("ingest", "--feed", "ss", "--config", c, filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, errs := cli("report", "--config", c, "--preview", "Abuse@ISP.example")
+	if code != 0 {
+		t.Fatalf("preview: %d %s", code, errs)
+	}
+	for _, want := range []string{"To: <abuse@isp.example>", "Subject: [CERT-T#", "-preview1] AS64500 ISP Oy: 1 event", "CERT-T-", "-preview1.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("preview lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "1 event to abuse@isp.example") {
+		t.Errorf("preview stderr: %s", errs)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "var/outbox/*.eml")); len(m) != 0 {
+		t.Errorf("the preview wrote to the outbox: %v", m)
+	}
+	// Into a folder, as .eml files.
+	outDir := filepath.Join(dir, "preview")
+	if code, out, errs := cli("report", "--config", c, "--preview", "abuse@isp.example", "--out", outDir); code != 0 || !strings.Contains(out, "preview-1.eml") {
+		t.Fatalf("preview --out: %d %s %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(outDir, "preview-1.eml")); err != nil || !strings.Contains(string(b), "192.0.2.1") {
+		t.Errorf("preview file: %v", err)
+	}
+	// Nobody else gets anything.
+	if code, out, errs := cli("report", "--config", c, "--preview", "noc@elsewhere.example"); code != 0 || out != "" || !strings.Contains(errs, "no report would go to noc@elsewhere.example") {
+		t.Errorf("preview for another: %d %q %q", code, out, errs)
+	}
+	// Nothing changed: the real pass sends the event.
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Errorf("report after preview: %d\n%s\n%s", code, out, errs)
+	}
+	for _, bad := range [][]string{{"--preview", "x y"}, {"--out", "d"}, {"--preview", "a@b.example", "--dry-run"}} {
+		if code, _, errs := cli(append([]string{"report", "--config", c}, bad...)...); code != 2 {
+			t.Errorf("report %v: exit %d, want 2 (%s)", bad, code, errs)
+		}
+	}
+}
+
+// ingest takes a gzipped Shadowserver report from the command line as the
+// spool does: unpacked, and classified by the report type in its name.
+func TestIngestGzipFromTheCLI(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	gz := filepath.Join(dir, "2026-11-22-scan_rdp-finland-geo.csv.gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte("timestamp,ip,port,hostname,tag\n2026-11-22 01:00:00,192.0.2.5,3389,,rdp\n"))
+	zw.Close()
+	os.WriteFile(gz, b.Bytes(), 0o644)
+	code, out, errs := cli("ingest", "--feed", "ss", "--config", c, gz)
+	if code != 0 || !strings.Contains(out, "1 kept") {
+		t.Fatalf("ingest .csv.gz: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli("report", "--config", c); code != 0 || !strings.Contains(out, "created  abuse@isp.example  1 event") {
+		t.Fatalf("report: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli("history", "--config", c, "--json", "--ip", "192.0.2.5")
+	if code != 0 || !strings.Contains(out, `"classification":"vulnerable-system"`) || !strings.Contains(out, `"identifier":"rdp"`) {
+		t.Errorf("the .csv.gz's events are not classified as scan_rdp: %s", out)
+	}
+}
+
+// check-config, run as the operator runs it, fails on files that would
+// mail the wrong people, naming the key: a schema file that is not there,
+// and a Country database given as the ASN database.
+func TestCheckConfigFiles(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "format: shadowserver,", "format: shadowserver, schema: nowhere/reports.json,", 1)), 0o644)
+	code, _, errs := cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "feeds[0].schema") || !strings.Contains(errs, "nowhere/reports.json") {
+		t.Errorf("missing schema: %d %s", code, errs)
+	}
+	os.WriteFile(c, []byte(strings.Replace(cfg, "asn_db: asn.mmdb", "asn_db: country.mmdb", 1)), 0o644)
+	code, _, errs = cli("check-config", "--config", c)
+	if code != 1 || !strings.Contains(errs, "geo.asn_db") || !strings.Contains(errs, "Country") {
+		t.Errorf("country database as asn_db: %d %s", code, errs)
+	}
+}
+
+// An address the .mmdb does not know has no AS: history says "-", not 0.
+func TestHistoryUnknownASN(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	os.WriteFile(c, []byte(strings.Replace(cfg, "countries: [FI]", "countries: [FI], cidrs: [203.0.113.0/24]", 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv"), []byte("timestamp,ip,port,tag\n2026-11-22 01:00:00,203.0.113.9,23,telnet\n"), 0o644)
+	if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+		t.Fatalf("run: %d\n%s%s", code, out, errs)
+	}
+	code, out, _ := cli("history", "--config", c, "--ip", "203.0.113.9")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+	f := strings.Fields(lines[1])
+	// REPORT CREATED STATE TO EVENT-TIME IP PORT ASN ...
+	if len(f) < 8 || f[5] != "203.0.113.9" || f[7] != "-" {
+		t.Errorf("unknown ASN not shown as -: %q", lines[1])
+	}
+}
+
+// Rows set aside from a file given to ingest are found by the name the
+// summary prints, and by the path typed.
+func TestRejectsOfAnIngestedFile(t *testing.T) {
+	dir := setup(t)
+	c := filepath.Join(dir, "config.yaml")
+	path := filepath.Join(dir, "spool", "2026-11-22-scan_telnet-x.csv")
+	code, out, errs := cli("ingest", "--feed", "ss", "--config", c, path)
+	if code != 0 || !strings.Contains(out, "2026-11-22-scan_telnet-x.csv: 4 rows") {
+		t.Fatalf("ingest: %d\n%s%s", code, out, errs)
+	}
+	for _, name := range []string{"2026-11-22-scan_telnet-x.csv", path} {
+		code, out, _ := cli("rejects", "--config", c, "--file", name)
+		if code != 0 || !strings.Contains(out, "1.2.3.999") {
+			t.Errorf("rejects --file %s: %d\n%s", name, code, out)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,6 +25,10 @@ func (e *env) rejects(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	// Files are kept by name, without their folder: a path works too.
+	if *file != "" {
+		*file = filepath.Base(*file)
 	}
 	q := reporter.RejectQuery{Feed: *feedName, File: *file, Limit: *limit}
 	var err error

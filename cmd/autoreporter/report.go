@@ -3,20 +3,39 @@ package main
 import (
 	"context"
 	"fmt"
+	netmail "net/mail"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/daemon"
+	"github.com/autoreporter/autoreporter/reporter/mail"
 )
 
 func (e *env) report(ctx context.Context, args []string) error {
-	fs := e.flags("report", help{"report [--dry-run]",
-		"Decides every new event now and sends the reports, without waiting for report.schedule.\n--dry-run shows who would get how many events, and changes and sends nothing.",
-		"autoreporter report --dry-run"})
+	fs := e.flags("report", help{"report [--dry-run] | report --preview ADDR [--out DIR]",
+		"Decides every new event now and sends the reports, without waiting for report.schedule.\n" +
+			"--dry-run shows who would get how many events, and changes and sends nothing.\n" +
+			"--preview builds the exact mails a report now would send to ADDR (parts, attachments,\n" +
+			"signature; the ref and Message-ID are placeholders) and prints them, or writes them to\n" +
+			"DIR as .eml files with --out; it changes and sends nothing.",
+		"autoreporter report --dry-run\n  autoreporter report --preview abuse@isp.example | less"})
 	dry := fs.Bool("dry-run", false, "show what would be sent; change and send nothing")
+	preview := fs.String("preview", "", "build the mails a report now would send to this address, and send nothing")
+	outDir := fs.String("out", "", "with --preview: write the mails here as .eml files instead of printing them")
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *outDir != "" && *preview == "" {
+		return usagef("--out goes with --preview (see autoreporter report -h)")
+	}
+	if *preview != "" {
+		if *dry {
+			return usagef("--preview and --dry-run are two different questions: ask one")
+		}
+		return e.preview(ctx, *preview, *outDir)
 	}
 	d, err := e.open(ctx)
 	if err != nil {
@@ -70,7 +89,16 @@ func (e *env) resend(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.Close()
-	res, err := d.Resend(ctx, fs.Args(), from)
+	var m *meter
+	res, err := d.ResendProgress(ctx, fs.Args(), from, func(done, total int) {
+		if m == nil {
+			m = e.newCountMeter("resend", int64(total), "reports")
+		}
+		m.Set(int64(done), int64(total))
+	})
+	if m != nil {
+		m.Finish()
+	}
 	for _, ref := range res.Requeued {
 		fmt.Fprintf(e.stdout, "requeued %s\n", ref)
 	}
@@ -99,4 +127,47 @@ func sentWhere(cfg *config.Config) string {
 		return "written to " + cfg.Mail.Outbox
 	}
 	return "sent"
+}
+
+func (e *env) preview(ctx context.Context, addr, outDir string) error {
+	if _, err := netmail.ParseAddress(addr); err != nil || strings.ContainsAny(addr, "<> ") {
+		return usagef("--preview: %q is not a bare mail address", addr)
+	}
+	d, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	p, err := d.Preview(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if len(p.Reports) == 0 {
+		fmt.Fprintf(e.stderr, "no report would go to %s now (%d new events read, %d held back)\n", addr, p.Plan.Read, p.Plan.Held())
+		return nil
+	}
+	for _, r := range p.Reports {
+		fmt.Fprintf(e.stderr, "%s: %s to %s, %s\n", r.Ref, plural(r.EventCount, "event"), r.Contact.Key(), r.Subject)
+	}
+	if outDir != "" {
+		ob := &mail.Outbox{Dir: outDir}
+		for i, m := range p.Mails {
+			name := fmt.Sprintf("preview-%d", i+1)
+			if _, err := ob.Deliver(ctx, name, m); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s\n", filepath.Join(outDir, mail.FileName(name)))
+		}
+		return nil
+	}
+	for i, m := range p.Mails {
+		if len(p.Mails) > 1 {
+			// Parts are whole mails; this line is not part of any.
+			fmt.Fprintf(e.stdout, "----- mail %d of %d -----\n", i+1, len(p.Mails))
+		}
+		if _, err := e.stdout.Write(m.Raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }

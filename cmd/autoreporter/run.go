@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/config"
@@ -16,12 +18,23 @@ import (
 )
 
 func (e *env) run(ctx context.Context, args []string) error {
-	fs := e.flags("run", help{"run [--once]",
-		"Runs the daemon: one pass at start, then each feed on its schedule and the report pass on\nreport.schedule, until SIGTERM or SIGINT. --once does one full pass and exits (for cron or a\nsystemd timer); it exits 3 when a file failed or a mail was not sent.",
-		"autoreporter run --config /etc/autoreporter/config.yaml"})
+	fs := e.flags("run", help{"run [--once | --job NAME [--wait]]",
+		"Runs the daemon: one pass at start, then each feed on its schedule and the report pass on\nreport.schedule, until SIGTERM or SIGINT. --once does one full pass and exits (for cron or a\nsystemd timer); it exits 3 when a file failed or a mail was not sent.\n\n" +
+			"--job runs one job now, as the daemon would and under the same lock: \"feed NAME\" (or the feed's\nname alone) or \"report\". It is recorded for autoreporter status. When another instance is doing\nthe job it fails, or with --wait waits for it to finish and then runs.",
+		"autoreporter run --config /etc/autoreporter/config.yaml\n  autoreporter run --job \"feed shadowserver\" --config /etc/autoreporter/config.yaml"})
 	once := fs.Bool("once", false, "ingest every feed, report, and exit")
+	jobName := fs.String("job", "", "run this job once (\"feed NAME\" or \"report\") and exit")
+	wait := fs.Bool("wait", false, "with --job: wait while another instance does the job, then run it")
 	if err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	switch {
+	case *once && *jobName != "":
+		return usagef("--once and --job exclude each other (see autoreporter run -h)")
+	case *wait && *jobName == "":
+		return usagef("--wait goes with --job (see autoreporter run -h)")
+	case *jobName != "":
+		return e.runJob(ctx, *jobName, *wait)
 	}
 	if !*once {
 		return e.serve(ctx)
@@ -55,7 +68,52 @@ func (e *env) run(ctx context.Context, args []string) error {
 	return nil
 }
 
+// runJob runs one job now (run --job) and says what it did.
+func (e *env) runJob(ctx context.Context, name string, wait bool) error {
+	d, err := e.openWith(ctx, daemon.Options{})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	s, run, err := d.RunJob(ctx, name, wait)
+	switch {
+	case errors.Is(err, daemon.ErrNoJob):
+		return usageError{err.Error()}
+	case errors.Is(err, daemon.ErrBusy):
+		return fmt.Errorf("%w; --wait waits for it to finish and then runs the job", err)
+	}
+	if run.Job == "purge" {
+		printPurge(e.stdout, d.Config(), s.Purge, run.Took)
+	} else if run.Job == "report" {
+		if s.Outbox == "" && d.Config().Mail.Mode == "outbox" {
+			s.Outbox = d.Config().Mail.Outbox
+		}
+		printReport(e.stdout, s)
+	} else {
+		printIngest(e.stdout, s)
+		printFailed(e.stdout, s)
+	}
+	fmt.Fprintf(e.stdout, "job:     %s %s in %s\n", run.Job, run.Result, run.Took.Round(time.Millisecond))
+	switch {
+	case err != nil:
+		return err
+	case run.Result == reporter.JobPartial:
+		return partialError{run.Error}
+	}
+	return nil
+}
+
 func printSummary(w io.Writer, s daemon.Summary) {
+	printIngest(w, s)
+	printReport(w, s)
+	printFailed(w, s)
+	for _, b := range s.Busy {
+		fmt.Fprintf(w, "skipped: %s (another autoreporter instance is doing it now)\n", b)
+	}
+}
+
+// printIngest says what the feeds' ingest did.
+func printIngest(w io.Writer, s daemon.Summary) {
 	failed := 0
 	for _, f := range s.Files {
 		if f.Err != nil {
@@ -68,6 +126,10 @@ func printSummary(w io.Writer, s daemon.Summary) {
 		in.Rows, in.Kept, in.Outside, in.Rejected, in.NoAddress)
 	printReasons(w, in.Reasons)
 	fmt.Fprintf(w, "events:  %d new, %d already stored\n", in.Stored, in.Kept-in.Stored)
+}
+
+// printReport says what the report pass did.
+func printReport(w io.Writer, s daemon.Summary) {
 	printPlan(w, s.Report)
 	dl := s.Report.Deliver
 	where := ""
@@ -80,13 +142,14 @@ func printSummary(w io.Writer, s daemon.Summary) {
 	}
 	fmt.Fprintf(w, "mails:   %d %s%s, %d failed%s\n", dl.Sent, verb, where, dl.Failed, failedNote(dl))
 	fmt.Fprintf(w, "backlog: %s held, %s waiting to be sent\n", plural(s.Report.Plan.Held(), "event"), plural(s.Report.Unsent, "report"))
+}
+
+// printFailed names the files that failed.
+func printFailed(w io.Writer, s daemon.Summary) {
 	for _, f := range s.Files {
 		if f.Err != nil {
 			fmt.Fprintf(w, "failed:  %s: %v\n", f.File, f.Err)
 		}
-	}
-	for _, b := range s.Busy {
-		fmt.Fprintf(w, "skipped: %s (another autoreporter instance is doing it now)\n", b)
 	}
 }
 

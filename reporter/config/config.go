@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -40,6 +41,7 @@ type Config struct {
 	Mail         Mail         `yaml:"mail"`
 	Report       Report       `yaml:"report"`
 	Feeds        []Feed       `yaml:"feeds"`
+	Flows        []Flow       `yaml:"flows"`
 	Contacts     []Contact    `yaml:"contacts"`
 	RIPE         RIPE         `yaml:"ripe"`
 	RDAP         RDAP         `yaml:"rdap"`
@@ -47,8 +49,7 @@ type Config struct {
 	Log          Log          `yaml:"log"`
 	// ShutdownGrace is how long a stop (SIGTERM) waits for the job under
 	// way before cutting it short; default 30s.
-	ShutdownGrace         string        `yaml:"shutdown_grace"`
-	ShutdownGraceDuration time.Duration `yaml:"-"`
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	// Templates is a folder whose files override the embedded templates.
 	Templates string `yaml:"templates"`
 
@@ -71,18 +72,16 @@ type RIPE struct {
 type RDAP struct {
 	// Server is the base URL: a registry's ("https://rdap.db.ripe.net") or
 	// a redirector to the right one ("https://rdap.org").
-	Server      string  `yaml:"server"`
-	TTL         string  `yaml:"ttl"`          // how long an answer is used; default 7d
-	NegativeTTL string  `yaml:"negative_ttl"` // how long "no abuse contact" is believed; default 1d
-	Rate        float64 `yaml:"rate"`         // queries per second; default 1
-	Timeout     string  `yaml:"timeout"`      // per query; default 10s
+	Server      string   `yaml:"server"`
+	TTL         Duration `yaml:"ttl"`          // how long an answer is used; default 7d
+	NegativeTTL Duration `yaml:"negative_ttl"` // how long "no abuse contact" is believed; default 1d
+	Rate        float64  `yaml:"rate"`         // queries per second; default 1
+	Timeout     Duration `yaml:"timeout"`      // per query; default 10s
 	// MaxWait is how long events wait for an answer before they go to an
 	// expired answer or the fallback contact; default 24h.
-	MaxWait string `yaml:"max_wait"`
+	MaxWait Duration `yaml:"max_wait"`
 	// Budget caps the time one pass spends asking; default 2m.
-	Budget string `yaml:"budget"`
-
-	TTLDuration, NegativeTTLDuration, TimeoutDuration, MaxWaitDuration, BudgetDuration time.Duration `yaml:"-"`
+	Budget Duration `yaml:"budget"`
 }
 
 // Cert says who is reporting.
@@ -117,10 +116,8 @@ type Geo struct {
 	// file's metadata.
 	Layout string `yaml:"layout"`
 	// Reload is how often the files are checked for a new version
-	// (geoipupdate replaces them weekly); 0 turns it off.
-	Reload string `yaml:"reload"`
-
-	ReloadEvery time.Duration `yaml:"-"`
+	// (geoipupdate replaces them weekly); default 1m, 0 turns it off.
+	Reload Duration `yaml:"reload"`
 }
 
 // Store selects the backend.
@@ -131,6 +128,14 @@ type Store struct {
 	DSN Secret `yaml:"dsn"`
 	// MaxConns caps PostgreSQL's connection pool (default 4).
 	MaxConns int32 `yaml:"max_conns"`
+	// Retention is how long sent reports, closed events and bookkeeping
+	// are kept ("400d"); empty or 0 keeps everything (see retention.go).
+	Retention Duration `yaml:"retention"`
+	// PurgeSchedule is when the purge runs (default @hourly).
+	PurgeSchedule string `yaml:"purge_schedule"`
+	// PurgeBatch is how many rows one purge transaction removes at most
+	// (default 5,000).
+	PurgeBatch int `yaml:"purge_batch"`
 }
 
 // Mail says how reports leave.
@@ -158,6 +163,9 @@ type Mail struct {
 	// JSON attaches the events as JSON too, one object per event with
 	// IntelMQ's field names.
 	JSON bool `yaml:"json"`
+	// CSVPerType attaches one CSV per report type (REF-scan_rdp.csv),
+	// each with its type's own columns, instead of one for all.
+	CSVPerType bool `yaml:"csv_per_type"`
 	// Sign is how reports are signed: none, pgp-mime (RFC 3156),
 	// pgp-inline (clearsigned text, the attachments with detached
 	// signatures) or smime; a contact may ask for another (contacts[].sign).
@@ -184,27 +192,27 @@ type SMTP struct {
 	// Timeout is how long the connection may sit idle: a command not
 	// answered, a mail's bytes not taken (default 30s). A whole large mail
 	// may take longer, as long as the relay keeps reading.
-	Timeout string `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"`
 	// Rate caps mails a second through the relay; DomainRate per
 	// recipient domain. 0 (the default) is no cap.
 	Rate       float64 `yaml:"rate"`
 	DomainRate float64 `yaml:"domain_rate"`
-
-	TimeoutDuration time.Duration `yaml:"-"`
+	// Connections is how many mails go out at once, each over a
+	// connection of its own (default 1, at most 32).
+	Connections int `yaml:"connections"`
 }
 
 // Report tunes report runs and deliveries.
 type Report struct {
 	Schedule    string `yaml:"schedule"`
 	MaxAttempts int    `yaml:"max_attempts"`
-	Backoff     string `yaml:"backoff"`
+	// Backoff is the wait before a failed delivery is tried again; each
+	// attempt waits longer (default 5m).
+	Backoff Duration `yaml:"backoff"`
 	// ClaimLease is how long an instance's claim on a report it sends
 	// holds (default 5m, renewed by every part): after an instance dies
 	// mid-send, another sends the report again once the lease is over.
-	ClaimLease string `yaml:"claim_lease"`
-
-	BackoffDuration    time.Duration `yaml:"-"`
-	ClaimLeaseDuration time.Duration `yaml:"-"`
+	ClaimLease Duration `yaml:"claim_lease"`
 }
 
 // Feed is one configured source and its format.
@@ -213,7 +221,9 @@ type Feed struct {
 	Format   string `yaml:"format"`
 	Source   Source `yaml:"source"`
 	Schedule string `yaml:"schedule"`
-	Repeat   string `yaml:"repeat"`
+	// Repeat is the window in which an owner is not told the same thing
+	// again (default 24h).
+	Repeat Duration `yaml:"repeat"`
 	// ReportType forces the Shadowserver report type instead of taking it
 	// from each file name.
 	ReportType string `yaml:"report_type"`
@@ -231,16 +241,12 @@ type Feed struct {
 	JSON      *JSONFormat      `yaml:"json"`
 	// Settle is how long a file must sit unchanged in a spool folder
 	// before it is taken (spool sources only; default 5s), so that a file
-	// still being written is not read half. Read into Source.SettleDuration.
-	Settle string `yaml:"settle"`
+	// still being written is not read half. 0 for other sources.
+	Settle Duration `yaml:"settle"`
 	// MaxAge holds rows older than this out of reports: a feed that
 	// re-sends old observations, or a backlog after an outage, does not
-	// mail ISPs about last month. Empty or 0 is off.
-	MaxAge string `yaml:"max_age"`
-
-	RepeatDuration time.Duration `yaml:"-"`
-	// MaxAgeDuration is MaxAge read; 0 when off.
-	MaxAgeDuration time.Duration `yaml:"-"`
+	// mail ISPs about last month. Unset or 0 is off.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Source is where a feed's bytes come from: a spool folder, a URL, or the
@@ -254,15 +260,12 @@ type Source struct {
 	Headers map[string]Secret `yaml:"headers"`
 	Query   map[string]Secret `yaml:"query"`
 	MaxSize string            `yaml:"max_size"` // "512MB"
-	Timeout string            `yaml:"timeout"`
-	Retries *int              `yaml:"retries"`
+	// Timeout caps one download (url and API sources; default 5m).
+	Timeout Duration `yaml:"timeout"`
+	Retries *int     `yaml:"retries"`
 
-	MaxBytes        int64         `yaml:"-"`
-	TimeoutDuration time.Duration `yaml:"-"`
-	RetryCount      int           `yaml:"-"`
-	// SettleDuration is the feed's settle (feeds[].settle) for a spool
-	// source, DefaultSettle when unset; 0 for other sources.
-	SettleDuration time.Duration `yaml:"-"`
+	MaxBytes   int64 `yaml:"-"`
+	RetryCount int   `yaml:"-"`
 }
 
 // ShadowserverAPI is the Reports API: reports/list over a window of days,
@@ -313,7 +316,7 @@ type Contact struct {
 	CIDR     string `yaml:"cidr"`
 	To       List   `yaml:"to"`
 	Language string `yaml:"language"`
-	Format   string `yaml:"format"`  // csv (attachment, default) or inline
+	Format   string `yaml:"format"`  // csv (attachment, default), inline or zip
 	Inhibit  bool   `yaml:"inhibit"` // keep the events, send nothing
 	Until    string `yaml:"until"`   // RFC 3339 time or date; the override ends then
 	Note     string `yaml:"note"`
@@ -419,6 +422,7 @@ func Parse(data []byte, path string, env func(string) (string, bool)) (*Config, 
 		}
 	}
 	cfg.Path = path
+	cfg.defaults()
 	v := validator{cfg: &cfg, errs: errs, dir: filepath.Dir(path), env: env, lines: lineIndex(&root)}
 	v.validate()
 	if len(errs.List) > 0 {
@@ -464,6 +468,7 @@ var (
 
 func (v *validator) validate() {
 	c := v.cfg
+	v.durations(reflect.ValueOf(c).Elem(), "")
 	// cert
 	if c.Cert.Name == "" {
 		v.add("cert.name", "is required: the CERT's name as it signs reports")
@@ -497,9 +502,7 @@ func (v *validator) validate() {
 			v.add("cert.report_prefix", "is not set, and %q, made from cert.name, is not 1-32 letters, digits, '.', '_' or '-': set report_prefix (it goes into every subject)", c.Cert.ReportPrefix)
 		}
 	}
-	if c.Cert.Language == "" {
-		c.Cert.Language = "en"
-	} else if !langRE.MatchString(c.Cert.Language) {
+	if !langRE.MatchString(c.Cert.Language) {
 		v.add("cert.language", "%q is not a two-letter language code", c.Cert.Language)
 	}
 
@@ -520,14 +523,6 @@ func (v *validator) validate() {
 	} else {
 		v.mmdb("geo.asn_db", c.Geo.ASNDB, geo.ASN)
 	}
-	c.Geo.ReloadEvery = time.Minute
-	if c.Geo.Reload != "" {
-		d, err := ParseDuration(c.Geo.Reload)
-		if err != nil {
-			v.add("geo.reload", "%v", err)
-		}
-		c.Geo.ReloadEvery = d
-	}
 	if c.Geo.CountryDB == "" && len(c.Constituency.Countries) > 0 {
 		v.add("geo.country_db", "is required when constituency.countries is set")
 	} else if c.Geo.CountryDB != "" {
@@ -536,9 +531,6 @@ func (v *validator) validate() {
 
 	// store
 	switch c.Store.Driver {
-	case "":
-		c.Store.Driver = "sqlite"
-		fallthrough
 	case "sqlite":
 		dsn, ok := v.secret("store.dsn", c.Store.DSN)
 		if !ok {
@@ -561,9 +553,6 @@ func (v *validator) validate() {
 	if c.Store.MaxConns < 0 {
 		v.add("store.max_conns", "must be 0 (the default, 4) or more")
 	}
-	if c.RIPE.Snapshot == "" {
-		c.RIPE.Snapshot = "var/ripe-contacts.bin"
-	}
 	c.RIPE.Snapshot = v.path(c.RIPE.Snapshot)
 	v.rdap()
 	switch c.Store.Driver {
@@ -575,10 +564,11 @@ func (v *validator) validate() {
 	v.mail()
 	v.report()
 	v.feeds()
+	v.flows()
+	v.retention()
 	v.contacts()
 	v.templates()
 	v.http()
-	v.shutdown()
 	v.mailContent()
 	v.signing()
 }
@@ -663,8 +653,6 @@ func (v *validator) constituency() {
 		spec.Countries = append(spec.Countries, up)
 	}
 	switch k.CountrySource {
-	case "":
-		k.CountrySource = string(geo.Located)
 	case string(geo.Located), string(geo.Registered), string(geo.Either):
 	default:
 		v.add("constituency.country_source", "%q must be located, registered or either", k.CountrySource)
@@ -736,13 +724,7 @@ func ParseASN(s string) (uint32, error) {
 func (v *validator) mail() {
 	m := &v.cfg.Mail
 	switch m.Mode {
-	case "":
-		m.Mode = "outbox"
-		fallthrough
 	case "outbox":
-		if m.Outbox == "" {
-			m.Outbox = "var/outbox"
-		}
 		m.Outbox = v.path(m.Outbox)
 		m.OutboxFileMode = DefaultOutboxMode
 		if m.OutboxMode != "" {
@@ -757,14 +739,9 @@ func (v *validator) mail() {
 			v.add("mail.smtp.host", "is required when mail.mode is smtp")
 		}
 		switch s.TLS {
-		case "":
-			s.TLS = "starttls"
 		case "starttls", "tls", "none":
 		default:
 			v.add("mail.smtp.tls", "%q must be starttls, tls or none", s.TLS)
-		}
-		if s.Port == 0 {
-			s.Port = map[string]int{"starttls": 587, "tls": 465, "none": 25}[s.TLS]
 		}
 		if s.Port < 0 || s.Port > 65535 {
 			v.add("mail.smtp.port", "%d is not a port", s.Port)
@@ -787,21 +764,17 @@ func (v *validator) mail() {
 				s.Password = Secret(pw)
 			}
 		}
-		s.TimeoutDuration = 30 * time.Second
-		if s.Timeout != "" {
-			d, err := ParseDuration(s.Timeout)
-			if err != nil {
-				v.add("mail.smtp.timeout", "%v", err)
-			} else if d == 0 {
-				v.add("mail.smtp.timeout", "must be more than 0")
-			}
-			s.TimeoutDuration = d
+		if s.Timeout.err == nil && s.Timeout.Duration() == 0 {
+			v.add("mail.smtp.timeout", "must be more than 0")
 		}
 		if s.Rate < 0 {
 			v.add("mail.smtp.rate", "must be 0 (no cap) or more mails a second")
 		}
 		if s.DomainRate < 0 {
 			v.add("mail.smtp.domain_rate", "must be 0 (no cap) or more mails a second")
+		}
+		if s.Connections < 1 || s.Connections > 32 {
+			v.add("mail.smtp.connections", "%d must be from 1 to 32: mails sent at once, a connection each", s.Connections)
 		}
 	default:
 		v.add("mail.mode", "%q must be outbox (write .eml files) or smtp", m.Mode)
@@ -829,33 +802,15 @@ func (v *validator) outboxMode(m *Mail) {
 
 func (v *validator) report() {
 	r := &v.cfg.Report
-	if r.Schedule == "" {
-		r.Schedule = DefaultReportSchedule
-	}
 	if err := checkSchedule(r.Schedule); err != nil {
 		v.add("report.schedule", "%v", err)
 	}
-	if r.MaxAttempts == 0 {
-		r.MaxAttempts = 10
-	} else if r.MaxAttempts < 0 {
+	if r.MaxAttempts < 0 {
 		v.add("report.max_attempts", "must be positive")
 	}
-	r.ClaimLeaseDuration = 5 * time.Minute
-	if r.ClaimLease != "" {
-		d, err := ParseDuration(r.ClaimLease)
-		if err != nil || d < time.Second {
-			v.add("report.claim_lease", "%q is not a duration of a second or more", r.ClaimLease)
-		} else {
-			r.ClaimLeaseDuration = d
-		}
-	}
-	r.BackoffDuration = 5 * time.Minute
-	if r.Backoff != "" {
-		d, err := ParseDuration(r.Backoff)
-		if err != nil {
-			v.add("report.backoff", "%v", err)
-		}
-		r.BackoffDuration = d
+	// A lease shorter than a second would lapse while the claim is made.
+	if r.ClaimLease.err == nil && r.ClaimLease.Duration() < time.Second {
+		v.add("report.claim_lease", "%q is not a duration of a second or more", r.ClaimLease)
 	}
 }
 
@@ -944,54 +899,18 @@ func (v *validator) feeds() {
 			v.add(key+".blocklist", "is only for format blocklist")
 		}
 		v.source(key+".source", &f.Source, f.Format)
-		v.settle(key+".settle", f)
-		if f.MaxAge != "" {
-			d, err := ParseDuration(f.MaxAge)
-			switch {
-			case err != nil:
-				v.add(key+".max_age", "%v", err)
-			case d > 0 && d < time.Hour:
-				// "3m" meant as three months is three minutes: every row
-				// would be held out, without a word.
-				v.add(key+".max_age", "%q is less than an hour: nearly every row would be held out of reports (m is minutes; write 3d or 12w)", f.MaxAge)
-			default:
-				f.MaxAgeDuration = d
-			}
+		if f.Source.Spool == "" && f.Settle.IsSet() {
+			// Only a spool is read while a cron job may still write it.
+			v.add(key+".settle", "is only for spool sources")
 		}
-		f.RepeatDuration = DefaultRepeat
-		if f.Repeat != "" {
-			d, err := ParseDuration(f.Repeat)
-			if err != nil {
-				v.add(key+".repeat", "%v", err)
-			}
-			f.RepeatDuration = d
-		}
-		if f.Schedule == "" {
-			f.Schedule = DefaultFeedSchedule
+		if d := f.MaxAge.Duration(); f.MaxAge.err == nil && d > 0 && d < time.Hour {
+			// "3m" meant as three months is three minutes: every row
+			// would be held out, without a word.
+			v.add(key+".max_age", "%q is less than an hour: nearly every row would be held out of reports (m is minutes; write 3d or 12w)", f.MaxAge)
 		}
 		if err := checkSchedule(f.Schedule); err != nil {
 			v.add(key+".schedule", "%v", err)
 		}
-	}
-}
-
-// settle reads feeds[].settle into Source.SettleDuration: spool sources
-// only, as the others are never read while a cron job writes them.
-func (v *validator) settle(key string, f *Feed) {
-	if f.Source.Spool == "" {
-		if f.Settle != "" {
-			v.add(key, "is only for spool sources")
-		}
-		return
-	}
-	f.Source.SettleDuration = DefaultSettle
-	if f.Settle != "" {
-		d, err := ParseDuration(f.Settle)
-		if err != nil {
-			v.add(key, "%v", err)
-			return
-		}
-		f.Source.SettleDuration = d
 	}
 }
 
@@ -1009,7 +928,7 @@ func (v *validator) source(key string, s *Source, format string) {
 		v.add(key, "set one of spool, url and shadowserver_api")
 	case s.Spool != "":
 		s.Spool = v.path(s.Spool)
-		if len(s.Headers)+len(s.Query) > 0 || s.MaxSize != "" || s.Timeout != "" || s.Retries != nil {
+		if len(s.Headers)+len(s.Query) > 0 || s.MaxSize != "" || s.Timeout.IsSet() || s.Retries != nil {
 			v.add(key, "headers, query, max_size, timeout and retries are only for url sources")
 		}
 	default:
@@ -1039,13 +958,8 @@ func (v *validator) source(key string, s *Source, format string) {
 			}
 			s.MaxBytes = n
 		}
-		s.TimeoutDuration = 5 * time.Minute
-		if s.Timeout != "" {
-			d, err := ParseDuration(s.Timeout)
-			if err != nil || d == 0 {
-				v.add(key+".timeout", "%q is not a duration (like 30s, 5m)", s.Timeout)
-			}
-			s.TimeoutDuration = d
+		if s.Timeout.err == nil && s.Timeout.Duration() == 0 {
+			v.add(key+".timeout", "must be more than 0")
 		}
 		s.RetryCount = 3
 		if s.Retries != nil {
@@ -1083,17 +997,8 @@ func (v *validator) shadowserverAPI(key string, a *ShadowserverAPI, format strin
 			*f.val = Secret(out)
 		}
 	}
-	if a.URL == "" {
-		a.URL = "https://transform.shadowserver.org/api2/"
-	}
 	v.httpURL(key+".url", a.URL)
-	if a.DownloadURL == "" {
-		a.DownloadURL = "https://dl.shadowserver.org/"
-	}
 	v.httpURL(key+".download_url", a.DownloadURL)
-	if a.Days == 0 {
-		a.Days = 2
-	}
 	if a.Days < 1 || a.Days > 31 {
 		v.add(key+".days", "%d must be from 1 to 31", a.Days)
 	}
@@ -1153,7 +1058,8 @@ func (v *validator) contacts() {
 	for i := range v.cfg.Contacts {
 		c := &v.cfg.Contacts[i]
 		key := fmt.Sprintf("contacts[%d]", i)
-		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config"}
+		o := abuse.Override{Language: c.Language, Format: c.Format, Inhibit: c.Inhibit, Note: c.Note, Origin: "config",
+			MaxEvents: c.MaxEvents, Sign: c.Sign}
 		switch {
 		case c.ASN != "" && c.CIDR != "":
 			v.add(key, "set asn or cidr, not both")
@@ -1175,10 +1081,8 @@ func (v *validator) contacts() {
 		if len(c.To) == 0 && !c.Inhibit {
 			v.add(key+".to", "is required: the addresses reports go to (or set inhibit: true)")
 		}
-		switch c.Format {
-		case "", abuse.FormatCSV, abuse.FormatInline:
-		default:
-			v.add(key+".format", "%q is not %s or %s", c.Format, abuse.FormatCSV, abuse.FormatInline)
+		if !abuse.ValidFormat(c.Format) {
+			v.add(key+".format", "%q is not %s", c.Format, abuse.FormatHelp)
 		}
 		if c.Until != "" {
 			t, err := ParseUntil(c.Until)
@@ -1204,35 +1108,14 @@ func (v *validator) rdap() {
 	r := &v.cfg.RDAP
 	for _, d := range []struct {
 		key string
-		in  string
-		def time.Duration
-		out *time.Duration
-	}{
-		{"ttl", r.TTL, 7 * 24 * time.Hour, &r.TTLDuration},
-		{"negative_ttl", r.NegativeTTL, 24 * time.Hour, &r.NegativeTTLDuration},
-		{"timeout", r.Timeout, 10 * time.Second, &r.TimeoutDuration},
-		{"max_wait", r.MaxWait, 24 * time.Hour, &r.MaxWaitDuration},
-		{"budget", r.Budget, 2 * time.Minute, &r.BudgetDuration},
-	} {
-		*d.out = d.def
-		if d.in == "" {
-			continue
-		}
-		x, err := ParseDuration(d.in)
-		switch {
-		case err != nil:
-			v.add("rdap."+d.key, "%v", err)
-		case x == 0:
+		val Duration
+	}{{"ttl", r.TTL}, {"negative_ttl", r.NegativeTTL}, {"timeout", r.Timeout}, {"max_wait", r.MaxWait}, {"budget", r.Budget}} {
+		if d.val.err == nil && d.val.Duration() == 0 {
 			v.add("rdap."+d.key, "must be more than 0")
-		default:
-			*d.out = x
 		}
 	}
 	if r.Rate < 0 {
 		v.add("rdap.rate", "must be more than 0 (queries per second)")
-	}
-	if r.Rate == 0 {
-		r.Rate = 1
 	}
 	if r.Server != "" {
 		u, err := url.Parse(r.Server)
@@ -1253,23 +1136,6 @@ func ParseUntil(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date (2027-01-31) or an RFC 3339 time", s)
-}
-
-// ParseDuration accepts Go durations plus days and weeks: "36h", "7d", "2w".
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			if f, err := strconv.ParseFloat(n, 64); err == nil && f >= 0 {
-				return time.Duration(f * float64(unit)), nil
-			}
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (like 30m, 24h, 7d)", s)
-	}
-	return d, nil
 }
 
 // ConstituencySpec returns the checked constituency.

@@ -58,7 +58,7 @@ func TestIssueConfigIsValid(t *testing.T) {
 	if got := cfg.Store.DSN.Reveal(); got != filepath.Join(dir, "var/autoreporter.db") {
 		t.Errorf("dsn = %s", got)
 	}
-	if cfg.Feeds[0].RepeatDuration != 24*time.Hour || cfg.Feeds[0].Schedule != DefaultFeedSchedule {
+	if cfg.Feeds[0].Repeat.Duration() != 24*time.Hour || cfg.Feeds[0].Schedule != DefaultFeedSchedule {
 		t.Errorf("feed defaults: %+v", cfg.Feeds[0])
 	}
 	spec := cfg.ConstituencySpec()
@@ -112,6 +112,7 @@ func TestErrors(t *testing.T) {
 		{"missing schema", [2]string{"repeat: 24h}", "repeat: 24h, schema: nowhere/reports.json}"}, []string{"feeds[0].schema: ", "nowhere/reports.json: no such file or directory"}},
 		{"schema a folder", [2]string{"repeat: 24h}", "repeat: 24h, schema: examples}"}, []string{"feeds[0].schema: ", "is a folder, not a file"}},
 		{"empty password file", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, password_file: empty.txt}}"}, []string{"mail.smtp.password_file: ", "empty.txt is empty"}},
+		{"connections", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, connections: 33}}"}, []string{"mail.smtp.connections: 33 must be from 1 to 32"}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
 	}
 	for _, tt := range tests {
@@ -435,8 +436,8 @@ func TestFeedSettleAndMaxAge(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := cfg.Feeds[0]
-			if f.Source.SettleDuration != tt.settle || f.MaxAgeDuration != tt.maxAge {
-				t.Errorf("settle %v, max_age %v; want %v, %v", f.Source.SettleDuration, f.MaxAgeDuration, tt.settle, tt.maxAge)
+			if f.Settle.Duration() != tt.settle || f.MaxAge.Duration() != tt.maxAge {
+				t.Errorf("settle %v, max_age %v; want %v, %v", f.Settle.Duration(), f.MaxAge.Duration(), tt.settle, tt.maxAge)
 			}
 		})
 	}

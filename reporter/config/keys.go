@@ -21,6 +21,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == typeOfDuration && n.Kind != yaml.ScalarNode && n.Kind != yaml.AliasNode {
+		// A struct in Go but one value in the file: Duration.UnmarshalYAML
+		// keeps the mistake, and the validator names it with its key.
+		return
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -69,7 +74,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *Errors) {
 		}
 		switch t.Kind() {
 		case reflect.Struct, reflect.Map:
-			if n.Tag != "!!null" {
+			if n.Tag != "!!null" && t != typeOfDuration {
 				errs.add(orRoot(path), n.Line, "expected a mapping, found %q", n.Value)
 			}
 		case reflect.Slice:

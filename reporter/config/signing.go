@@ -1,9 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // PGP names the OpenPGP key reports are signed with.
 type PGP struct {
@@ -19,12 +16,10 @@ type SMIME struct {
 
 // DKIM signs every mail for the From domain, after any other signature.
 type DKIM struct {
-	Domain   string `yaml:"domain"`
-	Selector string `yaml:"selector"`
-	KeyFile  string `yaml:"key_file"`
-	Expire   string `yaml:"expire"` // how long a signature is valid (x=); empty: no expiry
-
-	ExpireDuration time.Duration `yaml:"-"`
+	Domain   string   `yaml:"domain"`
+	Selector string   `yaml:"selector"`
+	KeyFile  string   `yaml:"key_file"`
+	Expire   Duration `yaml:"expire"` // how long a signature is valid (x=); unset: no expiry
 }
 
 // signMethods are mail.sign's and contacts[].sign's values.
@@ -39,9 +34,6 @@ func (v *validator) signing() {
 			}
 		}
 		v.add(key, "%q is not a way to sign: %v", method, signMethods)
-	}
-	if m.Sign == "" {
-		m.Sign = "none"
 	}
 	check("mail.sign", m.Sign)
 	uses := map[string]string{m.Sign: "mail.sign"}
@@ -69,9 +61,6 @@ func (v *validator) signing() {
 			}
 		}
 	}
-	if m.SMIME.KeyFile == "" {
-		m.SMIME.KeyFile = m.SMIME.CertFile
-	}
 	for _, f := range []struct{ key, path string }{{"mail.pgp.key_file", m.PGP.KeyFile}, {"mail.pgp.passphrase_file", m.PGP.PassphraseFile},
 		{"mail.smime.cert_file", m.SMIME.CertFile}, {"mail.smime.key_file", m.SMIME.KeyFile}, {"mail.dkim.key_file", m.DKIM.KeyFile}} {
 		if f.path != "" {
@@ -86,11 +75,8 @@ func (v *validator) signing() {
 			}
 		}
 	}
-	if d.Expire != "" {
-		x, err := ParseDuration(d.Expire)
-		if err != nil || x == 0 {
-			v.add("mail.dkim.expire", "%q is not a duration (like 30d)", d.Expire)
-		}
-		d.ExpireDuration = x
+	if d.Expire.IsSet() && d.Expire.err == nil && d.Expire.Duration() == 0 {
+		// A signature that expires as it is made fails at every receiver.
+		v.add("mail.dkim.expire", "must be more than 0 (like 30d), or left out for no expiry")
 	}
 }

@@ -27,11 +27,8 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/config"
 	"github.com/autoreporter/autoreporter/reporter/feed/blocklist"
 	"github.com/autoreporter/autoreporter/reporter/feed/csvfeed"
-	"github.com/autoreporter/autoreporter/reporter/feed/httpsrc"
 	"github.com/autoreporter/autoreporter/reporter/feed/jsonfeed"
 	"github.com/autoreporter/autoreporter/reporter/feed/shadowserver"
-	"github.com/autoreporter/autoreporter/reporter/feed/spool"
-	"github.com/autoreporter/autoreporter/reporter/feed/ssapi"
 	"github.com/autoreporter/autoreporter/reporter/feed/unpack"
 	"github.com/autoreporter/autoreporter/reporter/mail"
 	"github.com/autoreporter/autoreporter/reporter/mail/sign"
@@ -71,6 +68,10 @@ type Daemon struct {
 	contacts atomic.Pointer[abuse.Resolver]
 	store    reporter.Store
 	builder  *mail.Builder
+	mailer   *mail.Mailer // unwrapped: report --preview sends it elsewhere
+	signer   *sign.Signer
+	// prefs follow the overrides: rebuilt with the resolver.
+	prefs    atomic.Pointer[mailPrefs]
 	parsers  map[string]reporter.Parser
 	ingester *reporter.Ingester
 	reporter *reporter.Reporter
@@ -80,8 +81,13 @@ type Daemon struct {
 	skipped  sync.Map    // spool entries already logged as left alone
 	// references give a Shadowserver feed's report type's page (schema).
 	references map[string]func(reportType string) string
-	wakeMu     sync.Mutex
-	wake       map[string]time.Time // job -> when it should run again before its schedule says
+	// instance names this process in report claims and recorded job runs.
+	instance string
+	wakeMu   sync.Mutex
+	wake     map[string]time.Time // job -> when it should run again before its schedule says
+	// flows are the flow collectors; flowsRunning once Run started them.
+	flows        []*flowRunner
+	flowsRunning bool
 }
 
 // wakeAt asks for the named job to run again at t (a spool file settles,
@@ -115,7 +121,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep}
+	d := &Daemon{cfg: cfg, log: opt.Log, now: opt.Now, settle: opt.Settle, version: opt.Version, sleep: opt.Sleep, instance: instanceName()}
 	var err error
 	if d.geo, err = geo.OpenLive(cfg.Geo.ASNDB, cfg.Geo.CountryDB, geo.Layout(cfg.Geo.Layout), cfg.ConstituencySpec(), d.log); err != nil {
 		return nil, err
@@ -126,32 +132,36 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		d.Close()
 		return nil, fmt.Errorf("ripe.snapshot: %w", err)
 	}
-	if r := cfg.RDAP; r.Server != "" {
-		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTLDuration, NegativeTTL: r.NegativeTTLDuration,
-			Rate: r.Rate, Timeout: r.TimeoutDuration, Language: cfg.Cert.Language, Now: d.now,
-			UserAgent: "autoreporter (" + cfg.Cert.Name + ")"})
-		if err != nil {
-			d.Close()
-			return nil, fmt.Errorf("rdap.server: %w", err)
-		}
-	}
 	repeat := d.repeatWindow
 	if d.builder, err = mail.NewBuilder(templates.FS(cfg.Templates), cfg.Cert.Name, cfg.Cert.From, cfg.Cert.Language, repeat); err != nil {
 		d.Close()
 		return nil, err
 	}
-	prefs := newMailPrefs(cfg)
+	d.prefs.Store(newMailPrefs(nil)) // loadContacts fills them
 	signer, err := newSigner(cfg)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.builder.About, d.builder.Display = d.about, prefs.display
+	d.signer = signer
+	d.builder.About = d.about
+	d.builder.Display = func(addr string) string { return d.prefs.Load().display(addr) }
 	d.builder.ReplyTo, d.builder.TLP, d.builder.Signature = cfg.Mail.ReplyTo, cfg.Mail.TLP, cfg.Mail.Signature
-	d.builder.BodyLines, d.builder.JSON = cfg.Mail.BodyLineCount, cfg.Mail.JSON
+	d.builder.BodyLines, d.builder.JSON, d.builder.PerType = cfg.Mail.BodyLineCount, cfg.Mail.JSON, cfg.Mail.CSVPerType
 	if d.store, d.locks, err = OpenStore(ctx, cfg, d.log); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if r := cfg.RDAP; r.Server != "" {
+		// The rate limit and the pause are kept in the store, shared with
+		// every instance on it and across restarts.
+		d.rdap, err = abuse.NewRDAP(abuse.RDAPOptions{Server: r.Server, TTL: r.TTL.Duration(), NegativeTTL: r.NegativeTTL.Duration(),
+			Rate: r.Rate, Timeout: r.Timeout.Duration(), Language: cfg.Cert.Language, Now: d.now,
+			UserAgent: "autoreporter (" + cfg.Cert.Name + ")", Shared: d.store})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("rdap.server: %w", err)
+		}
 	}
 	if err := d.loadContacts(ctx); err != nil {
 		d.Close()
@@ -189,7 +199,15 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		// 60-78k events/s against 32-40k at 1,000).
 		BatchSize: 10000,
 	}
+	if watched := cfg.WatchedFeeds(); len(watched) > 0 {
+		d.ingester.Watch = &reporter.IngestWatch{Store: d.store, Feeds: watched}
+	}
+	if err := d.newFlows(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	var transport mail.Transport
+	concurrency := 1
 	switch cfg.Mail.Mode {
 	case "smtp":
 		s := cfg.Mail.SMTP
@@ -198,27 +216,38 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 			from = a.Address // the envelope takes the bare address
 		}
 		smtp := &mail.SMTP{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password.Reveal(),
-			TLS: s.TLS, Timeout: s.TimeoutDuration, From: from, Rate: rate.Limit(s.Rate), DomainRate: rate.Limit(s.DomainRate), Log: d.log}
-		d.closers = append(d.closers, smtp)
-		transport = smtp
+			TLS: s.TLS, Timeout: s.Timeout.Duration(), From: from, Throttle: mail.NewThrottle(rate.Limit(s.Rate), rate.Limit(s.DomainRate)), Log: d.log}
+		if s.Connections > 1 {
+			pool := mail.NewPool(s.Connections, smtp)
+			d.closers = append(d.closers, pool)
+			transport = pool
+			concurrency = s.Connections
+		} else {
+			d.closers = append(d.closers, smtp)
+			transport = smtp
+		}
 	default:
 		transport = &mail.Outbox{Dir: cfg.Mail.Outbox, Mode: cfg.Mail.OutboxFileMode}
 	}
+	d.mailer = &mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
+		return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: d.prefs.Load().maxEvents[rep.Contact.Key()]}
+	}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
+		m := cfg.Mail.Sign
+		if s, ok := d.prefs.Load().sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
+			m = s
+		}
+		meth, err := sign.ParseMethod(m) // checked by newSigner and SetOverride
+		if err != nil {
+			meth, _ = sign.ParseMethod(cfg.Mail.Sign)
+		}
+		return meth
+	}}
 	d.reporter = &reporter.Reporter{
 		Plans: d.metrics.PlanStore(d.store), Deliveries: d.metrics.DeliverStore(d.store),
-		Mailer: d.metrics.Mailer(&mail.Mailer{Builder: d.builder, Transport: transport, Limits: func(rep reporter.Report) mail.Limits {
-			return mail.Limits{MaxBytes: cfg.Mail.MaxBytes, MaxEvents: prefs.maxEvents[rep.Contact.Key()]}
-		}, Signer: signer, Method: func(rep reporter.Report) sign.Method {
-			m := cfg.Mail.Sign
-			if s, ok := prefs.sign[rep.Contact.Key()]; ok && !rep.Contact.Fallback {
-				m = s
-			}
-			meth, _ := sign.ParseMethod(m) // checked by newSigner
-			return meth
-		}}),
-		Log: d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
-		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.BackoffDuration,
-		Owner: instanceName(), Lease: cfg.Report.ClaimLeaseDuration,
+		Mailer: d.metrics.Mailer(d.mailer),
+		Log:    d.log, Now: d.now, Prefix: cfg.Cert.ReportPrefix, MessageIDDomain: domainOf(cfg.Cert.From),
+		Policy: d.policy, MaxAttempts: cfg.Report.MaxAttempts, Backoff: cfg.Report.Backoff.Duration(),
+		Owner: d.instance, Lease: cfg.Report.ClaimLease.Duration(), Concurrency: concurrency,
 		Classify: func(feed, reportType string) (string, string, bool) {
 			if k := kinds[feed]; k != nil {
 				return k(reportType)
@@ -285,7 +314,10 @@ func domainOf(addr string) string {
 
 func (d *Daemon) policy(feed string) reporter.Policy {
 	if f, ok := d.cfg.Feed(feed); ok {
-		return reporter.Policy{Repeat: f.RepeatDuration, MaxAge: f.MaxAgeDuration}
+		return reporter.Policy{Repeat: f.Repeat.Duration(), MaxAge: f.MaxAge.Duration()}
+	}
+	if f, ok := d.cfg.Flow(feed); ok {
+		return reporter.Policy{Repeat: f.Repeat.Duration()}
 	}
 	// A feed removed from the config since its events came: the default
 	// window still keeps an owner from being told twice.
@@ -294,7 +326,10 @@ func (d *Daemon) policy(feed string) reporter.Policy {
 
 func (d *Daemon) repeatWindow(feed string) time.Duration {
 	if f, ok := d.cfg.Feed(feed); ok {
-		return f.RepeatDuration
+		return f.Repeat.Duration()
+	}
+	if f, ok := d.cfg.Flow(feed); ok {
+		return f.Repeat.Duration()
 	}
 	return config.DefaultRepeat
 }
@@ -325,7 +360,8 @@ type FileResult struct {
 	Err   error
 }
 
-// IngestFile ingests one file as the named feed.
+// IngestFile ingests one file as the named feed. The feed's state is
+// kept by RecordFiles, once for all the files given together.
 func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
 	return d.IngestFileProgress(ctx, feed, path, nil)
 }
@@ -361,9 +397,10 @@ func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, prog
 		res.Err = err
 		return res
 	}
-	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, name)
-	// A file given by hand counts for the feed as one from its source.
-	d.recordFile(ctx, feed, res)
+	// Rows set aside are kept under the file's name, as the spool keeps
+	// them, so that rejects --file finds them by the name the summary
+	// printed.
+	res.Stats, res.Err = d.ingester.Ingest(ctx, feed, p, r, filepath.Base(name))
 	return res
 }
 
@@ -384,60 +421,9 @@ func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// IngestSpool ingests every waiting file of a feed's spool folder.
-func (d *Daemon) IngestSpool(ctx context.Context, feed config.Feed) ([]FileResult, error) {
-	sp := &spool.Spool{Dir: feed.Source.Spool, Now: d.now, Skipped: func(name, why string) {
-		// Once per name and process: the entry is there at every pass.
-		if _, seen := d.skipped.LoadOrStore(feed.Name+"/"+name, true); !seen {
-			d.log.Warn("spool entry left alone", "feed", feed.Name, "name", name, "why", why)
-		}
-	}, Unsettled: func(name string, settled time.Time) {
-		d.log.Debug("spool file still changing; looked at again once settled", "feed", feed.Name, "name", name, "at", settled)
-		d.wakeAt("feed "+feed.Name, settled)
-	}}
-	if d.settle {
-		sp.Settle = feed.Source.SettleDuration
-	}
-	files, err := sp.Claim(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("feed %s: %w", feed.Name, err)
-	}
-	log := d.log.With("feed", feed.Name)
-	var out []FileResult
-	for _, f := range files {
-		res := FileResult{Feed: feed.Name, File: f.Name}
-		// The parser gets the unpacked file's name: a zip's member names
-		// the Shadowserver report type, the zip's own name may not.
-		rc, name, err := f.Unpack()
-		if err == nil {
-			res.Stats, err = d.ingester.Ingest(ctx, feed.Name, d.parsers[feed.Name], rc, name)
-			rc.Close()
-		}
-		res.Err = err
-		d.recordFile(ctx, feed.Name, res)
-		if ctx.Err() != nil {
-			// Interrupted: leave it in processing/ for the next pass.
-			return out, ctx.Err()
-		}
-		if err != nil {
-			log.Error("file failed", "file", f.Name, slog.Any("err", err))
-			if merr := f.Fail(err); merr != nil {
-				return out, merr
-			}
-		} else {
-			log.Info("file ingested", "file", f.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-			if merr := f.Done(); merr != nil {
-				return out, merr
-			}
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
 // IngestFeed ingests what is waiting for one feed: its spool folder's
-// files, or its URL when it changed.
+// files, its URL when it changed, the reports the API lists that were not
+// fetched before (see collect and recordRun).
 // Only one instance ingests a feed at a time: another one holding the feed
 // gives ErrBusy.
 func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResult, err error) {
@@ -450,41 +436,23 @@ func (d *Daemon) IngestFeed(ctx context.Context, f config.Feed) (res []FileResul
 
 func (d *Daemon) ingestFeed(ctx context.Context, f config.Feed) ([]FileResult, error) {
 	d.reloadContacts(ctx)
-	if f.Source.ShadowserverAPI != nil {
-		res := d.IngestAPI(ctx, f)
-		return res, ctx.Err()
-	}
-	if f.Source.URL != "" {
-		res := d.IngestURL(ctx, f)
-		if res.Err != nil && ctx.Err() != nil {
-			return []FileResult{res}, ctx.Err()
-		}
-		return []FileResult{res}, nil
-	}
-	return d.IngestSpool(ctx, f)
+	return d.collect(ctx, f, d.source(f))
 }
 
-// recordFile keeps the outcome of a file (from the spool or given to
-// ingest) in the feed's state.
-func (d *Daemon) recordFile(ctx context.Context, feed string, res FileResult) {
+// RecordFiles keeps files given by hand (`autoreporter ingest`) in the
+// feed's state: they count as one run of the feed that found them, by the
+// rule every source follows (recordRun). complete is false when a stop
+// cut the files short.
+func (d *Daemon) RecordFiles(ctx context.Context, feed string, results []FileResult, complete bool) error {
 	st, err := d.store.FeedState(ctx, feed)
 	if err != nil {
-		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
-		return
+		return fmt.Errorf("feed %s: state: %w", feed, err)
 	}
-	now := d.now().UTC()
-	if res.Err != nil {
-		cause := res.Err.Error()
-		if !strings.Contains(cause, res.File) {
-			cause = res.File + ": " + cause
-		}
-		st.Failed(now, cause)
-	} else {
-		st.Succeeded(now, res.Stats.Rows, res.Stats.Rejected)
-	}
+	recordRun(&st, d.now().UTC(), results, complete)
 	if err := d.store.SaveFeedState(ctx, st); err != nil {
-		d.log.Warn("feed state", "feed", feed, slog.Any("err", err))
+		return fmt.Errorf("feed %s: save state: %w", feed, err)
 	}
+	return nil
 }
 
 // IngestAll ingests every feed; the feeds another instance is ingesting
@@ -502,55 +470,6 @@ func (d *Daemon) IngestAll(ctx context.Context) (out []FileResult, busy []string
 		}
 	}
 	return out, busy, nil
-}
-
-// NotModified is the File of a FileResult for a URL that had not changed.
-const NotModified = "(not modified)"
-
-// IngestURL fetches a feed's URL unless it is unchanged since the last
-// success, and ingests it. The validators (ETag, Last-Modified) are saved
-// only after the body went into the store, so a failed ingest fetches again.
-func (d *Daemon) IngestURL(ctx context.Context, f config.Feed) FileResult {
-	log := d.log.With("feed", f.Name)
-	res := FileResult{Feed: f.Name, File: f.Source.URL}
-	st, err := d.store.FeedState(ctx, f.Name)
-	if err != nil {
-		res.Err = fmt.Errorf("feed %s: state: %w", f.Name, err)
-		return res
-	}
-	src := &httpsrc.Source{
-		URL: f.Source.URL, Headers: reveal(f.Source.Headers), Query: reveal(f.Source.Query),
-		MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
-		UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep,
-	}
-	st.LastAttempt = d.now().UTC()
-	fetched, err := src.Fetch(ctx, httpsrc.State{ETag: st.ETag, LastModified: st.LastModified})
-	if err == nil && fetched.NotModified {
-		res.File = NotModified
-		st.LastSuccess, st.LastError = st.LastAttempt, ""
-		log.Info("feed not modified")
-		res.Err = d.store.SaveFeedState(ctx, st)
-		return res
-	}
-	if err == nil {
-		res.File = fetched.Name
-		res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
-		fetched.Body.Close()
-	}
-	if err != nil {
-		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-		st.Failed(st.LastAttempt, err.Error())
-		log.Error("feed failed", slog.Any("err", err))
-	} else {
-		st.ETag, st.LastModified = fetched.State.ETag, fetched.State.LastModified
-		st.Succeeded(st.LastAttempt, res.Stats.Rows, res.Stats.Rejected)
-		log.Info("feed fetched", "file", fetched.Name, "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-			"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-	}
-	if serr := d.store.SaveFeedState(ctx, st); serr != nil && res.Err == nil {
-		res.Err = fmt.Errorf("feed %s: save state: %w", f.Name, serr)
-	}
-	return res
 }
 
 // reloadContacts picks up a RIPE import and overrides set since the last
@@ -585,6 +504,16 @@ func (d *Daemon) loadContacts(ctx context.Context) error {
 		sources = append(sources, d.rdap)
 	}
 	d.contacts.Store(r.WithClock(d.now).WithSources(sources...))
+	overrides := r.Overrides()
+	for i, o := range overrides {
+		// A stored override may ask for a method whose key the config
+		// no longer has: its mails are signed as mail.sign says.
+		if err := d.checkSign(o.Sign); err != nil {
+			d.log.Warn("contact override asks for a signing method that cannot be used; mail.sign applies", "rule", o.Key(), "sign", o.Sign, slog.Any("err", err))
+			overrides[i].Sign = ""
+		}
+	}
+	d.prefs.Store(newMailPrefs(overrides))
 	return nil
 }
 
@@ -599,8 +528,14 @@ type RIPEImport struct {
 // ImportRIPE imports the split dumps in dir, replaces the snapshot
 // atomically and starts answering from it.
 func (d *Daemon) ImportRIPE(ctx context.Context, dir string) (RIPEImport, error) {
+	return d.ImportRIPEProgress(ctx, dir, nil)
+}
+
+// ImportRIPEProgress is ImportRIPE that tells progress how many bytes of
+// the dump files it has read, of how many.
+func (d *Daemon) ImportRIPEProgress(ctx context.Context, dir string, progress func(done, total int64)) (RIPEImport, error) {
 	start := time.Now()
-	opt := ripe.Options{Log: d.log, Now: d.now}
+	opt := ripe.Options{Log: d.log, Now: d.now, Progress: progress}
 	if d.cfg.RIPE.ConstituencyOnly {
 		cons := d.geo.Current().Constituency
 		opt.Keep = cons.Overlaps
@@ -652,101 +587,6 @@ func (d *Daemon) resolveNow(ctx context.Context, ip netip.Addr, asn uint32) (rep
 		return c, fmt.Errorf("rdap cache: %w", err)
 	}
 	return d.contacts.Load().Resolve(ip, asn), nil
-}
-
-// IngestAPI lists the Shadowserver reports of the feed's window and
-// ingests each one not fetched before. A report is marked fetched only after
-// it was ingested; a crash in between downloads it again, which stores
-// nothing twice. One failed report does not stop the others.
-func (d *Daemon) IngestAPI(ctx context.Context, f config.Feed) []FileResult {
-	log := d.log.With("feed", f.Name)
-	a := f.Source.ShadowserverAPI
-	c := &ssapi.Client{
-		API: a.URL, Download: a.DownloadURL, Key: a.Key.Reveal(), Secret: a.Secret.Reveal(),
-		Reports: a.Reports, Types: a.Types,
-		HTTP: httpsrc.Source{MaxBytes: f.Source.MaxBytes, Timeout: f.Source.TimeoutDuration, Retries: f.Source.RetryCount,
-			UserAgent: "autoreporter (" + d.cfg.Cert.Name + ")", Sleep: d.sleep},
-	}
-	st, err := d.store.FeedState(ctx, f.Name)
-	if err != nil {
-		return []FileResult{{Feed: f.Name, File: a.URL, Err: fmt.Errorf("feed %s: state: %w", f.Name, err)}}
-	}
-	st.LastAttempt = d.now().UTC()
-	today := st.LastAttempt.Truncate(24 * time.Hour)
-	var results []FileResult
-	var rows, rejected int
-	failed := 0
-	list, err := c.List(ctx, today.AddDate(0, 0, -(a.Days-1)), today)
-	var todo []ssapi.Listed
-	if err == nil {
-		ids := make([]string, len(list))
-		for i, l := range list {
-			ids[i] = l.ID
-		}
-		var done map[string]bool
-		if done, err = d.store.Fetched(ctx, f.Name, ids); err == nil {
-			for _, l := range list {
-				if !done[l.ID] {
-					todo = append(todo, l)
-				}
-			}
-			log.Info("reports listed", "listed", len(list), "new", len(todo))
-		}
-	}
-	if err != nil {
-		err = fmt.Errorf("feed %s: %w", f.Name, err)
-		log.Error("feed failed", slog.Any("err", err))
-		results = append(results, FileResult{Feed: f.Name, File: "reports/list", Err: err})
-		failed++
-	}
-	for _, l := range todo {
-		if ctx.Err() != nil {
-			break
-		}
-		res := FileResult{Feed: f.Name, File: l.Name()}
-		fetched, err := c.Fetch(ctx, l)
-		if err == nil {
-			res.Stats, err = d.ingester.Ingest(ctx, f.Name, d.parsers[f.Name], fetched.Body, fetched.Name)
-			fetched.Body.Close()
-		}
-		if err == nil {
-			err = d.store.MarkFetched(ctx, reporter.FetchedFile{Feed: f.Name, ID: l.ID, File: l.Name(),
-				Fetched: d.now().UTC(), Rows: res.Stats.Rows, Rejected: res.Stats.Rejected})
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-			log.Error("report failed; tried again on the next run", "report", l.Name(), slog.Any("err", err))
-			failed++
-		} else {
-			rows, rejected = rows+res.Stats.Rows, rejected+res.Stats.Rejected
-			log.Info("report fetched", "report", l.Name(), "rows", res.Stats.Rows, "kept", res.Stats.Kept,
-				"new", res.Stats.Stored, "rejected", res.Stats.Rejected)
-		}
-		results = append(results, res)
-	}
-	if failed == 0 {
-		st.LastSuccess, st.LastError = st.LastAttempt, ""
-		if len(todo) > 0 {
-			st.Rows, st.Rejected = rows, rejected
-		}
-	} else {
-		for _, r := range results {
-			if r.Err != nil {
-				st.Failed(st.LastAttempt, r.Err.Error())
-			}
-		}
-	}
-	for _, r := range results {
-		if r.Err == nil {
-			st.Files++
-			st.TotalRows += r.Stats.Rows
-			st.TotalRejected += r.Stats.Rejected
-		}
-	}
-	if serr := d.store.SaveFeedState(ctx, st); serr != nil {
-		results = append(results, FileResult{Feed: f.Name, File: "feed state", Err: fmt.Errorf("feed %s: save state: %w", f.Name, serr)})
-	}
-	return results
 }
 
 func reveal(m map[string]config.Secret) map[string]string {
@@ -834,32 +674,49 @@ type Summary struct {
 	Files  []FileResult
 	Ingest reporter.IngestStats
 	Report ReportResult
+	Purge  PurgeResult // the purge job's
 	// Busy names the jobs another instance was doing, left to it.
 	Busy     []string
 	Outbox   string // where mails were written, in outbox mode
 	Duration time.Duration
 }
 
-// RunOnce ingests every feed, then reports.
+// RunOnce ingests every feed, then reports. Each job is recorded for
+// `status` as the daemon's are. A feed another instance is ingesting is
+// left to it (Summary.Busy); the report pass waits for another instance's,
+// which may not have seen the events this one just stored, and then
+// reports them.
 func (d *Daemon) RunOnce(ctx context.Context) (Summary, error) {
 	start := d.now()
 	var s Summary
-	files, busy, err := d.IngestAll(ctx)
-	s.Files, s.Busy = files, busy
-	for _, f := range files {
-		s.Ingest.Add(f.Stats)
-	}
-	if err != nil {
-		return s, err
-	}
-	// Another instance's report pass may not have seen the events this
-	// one just stored: wait for it, then report them.
-	s.Report, err = d.reportLocked(ctx, false, true)
 	if d.cfg.Mail.Mode == "outbox" {
 		s.Outbox = d.cfg.Mail.Outbox
 	}
+	jobs, err := d.jobs()
+	if err != nil {
+		return s, err
+	}
+	for _, j := range jobs {
+		report := j.Name == "report"
+		got, run, err := d.runJob(ctx, j, report, "run --once "+d.instance)
+		d.record(ctx, run)
+		s.Files = append(s.Files, got.Files...)
+		for _, f := range got.Files {
+			s.Ingest.Add(f.Stats)
+		}
+		if report {
+			s.Report = got.Report
+		}
+		if errors.Is(err, ErrBusy) {
+			s.Busy = append(s.Busy, j.Name)
+			continue
+		}
+		if err != nil {
+			return s, err
+		}
+	}
 	s.Duration = d.now().Sub(start)
-	return s, err
+	return s, nil
 }
 
 // Lookup explains what autoreporter would do with an address.
@@ -906,6 +763,13 @@ type ResendResult struct {
 // sent) or, with no refs, every report that failed since since, and
 // delivers what is due now. A resent report keeps its Message-ID and bytes.
 func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (ResendResult, error) {
+	return d.ResendProgress(ctx, refs, since, nil)
+}
+
+// ResendProgress is Resend that tells progress, after each report it
+// sent or failed to send, how many it has done of how many. Reports that
+// fell due meanwhile are sent too, so the total grows to meet them.
+func (d *Daemon) ResendProgress(ctx context.Context, refs []string, since time.Time, progress func(done, total int)) (ResendResult, error) {
 	var res ResendResult
 	if len(refs) == 0 {
 		got, err := d.store.Requeue(ctx, "", since)
@@ -927,8 +791,17 @@ func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (Re
 	if len(res.Requeued) == 0 {
 		return res, nil
 	}
+	var tell func(reporter.DeliverStats)
+	if progress != nil {
+		total := len(res.Requeued)
+		tell = func(st reporter.DeliverStats) {
+			done := st.Sent + st.Failed
+			total = max(total, done)
+			progress(done, total)
+		}
+	}
 	var err error
-	res.Deliver, err = d.reporter.Deliver(ctx)
+	res.Deliver, err = d.reporter.DeliverProgress(ctx, tell)
 	return res, err
 }
 

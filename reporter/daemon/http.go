@@ -48,7 +48,7 @@ func (d *Daemon) Ready(ctx context.Context) Readiness {
 	} else {
 		add("geo", true, "loaded %s", snap.Loaded.UTC().Format(time.RFC3339))
 	}
-	limit := d.cfg.HTTP.FeedFailingDuration
+	limit := d.cfg.HTTP.FeedFailing.Duration()
 	now := d.now()
 	for _, f := range d.cfg.Feeds {
 		st, err := d.store.FeedState(ctx, f.Name)

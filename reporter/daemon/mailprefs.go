@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	netmail "net/mail"
 	"strings"
 
 	"github.com/autoreporter/autoreporter/abuse"
@@ -11,49 +10,40 @@ import (
 	"github.com/autoreporter/autoreporter/reporter/mail/sign"
 )
 
-// mailPrefs are what the config's contacts ask of their mails beyond the
-// addresses: the display names written with them, and a cap on the events
-// of one mail. A report's recipient is its set of bare addresses, so both
-// are looked up by address.
+// mailPrefs are what the contacts' overrides (the config's and those set
+// with contacts set) ask of their mails beyond the addresses: the display
+// names written with them, a cap on the events of one mail and a signing
+// method. A report's recipient is its set of bare addresses, so they are
+// looked up by address; where two overrides name the same addresses, the
+// one tried first (the store's, the more specific) wins.
 type mailPrefs struct {
 	names     map[string]string // bare address -> display name
 	maxEvents map[string]int    // contact key (bare addresses, joined) -> cap
 	sign      map[string]string // contact key -> signing method
 }
 
-func newMailPrefs(cfg *config.Config) mailPrefs {
-	p := mailPrefs{names: map[string]string{}, maxEvents: map[string]int{}, sign: map[string]string{}}
-	for _, c := range cfg.Contacts {
-		var bare []string
-		for _, to := range c.To {
-			list, err := netmail.ParseAddressList(to)
-			if err != nil {
-				continue // the config refused it already
-			}
-			for _, a := range list {
-				addr := strings.ToLower(a.Address)
-				bare = append(bare, addr)
-				if a.Name != "" {
-					p.names[addr] = a.Name
-				}
+// newMailPrefs reads overrides as the resolver holds them: addresses
+// normalised, display names in Names.
+func newMailPrefs(overrides []abuse.Override) *mailPrefs {
+	p := &mailPrefs{names: map[string]string{}, maxEvents: map[string]int{}, sign: map[string]string{}}
+	for _, o := range overrides {
+		for a, n := range o.Names {
+			if _, ok := p.names[a]; !ok {
+				p.names[a] = n
 			}
 		}
-		to, err := abuse.NormalizeAddresses(bare)
-		if err != nil {
-			continue
+		key := strings.Join(o.To, ",")
+		if _, ok := p.maxEvents[key]; !ok && o.MaxEvents > 0 {
+			p.maxEvents[key] = o.MaxEvents
 		}
-		key := strings.Join(to, ",")
-		if c.MaxEvents > 0 {
-			p.maxEvents[key] = c.MaxEvents
-		}
-		if c.Sign != "" {
-			p.sign[key] = c.Sign
+		if _, ok := p.sign[key]; !ok && o.Sign != "" {
+			p.sign[key] = o.Sign
 		}
 	}
 	return p
 }
 
-func (p mailPrefs) display(addr string) string { return p.names[addr] }
+func (p *mailPrefs) display(addr string) string { return p.names[addr] }
 
 // builtinSources name the abuse.ch presets' sources, with their pages.
 var builtinSources = map[string]mail.Source{
@@ -118,7 +108,7 @@ func newSigner(cfg *config.Config) (*sign.Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mail.dkim.key_file: %w", err)
 		}
-		s.DKIM = &sign.DKIMOptions{Domain: m.DKIM.Domain, Selector: m.DKIM.Selector, Key: k, Expire: m.DKIM.ExpireDuration}
+		s.DKIM = &sign.DKIMOptions{Domain: m.DKIM.Domain, Selector: m.DKIM.Selector, Key: k, Expire: m.DKIM.Expire.Duration()}
 	}
 	check := func(key, method string) error {
 		meth, err := sign.ParseMethod(method)
@@ -141,4 +131,17 @@ func newSigner(cfg *config.Config) (*sign.Signer, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkSign says whether mails can be signed with method ("" is mail.sign,
+// always fine): a known method whose key is loaded.
+func (d *Daemon) checkSign(method string) error {
+	if method == "" {
+		return nil
+	}
+	meth, err := sign.ParseMethod(method)
+	if err != nil {
+		return err
+	}
+	return d.signer.Check(meth)
 }

@@ -24,27 +24,6 @@ type PendingResult struct {
 	Stopped string
 }
 
-// fate is what becomes of an owner RDAP has not answered for.
-type fate int
-
-const (
-	wait       fate = iota // its events wait for the next pass
-	useStale               // an expired answer beats waiting
-	toFallback             // waited rdap.max_wait: the CERT's mailbox
-)
-
-// pendingFate decides an owner RDAP has not answered for (this pass could
-// not ask, or the question failed). Pure: every input is an argument.
-func pendingFate(haveStale bool, waited, maxWait time.Duration) fate {
-	switch {
-	case haveStale:
-		return useStale
-	case waited >= maxWait:
-		return toFallback
-	}
-	return wait
-}
-
 // contactPass answers the planner's contact questions for one report pass
 // (reporter.ContactFinder). The resolver answers from overrides, the RIPE
 // import and the RDAP cache; an owner the cache does not cover is asked
@@ -62,7 +41,7 @@ type contactPass struct {
 // newContactPass starts a pass; a dry run never asks (it must not write the
 // cache). The returned cancel ends the budget.
 func (d *Daemon) newContactPass(ctx context.Context, dryRun bool) (*contactPass, context.CancelFunc) {
-	budget := d.cfg.RDAP.BudgetDuration
+	budget := d.cfg.RDAP.Budget.Duration()
 	if budget <= 0 {
 		budget = 2 * time.Minute
 	}
@@ -111,15 +90,19 @@ func (p *contactPass) Find(ctx context.Context, ip netip.Addr, asn uint32, since
 	if d.rdap != nil {
 		stale, haveStale = d.rdap.StaleContact(ip)
 	}
-	waited := d.now().Sub(since)
-	switch pendingFate(haveStale, waited, d.cfg.RDAP.MaxWaitDuration) {
-	case useStale:
+	now := d.now()
+	switch reporter.PendingFate(haveStale, since, d.cfg.RDAP.MaxWait.Duration(), now) {
+	case reporter.FateStale:
 		p.res.Stale++
 		return stale, nil
-	case toFallback:
+	case reporter.FateFallback:
 		p.res.Fallback++
 		fb := r.Fallback()
-		fb.Source += fmt.Sprintf(" (no RDAP answer in %s)", waited.Round(time.Minute))
+		if since.IsZero() {
+			fb.Source += " (no RDAP answer)"
+		} else {
+			fb.Source += fmt.Sprintf(" (no RDAP answer in %s)", now.Sub(since).Round(time.Minute))
+		}
 		return fb, nil
 	}
 	return c, nil
@@ -144,6 +127,9 @@ func (d *Daemon) SetOverride(ctx context.Context, o abuse.Override) (abuse.Overr
 		if err := d.CheckLanguage(o.Language); err != nil {
 			return o, fmt.Errorf("--lang: %w", err)
 		}
+	}
+	if err := d.checkSign(o.Sign); err != nil {
+		return o, fmt.Errorf("--sign: %w", err)
 	}
 	// The resolver checks what the config checker checks: addresses,
 	// format, a rule, and addresses unless inhibited.
@@ -172,12 +158,15 @@ func (d *Daemon) UnsetOverride(ctx context.Context, rule string) (bool, error) {
 func (d *Daemon) Overrides() []abuse.Override { return d.contacts.Load().Overrides() }
 
 // RDAPStatus says whether RDAP is on, how much it holds and whether it is
-// being left alone.
-func (d *Daemon) RDAPStatus() string {
+// being left alone, by any instance on the store.
+func (d *Daemon) RDAPStatus(ctx context.Context) string {
 	if d.rdap == nil {
 		return "off (set rdap.server to ask registries for what no override or import answers)"
 	}
 	s := fmt.Sprintf("%s, %d networks cached", d.cfg.RDAP.Server, d.rdap.Len())
+	if err := d.rdap.Refresh(ctx); err != nil {
+		s += fmt.Sprintf("; the shared state cannot be read: %v", err)
+	}
 	if open, until, cause := d.rdap.Open(); open {
 		s += fmt.Sprintf("; not asking until %s after: %v", until.UTC().Format(time.RFC3339), cause)
 	}

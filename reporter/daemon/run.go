@@ -2,58 +2,28 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/robfig/cron/v3"
-
-	"github.com/autoreporter/autoreporter/reporter/config"
 )
 
-// job is one scheduled piece of work: a feed's ingest or the report pass.
-type job struct {
-	name  string // "feed shadowserver", "report"
-	spec  string
-	sched cron.Schedule
-	next  time.Time
-	run   func(ctx context.Context) (busy bool, err error)
-}
-
 // Run runs the daemon until ctx is done: one pass at start (every feed,
-// then the report), then each feed on its schedule and the report pass on
-// report.schedule. Jobs run one at a time in one loop, so that the
+// then the report, then the purge when store.retention is set), then each
+// feed on its schedule, the report pass on report.schedule and the purge
+// on store.purge_schedule. Jobs run one at a time in one loop, so that the
 // embedded store has one writer and a report never sees half a file; when
 // several fall due at once, the feeds go first, so new events do not wait a
 // whole report interval. A job that overruns its interval skips the ticks
 // it missed; a panic in one is logged and does not stop the others. Run
 // returns only when no job is running, so the caller may close the store.
 func (d *Daemon) Run(ctx context.Context) error {
-	var jobs []*job
-	for _, f := range d.cfg.Feeds {
-		f := f
-		jobs = append(jobs, &job{name: "feed " + f.Name, spec: f.Schedule, run: func(ctx context.Context) (bool, error) {
-			res, err := d.IngestFeed(ctx, f)
-			busy := false
-			for _, r := range res {
-				busy = busy || r.File != NotModified
-			}
-			return busy, err
-		}})
+	jobs, err := d.jobs()
+	if err != nil {
+		return err
 	}
-	jobs = append(jobs, &job{name: "report", spec: d.cfg.Report.Schedule, run: d.reportJob})
-	for _, j := range jobs {
-		s, err := config.ScheduleParser().Parse(j.spec)
-		if err != nil {
-			return fmt.Errorf("%s: schedule %q: %w", j.name, j.spec, err)
-		}
-		j.sched = s
-	}
-	if every := d.cfg.Geo.ReloadEvery; every > 0 {
+	if every := d.cfg.Geo.Reload.Duration(); every > 0 {
 		// Lookups never wait for a reload: the swap is one atomic store.
 		go d.geo.Watch(ctx, every)
 	}
@@ -62,6 +32,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	stopFlows, err := d.startFlows(ctx)
+	if err != nil {
+		return err
+	}
+	// Before Run returns, so the store is still open: the caller closes it.
+	defer stopFlows()
 	names := make([]string, len(d.cfg.Feeds))
 	for i, f := range d.cfg.Feeds {
 		names[i] = f.Name
@@ -81,7 +57,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-jobCtx.Done():
 			return
 		}
-		grace := time.NewTimer(d.cfg.ShutdownGraceDuration)
+		grace := time.NewTimer(d.cfg.ShutdownGrace.Duration())
 		defer grace.Stop()
 		select {
 		case <-grace.C:
@@ -92,16 +68,54 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-jobCtx.Done():
 		}
 	}()
+	var report *job
+	for _, j := range jobs {
+		if j.Name == "report" {
+			report = j
+		}
+	}
+	// A feed that found a file still being written asks to run again once
+	// it settles. When the report ran in the same pass, after that feed,
+	// the file belonged to the pass: the feed's run once it settles is
+	// followed by the report, instead of leaving the file's events for
+	// the next report tick (an hour, by default).
+	owes := map[*job]bool{}
+	var wokeThisPass []*job
+	// Each run is recorded with when the job runs next, for `status`.
 	run := func(j *job) {
-		running.Store(&j.name)
-		d.runJob(jobCtx, j)
+		running.Store(&j.Name)
+		_, rec, _ := d.runJob(jobCtx, j, false, "daemon "+d.instance)
 		running.Store(nil)
+		j.next = d.nextRun(j)
+		if rec != nil {
+			rec.Schedule, rec.Next = j.Schedule, j.next
+		}
+		d.record(jobCtx, rec)
+		switch {
+		case j == report:
+			for _, f := range wokeThisPass {
+				owes[f] = true
+			}
+			wokeThisPass = nil
+		case strings.HasPrefix(j.Name, "feed "):
+			if owes[j] && report != nil {
+				delete(owes, j)
+				// A second on, so that the other feeds' files that settle
+				// together go in the same report.
+				if due := time.Now().Add(time.Second); due.Before(report.next) {
+					report.next = due
+				}
+			}
+			if j.next.Before(j.sched.Next(time.Now())) {
+				wokeThisPass = append(wokeThisPass, j)
+			}
+		}
 	}
 	stopped := func() error {
 		cancelJobs()
 		select {
 		case name := <-cut:
-			err := fmt.Errorf("stopped after shutdown_grace (%s): job %q was cut short; the next start resumes it", d.cfg.ShutdownGraceDuration, name)
+			err := fmt.Errorf("stopped after shutdown_grace (%s): job %q was cut short; the next start resumes it", d.cfg.ShutdownGrace.Duration(), name)
 			d.log.Error("stopped", slog.Any("err", err))
 			d.shutdownLog()
 			return err
@@ -117,9 +131,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return stopped()
 		}
 		run(j)
-	}
-	for _, j := range jobs {
-		j.next = d.nextRun(j)
 	}
 	for {
 		next := jobs[0].next
@@ -138,13 +149,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// Jobs are in order, feeds before the report: the due ones run in
 		// that order.
 		now := time.Now()
+		wokeThisPass = nil
 		for _, j := range jobs {
 			if ctx.Err() != nil {
 				return stopped()
 			}
 			if !j.next.After(now) {
 				run(j)
-				j.next = d.nextRun(j)
 			}
 		}
 	}
@@ -156,7 +167,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) nextRun(j *job) time.Time {
 	now := time.Now()
 	next := j.sched.Next(now)
-	if w, ok := d.takeWake(j.name); ok && w.Before(next) {
+	if w, ok := d.takeWake(j.Name); ok && w.Before(next) {
 		// Never sooner than a second: a job that keeps asking for now
 		// (a store that fails) must not spin.
 		if floor := now.Add(time.Second); w.Before(floor) {
@@ -167,49 +178,17 @@ func (d *Daemon) nextRun(j *job) time.Time {
 	return next
 }
 
-// runJob runs one job, logging its failure or panic.
-func (d *Daemon) runJob(ctx context.Context, j *job) {
-	if ctx.Err() != nil {
-		return
-	}
-	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			d.log.Error("job panicked; it runs again on its next tick", "job", j.name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		}
-	}()
-	busy, err := j.run(ctx)
-	took := time.Since(start).Round(time.Millisecond)
-	if !errors.Is(err, ErrBusy) {
-		d.metrics.Job(j.name, took, err)
-	}
-	switch {
-	case errors.Is(err, ErrBusy):
-		d.log.Debug("job left to another instance", "job", j.name)
-	case err != nil && ctx.Err() == nil:
-		d.log.Error("job failed", "job", j.name, "took", took, slog.Any("err", err))
-	case busy:
-		d.log.Info("job done", "job", j.name, "took", took)
-	default:
-		d.log.Debug("job idle", "job", j.name, "took", took)
-	}
-}
-
-// reportJob is the scheduled report pass; it logs its summary when it did
-// anything.
-func (d *Daemon) reportJob(ctx context.Context) (bool, error) {
-	res, err := d.Report(ctx, false)
+// logReport logs a report pass's summary, at info when it did anything.
+func (d *Daemon) logReport(res ReportResult) {
 	p := res.Plan
-	busy := p.Read > 0 || res.Deliver.Sent+res.Deliver.Failed > 0
 	attrs := []any{"events_read", p.Read, "reports_created", len(p.Reports), "events_planned", p.Planned(),
 		"events_closed", p.Closed(), "events_held", p.Held(), "sent", res.Deliver.Sent, "failed", res.Deliver.Failed,
 		"gave_up", res.Deliver.GaveUp, "unsent", res.Unsent}
-	if busy {
+	if worked(Summary{Report: res}) {
 		d.log.Info("report pass", attrs...)
 	} else {
 		d.log.Debug("report pass: nothing to do", attrs...)
 	}
-	return busy, err
 }
 
 // shutdownLog says what a stop leaves for the next start.

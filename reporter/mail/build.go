@@ -5,9 +5,12 @@
 package mail
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -44,7 +47,10 @@ type Builder struct {
 	// BodyLines is how many affected hosts each problem lists in the body.
 	BodyLines int
 	// JSON attaches the events as JSON too (IntelMQ field names).
-	JSON     bool
+	JSON bool
+	// PerType attaches one CSV per report type (REF-scan_rdp.csv), each
+	// with only its type's columns, instead of one CSV for all.
+	PerType  bool
 	tmpl     map[string]*template.Template // by language
 	fallback map[string]*template.Template // the fallback mailbox's, by language
 }
@@ -209,11 +215,16 @@ type Message struct {
 // AttachmentName is the file name of the events attachment of a report
 // (its ref: "CERT-XX-20261123-0001.csv"), and of part n of parts.
 func AttachmentName(ref string, part, parts int) string {
+	return attachmentBase(ref, part, parts) + ".csv"
+}
+
+// attachmentBase is AttachmentName without its extension.
+func attachmentBase(ref string, part, parts int) string {
 	name := unsafeName.ReplaceAllString(strings.ReplaceAll(ref, "#", "-"), "_")
 	if parts > 1 {
 		name += fmt.Sprintf("-part%d", part)
 	}
-	return name + ".csv"
+	return name
 }
 
 // Limits size the mails of a report: it is split into parts so that each
@@ -265,9 +276,23 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, p Part
 	data := b.data(rep, events)
 	data.Inline = rep.Contact.Format == abuse.FormatInline
 	data.Part, data.Parts, data.ReportTotal = part, parts, total
-	data.Attachment = AttachmentName(rep.Ref, part, parts)
-	if b.JSON && !data.Inline {
-		data.JSONAttachment = strings.TrimSuffix(data.Attachment, ".csv") + ".json"
+	files, err := b.attachments(rep, events, part, parts, data.Inline)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		if f.ctype == ctypeJSON {
+			data.JSONAttachment = f.name
+		} else {
+			names = append(names, f.name)
+		}
+	}
+	data.Attachment = strings.Join(names, ", ")
+	zipped := rep.Contact.Format == abuse.FormatZip && !data.Inline
+	if zipped {
+		// The text names the zip, and what is in it.
+		data.Attachment = attachmentBase(rep.Ref, part, parts) + ".zip (" + data.Attachment + ")"
 	}
 	subject := p.Subject
 	if parts > 1 {
@@ -292,11 +317,6 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, p Part
 	if err := t.Execute(&body, data); err != nil {
 		return nil, fmt.Errorf("report %s: render %s: %w", rep.Ref, t.Name(), err)
 	}
-	var att bytes.Buffer
-	if err := WriteCSV(&att, events); err != nil {
-		return nil, fmt.Errorf("report %s: attachment: %w", rep.Ref, err)
-	}
-
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	if err := m.FromFormat(b.CERT, b.From); err != nil {
 		return nil, fmt.Errorf("from %q: %w", b.From, err)
@@ -339,35 +359,162 @@ func (b *Builder) BuildPart(rep reporter.Report, events []reporter.Event, p Part
 	if data.Inline {
 		// For ticket systems that drop attachments: the same CSV, after
 		// the text, between markers a script can find.
-		fmt.Fprintf(&body, "\n\n----- begin %s -----\n", data.Attachment)
-		body.Write(bytes.ReplaceAll(att.Bytes(), []byte("\r\n"), []byte("\n")))
-		fmt.Fprintf(&body, "----- end %s -----\n", data.Attachment)
+		for _, f := range files {
+			fmt.Fprintf(&body, "\n\n----- begin %s -----\n", f.name)
+			body.Write(bytes.ReplaceAll(f.data, []byte("\r\n"), []byte("\n")))
+			fmt.Fprintf(&body, "----- end %s -----\n", f.name)
+		}
 	}
 	m.SetBodyString(gomail.TypeTextPlain, body.String())
 	if !data.Inline {
-		if err := m.AttachReader(data.Attachment, bytes.NewReader(att.Bytes()), gomail.WithFileContentType("text/csv; charset=utf-8")); err != nil {
-			return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
+		if zipped {
+			z, err := zipFiles(files, rep.Created)
+			if err != nil {
+				return nil, fmt.Errorf("report %s: zip: %w", rep.Ref, err)
+			}
+			files = []attachment{{name: attachmentBase(rep.Ref, part, parts) + ".zip", ctype: "application/zip", data: z}}
 		}
-		if data.JSONAttachment != "" {
-			var js bytes.Buffer
-			if err := WriteJSON(&js, events); err != nil {
-				return nil, fmt.Errorf("report %s: json: %w", rep.Ref, err)
-			}
-			if err := m.AttachReader(data.JSONAttachment, bytes.NewReader(js.Bytes()), gomail.WithFileContentType("application/json")); err != nil {
-				return nil, fmt.Errorf("report %s: attach: %w", rep.Ref, err)
-			}
+		for _, f := range files {
+			// A ReadSeeker is read as the mail is written; AttachReader
+			// would copy the file first.
+			m.AttachReadSeeker(f.name, bytes.NewReader(f.data), gomail.WithFileContentType(gomail.ContentType(f.ctype)))
 		}
 	}
+	// Sized once: base64 takes 4/3 and a line break every 76; growing by
+	// doubling would copy a 10 MB mail four times over.
 	var raw bytes.Buffer
+	size := body.Len() + 8<<10
+	for _, f := range files {
+		size += len(f.data)*4/3*78/76 + 1<<10
+	}
+	raw.Grow(size)
 	if _, err := m.WriteTo(&raw); err != nil {
 		return nil, fmt.Errorf("report %s: write: %w", rep.Ref, err)
 	}
 	return &Message{Subject: subject, To: rep.Contact.To, Raw: raw.Bytes(), MessageID: id}, nil
 }
 
+// attachment is one file of a mail.
+type attachment struct {
+	name, ctype string
+	data        []byte
+}
+
+const (
+	ctypeCSV  = "text/csv; charset=utf-8"
+	ctypeJSON = "application/json"
+)
+
+// attachments are the files of one part: its CSV, or one CSV per report
+// type (Builder.PerType), then the JSON when asked for and not inline.
+func (b *Builder) attachments(rep reporter.Report, events []reporter.Event, part, parts int, inline bool) ([]attachment, error) {
+	base := attachmentBase(rep.Ref, part, parts)
+	var out []attachment
+	groups := [][]reporter.Event{events}
+	if b.PerType {
+		groups = byReportType(events)
+	}
+	for _, g := range groups {
+		name := base + ".csv"
+		if b.PerType {
+			name = base + "-" + fileSafe(reportTypeOf(g)) + ".csv"
+		}
+		var buf bytes.Buffer
+		n := 1 << 10
+		for i := range g {
+			n += rowSize(&g[i])
+		}
+		buf.Grow(n)
+		if err := WriteCSV(&buf, g); err != nil {
+			return nil, fmt.Errorf("report %s: %s: %w", rep.Ref, name, err)
+		}
+		out = append(out, attachment{name: name, ctype: ctypeCSV, data: buf.Bytes()})
+	}
+	if b.JSON && !inline {
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, events); err != nil {
+			return nil, fmt.Errorf("report %s: json: %w", rep.Ref, err)
+		}
+		out = append(out, attachment{name: base + ".json", ctype: ctypeJSON, data: buf.Bytes()})
+	}
+	return out, nil
+}
+
+// byReportType groups events by report type, in name order, each group
+// keeping report order. An event without one is in the group of its
+// classification, so no event is left out.
+func byReportType(events []reporter.Event) [][]reporter.Event {
+	idx := map[string]int{}
+	var keys []string
+	var groups [][]reporter.Event
+	for _, e := range events {
+		k := reportTypeKey(&e)
+		i, ok := idx[k]
+		if !ok {
+			i = len(groups)
+			idx[k] = i
+			keys = append(keys, k)
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	out := make([][]reporter.Event, len(groups))
+	for i, o := range order {
+		out[i] = groups[o]
+	}
+	return out
+}
+
+func reportTypeKey(e *reporter.Event) string {
+	if e.ReportType != "" {
+		return e.ReportType
+	}
+	return e.Classification
+}
+
+func reportTypeOf(g []reporter.Event) string { return reportTypeKey(&g[0]) }
+
+// fileSafe keeps a report type's name to what a file name may hold; feed
+// data is hostile.
+func fileSafe(s string) string {
+	s = unsafeName.ReplaceAllString(s, "_")
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	if s == "" || s == "." || s == ".." {
+		s = "events"
+	}
+	return s
+}
+
+// zipFiles packs the files into one zip. The entries carry the report's
+// creation time, so a resend is the same bytes.
+func zipFiles(files []attachment, at time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: at.UTC()})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // Split cuts a report's events (in report order) into parts under lim.
-func (b *Builder) Split(events []reporter.Event, lim Limits) [][]reporter.Event {
-	sp := b.newSplitter(lim)
+func (b *Builder) Split(events []reporter.Event, lim Limits, format string) [][]reporter.Event {
+	sp := b.newSplitter(lim, format)
 	for i := range events {
 		sp.add(&events[i])
 	}
@@ -384,39 +531,141 @@ func (b *Builder) Split(events []reporter.Event, lim Limits) [][]reporter.Event 
 // the count of each part. It is a function of the events and the limit
 // alone, so a resend cuts the same parts. A part's size is estimated from
 // its CSV (and JSON) bytes, base64 encoded, plus room for the text; the
-// estimate errs large.
+// estimate errs large. For a zip, the rows are compressed as they come
+// (zipEstimate), so a part holds what fits once compressed.
 type splitter struct {
 	lim    Limits
 	budget float64
 	json   bool
 	counts []int
 	size   float64
+	zip    *zipEstimate
 }
 
-func (b *Builder) newSplitter(lim Limits) *splitter {
+func (b *Builder) newSplitter(lim Limits, format string) *splitter {
 	budget := float64(lim.MaxBytes)
 	if budget <= 0 {
 		budget = 1 << 62
 	}
 	// The text: headers, explanations, the hosts listed per problem.
 	budget -= 48<<10 + float64(b.BodyLines*80*8)
-	return &splitter{lim: lim, budget: budget, json: b.JSON, counts: []int{0}}
+	sp := &splitter{lim: lim, budget: budget, json: b.JSON, counts: []int{0}}
+	if format == abuse.FormatZip && lim.MaxBytes > 0 {
+		sp.zip = newZipEstimate()
+	}
+	return sp
 }
 
+const base64Growth = 4.0 / 3 * 1.03 // base64, with its line breaks
+
 func (s *splitter) add(e *reporter.Event) {
+	cur := &s.counts[len(s.counts)-1]
+	full := s.lim.MaxEvents > 0 && *cur >= s.lim.MaxEvents
+	if s.zip != nil {
+		if *cur > 0 && (full || s.zip.with(e, s.json)*base64Growth > s.budget) {
+			s.counts = append(s.counts, 0)
+			cur = &s.counts[len(s.counts)-1]
+			s.zip.reset()
+			s.zip.with(e, s.json)
+		}
+		*cur++
+		return
+	}
 	row := float64(rowSize(e))
 	if s.json {
 		row += float64(jsonSize(e))
 	}
-	row *= 4.0 / 3 * 1.03 // base64, with its line breaks
-	cur := &s.counts[len(s.counts)-1]
-	full := s.lim.MaxEvents > 0 && *cur >= s.lim.MaxEvents
+	row *= base64Growth
 	if *cur > 0 && (full || s.size+row > s.budget) {
 		s.counts = append(s.counts, 0)
 		cur, s.size = &s.counts[len(s.counts)-1], 0
 	}
 	*cur++
 	s.size += row
+}
+
+// zipEstimate is the compressed size of a part's files, measured: each
+// event's CSV values and JSON object go through the deflate the zip uses,
+// each file its own stream, flushed every 32 KB of input so that what came
+// out is what went in. The bytes since the last flush count at the
+// stream's ratio so far (whole before the first flush), and the sum is
+// taken a tenth larger, for the headers and what the estimate's rows leave
+// out: a part must never come out too big.
+type zipEstimate struct {
+	csv, json deflateCount
+	row       []byte
+	enc       *json.Encoder
+	jbuf      bytes.Buffer
+}
+
+type deflateCount struct {
+	fw      *flate.Writer
+	out     countWriter
+	in      int64 // bytes written
+	inAtOut int64 // bytes written at the last flush
+}
+
+const zipFlushEvery = 32 << 10
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func newZipEstimate() *zipEstimate {
+	z := &zipEstimate{}
+	for _, d := range []*deflateCount{&z.csv, &z.json} {
+		d.fw, _ = flate.NewWriter(&d.out, flate.DefaultCompression) // the level is valid
+	}
+	z.enc = json.NewEncoder(&z.jbuf)
+	z.enc.SetEscapeHTML(false)
+	return z
+}
+
+func (z *zipEstimate) reset() {
+	for _, d := range []*deflateCount{&z.csv, &z.json} {
+		d.out.n, d.in, d.inAtOut = 0, 0, 0
+		d.fw.Reset(&d.out)
+	}
+}
+
+func (d *deflateCount) add(p []byte) float64 {
+	d.fw.Write(p) // to a counter: no error
+	d.in += int64(len(p))
+	if d.in-d.inAtOut >= zipFlushEvery {
+		d.fw.Flush()
+		d.inAtOut = d.in
+	}
+	ratio := 1.0
+	if d.inAtOut > 0 {
+		ratio = float64(d.out.n) / float64(d.inAtOut)
+	}
+	return float64(d.out.n) + float64(d.in-d.inAtOut)*ratio
+}
+
+// with adds e and returns the part's estimated compressed size.
+func (z *zipEstimate) with(e *reporter.Event, withJSON bool) float64 {
+	r := z.row[:0]
+	r = e.Time.UTC().AppendFormat(r, time.RFC3339)
+	r = append(r, ',')
+	r = e.IP.AppendTo(r)
+	r = append(r, ',')
+	r = strconv.AppendInt(r, int64(e.Port), 10)
+	r = append(r, ',')
+	r = strconv.AppendUint(r, uint64(e.ASN), 10)
+	for _, v := range []string{e.Protocol, e.Hostname, e.Classification, e.Identifier, e.Feed, e.ReportType, e.ASOrg, e.Country} {
+		r = append(append(r, ','), v...)
+	}
+	for _, f := range e.Extra {
+		r = append(append(r, ','), f.Value...)
+	}
+	z.row = append(r, '\r', '\n')
+	size := z.csv.add(z.row)
+	if withJSON {
+		z.jbuf.Reset()
+		z.enc.Encode(jsonObject(e)) // of strings and numbers: no error
+		size += z.json.add(z.jbuf.Bytes())
+	}
+	return size * 1.1
 }
 
 // sizes is how many events each part holds.

@@ -52,6 +52,22 @@ func fixture(lang string) (reporter.Report, []reporter.Event) {
 	return rep, evs
 }
 
+// checkGolden compares a built mail with testdata/name; -update rewrites it.
+func checkGolden(t *testing.T, name string, raw []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		os.WriteFile(golden, raw, 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reporter/mail -update)", err)
+	}
+	if !bytes.Equal(raw, want) {
+		t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, raw)
+	}
+}
+
 func TestGolden(t *testing.T) {
 	for _, lang := range []string{"en", "fi"} {
 		t.Run(lang, func(t *testing.T) {
@@ -60,17 +76,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "report."+lang+".eml")
-			if *update {
-				os.WriteFile(golden, msg.Raw, 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
-			}
-			if !bytes.Equal(msg.Raw, want) {
-				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
-			}
+			checkGolden(t, "report."+lang+".eml", msg.Raw)
 			// The same report builds to the same bytes: a resend is identical.
 			again, _ := builder(t).Build(rep, evs)
 			if !bytes.Equal(again.Raw, msg.Raw) {
@@ -334,17 +340,7 @@ func TestGoldenOneEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "report."+lang+".one.eml")
-			if *update {
-				os.WriteFile(golden, msg.Raw, 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
-			}
-			if !bytes.Equal(msg.Raw, want) {
-				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
-			}
+			checkGolden(t, "report."+lang+".one.eml", msg.Raw)
 		})
 	}
 }
@@ -441,17 +437,7 @@ func TestGoldenFallback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "fallback."+lang+".eml")
-			if *update {
-				os.WriteFile(golden, msg.Raw, 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./reporter/mail -update)", err)
-			}
-			if !bytes.Equal(msg.Raw, want) {
-				t.Errorf("message differs from %s (run with -update after checking):\n%s", golden, msg.Raw)
-			}
+			checkGolden(t, "fallback."+lang+".eml", msg.Raw)
 			if msg.Subject != "[CERT-XX#20261123-0001] No contact for 2 networks: 3 events (infected-system 2, vulnerable-system 1)" {
 				t.Errorf("subject %q", msg.Subject)
 			}

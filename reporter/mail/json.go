@@ -19,52 +19,56 @@ func WriteJSON(w io.Writer, events []reporter.Event) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for i := range events {
-		e := &events[i]
-		o := map[string]any{
-			"time.source":               e.Time.UTC().Format(time.RFC3339),
-			"source.ip":                 e.IP.String(),
-			"classification.type":       e.Classification,
-			"classification.identifier": e.Identifier,
-			"feed.name":                 e.Feed,
-		}
-		if e.Port != 0 {
-			o["source.port"] = e.Port
-		}
-		if e.Protocol != "" {
-			o["protocol.transport"] = e.Protocol
-		}
-		if e.ASN != 0 {
-			o["source.asn"] = e.ASN
-		}
-		if e.ASOrg != "" {
-			o["source.as_name"] = e.ASOrg
-		}
-		if e.Country != "" {
-			o["source.geolocation.cc"] = e.Country
-		}
-		if e.Hostname != "" {
-			o["source.fqdn"] = e.Hostname
-		}
-		if e.ReportType != "" {
-			o["extra.report_type"] = e.ReportType
-		}
-		for _, f := range e.Extra {
-			if _, dup := o["extra."+f.Key]; !dup {
-				o["extra."+f.Key] = f.Value
-			}
-		}
 		if i > 0 {
 			if _, err := io.WriteString(w, ","); err != nil {
 				return err
 			}
 		}
-		// Encode sorts the keys: the same event gives the same bytes.
-		if err := enc.Encode(o); err != nil {
+		if err := enc.Encode(jsonObject(&events[i])); err != nil {
 			return err
 		}
 	}
 	_, err := io.WriteString(w, "]\n")
 	return err
+}
+
+// jsonObject is e with IntelMQ's names. Encode sorts the keys: the same
+// event gives the same bytes.
+func jsonObject(e *reporter.Event) map[string]any {
+	o := map[string]any{
+		"time.source":               e.Time.UTC().Format(time.RFC3339),
+		"source.ip":                 e.IP.String(),
+		"classification.type":       e.Classification,
+		"classification.identifier": e.Identifier,
+		"feed.name":                 e.Feed,
+	}
+	if e.Port != 0 {
+		o["source.port"] = e.Port
+	}
+	if e.Protocol != "" {
+		o["protocol.transport"] = e.Protocol
+	}
+	if e.ASN != 0 {
+		o["source.asn"] = e.ASN
+	}
+	if e.ASOrg != "" {
+		o["source.as_name"] = e.ASOrg
+	}
+	if e.Country != "" {
+		o["source.geolocation.cc"] = e.Country
+	}
+	if e.Hostname != "" {
+		o["source.fqdn"] = e.Hostname
+	}
+	if e.ReportType != "" {
+		o["extra.report_type"] = e.ReportType
+	}
+	for _, f := range e.Extra {
+		if _, dup := o["extra."+f.Key]; !dup {
+			o["extra."+f.Key] = f.Value
+		}
+	}
+	return o
 }
 
 // jsonSize is about how many bytes e takes in the JSON attachment.

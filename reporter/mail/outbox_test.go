@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,30 @@ func TestOutboxResendKeepsMode(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("temporary files left: %v", ents)
+	}
+}
+
+// Another mail with a ref already in the outbox (another store's, or one
+// started anew) goes beside it, never over it; the same mail again
+// replaces its own file.
+func TestOutboxKeepsAnotherMailWithTheSameRef(t *testing.T) {
+	dir := t.TempDir()
+	o := &Outbox{Dir: dir}
+	mail := func(id string) *Message {
+		return &Message{MessageID: id, Raw: []byte("Message-ID: " + id + "\r\nSubject: x\r\n\r\nbody " + id + "\r\n")}
+	}
+	for _, m := range []*Message{mail("<a@x>"), mail("<b@x>"), mail("<a@x>"), mail("<b@x>")} {
+		if _, err := o.Deliver(context.Background(), "CERT#20261123-0001", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"CERT_20261123-0001.eml": "body <a@x>", "CERT_20261123-0001.2.eml": "body <b@x>"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %v %q", name, err, b)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("%d files, want 2", len(ents))
 	}
 }

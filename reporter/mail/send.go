@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/mail/sign"
@@ -70,7 +72,7 @@ func (m *Mailer) Send(ctx context.Context, rep reporter.Report, events reporter.
 			lim.MaxBytes = n
 		}
 	}
-	sp := m.Builder.newSplitter(lim)
+	sp := m.Builder.newSplitter(lim, rep.Contact.Format)
 	var sum Summary
 	if err := events(func(page []reporter.Event) error {
 		for i := range page {
@@ -156,6 +158,35 @@ type Outbox struct {
 	Mode fs.FileMode
 }
 
+// path is where msg goes: REF.eml, unless that holds another mail (another
+// Message-ID), then REF.2.eml, REF.3.eml, ...
+func (o *Outbox) path(ref string, msg *Message) (string, error) {
+	base := strings.TrimSuffix(FileName(ref), ".eml")
+	for n := 1; ; n++ {
+		name := base + ".eml"
+		if n > 1 {
+			name = fmt.Sprintf("%s.%d.eml", base, n)
+		}
+		path := filepath.Join(o.Dir, name)
+		f, err := os.Open(path)
+		if os.IsNotExist(err) {
+			return path, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("outbox %s: %w", path, err)
+		}
+		m, err := netmail.ReadMessage(f)
+		id := ""
+		if err == nil {
+			id = m.Header.Get("Message-Id")
+		}
+		f.Close()
+		if id == msg.MessageID {
+			return path, nil // the same mail again: replaced by the same bytes
+		}
+	}
+}
+
 // DefaultOutboxMode lets the owner write and the group read an outbox file.
 const DefaultOutboxMode fs.FileMode = 0o640
 
@@ -165,7 +196,9 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func FileName(ref string) string { return unsafeName.ReplaceAllString(ref, "_") + ".eml" }
 
 // Deliver implements Transport. The file appears whole or not at all (write
-// then rename); a resend of the same report replaces it with the same bytes.
+// then rename); a resend of the same report replaces it with the same bytes,
+// and another mail that has the same ref (another store's, or one started
+// anew) is written beside it, never over it.
 func (o *Outbox) Deliver(ctx context.Context, ref string, msg *Message) ([]string, error) {
 	return nil, o.write(ref, msg)
 }
@@ -174,7 +207,10 @@ func (o *Outbox) write(ref string, msg *Message) error {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	path := filepath.Join(o.Dir, FileName(ref))
+	path, err := o.path(ref, msg)
+	if err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(o.Dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)

@@ -34,19 +34,72 @@ type SMTP struct {
 	// byte of a mail taken.
 	Timeout time.Duration
 	From    string // envelope sender, a bare address
-	// Rate caps mails a second over all destinations, DomainRate per
-	// recipient domain (a large ISP's relay throttles senders); zero is no
-	// cap.
-	Rate, DomainRate rate.Limit
-	Log              *slog.Logger
+	// Throttle caps the mails a second; the connections of a Pool share
+	// one. Nil is no cap.
+	Throttle *Throttle
+	Log      *slog.Logger
 
 	mu       sync.Mutex
 	c        *smtp.Client
 	conn     *idleConn
 	size     int64 // the relay's SIZE, 0 when it says none
 	lastUsed time.Time
-	total    *rate.Limiter
-	domains  map[string]*rate.Limiter
+}
+
+// Throttle caps mails a second over all destinations (Rate) and per
+// recipient domain (DomainRate: a large ISP's relay throttles senders);
+// zero is no cap. It is safe for concurrent use.
+type Throttle struct {
+	total      *rate.Limiter
+	domainRate rate.Limit
+	mu         sync.Mutex
+	domains    map[string]*rate.Limiter
+}
+
+// NewThrottle returns a throttle at these rates, nil when both are zero.
+func NewThrottle(total, perDomain rate.Limit) *Throttle {
+	if total <= 0 && perDomain <= 0 {
+		return nil
+	}
+	t := &Throttle{domainRate: perDomain, domains: map[string]*rate.Limiter{}}
+	if total > 0 {
+		t.total = rate.NewLimiter(total, 1)
+	}
+	return t
+}
+
+// Wait blocks until a mail to these recipients may go.
+func (t *Throttle) Wait(ctx context.Context, to []string) error {
+	if t == nil {
+		return nil
+	}
+	if t.total != nil {
+		if err := t.total.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	if t.domainRate <= 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, a := range to {
+		_, dom, _ := strings.Cut(a, "@")
+		if seen[dom] {
+			continue
+		}
+		seen[dom] = true
+		t.mu.Lock()
+		l := t.domains[dom]
+		if l == nil {
+			l = rate.NewLimiter(t.domainRate, 1)
+			t.domains[dom] = l
+		}
+		t.mu.Unlock()
+		if err := l.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReplyError is the relay's answer to a command.
@@ -160,39 +213,6 @@ func (s *SMTP) MaxSize(ctx context.Context) (int64, error) {
 	return s.size, nil
 }
 
-func (s *SMTP) wait(ctx context.Context, to []string) error {
-	if s.Rate > 0 {
-		if s.total == nil {
-			s.total = rate.NewLimiter(s.Rate, 1)
-		}
-		if err := s.total.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	if s.DomainRate > 0 {
-		if s.domains == nil {
-			s.domains = map[string]*rate.Limiter{}
-		}
-		seen := map[string]bool{}
-		for _, a := range to {
-			_, dom, _ := strings.Cut(a, "@")
-			if seen[dom] {
-				continue
-			}
-			seen[dom] = true
-			l := s.domains[dom]
-			if l == nil {
-				l = rate.NewLimiter(s.DomainRate, 1)
-				s.domains[dom] = l
-			}
-			if err := l.Wait(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // reply types a command's error: the relay's answer, or a broken
 // connection (then the session is dropped).
 func (s *SMTP) reply(cmd string, err error) error {
@@ -209,7 +229,7 @@ func (s *SMTP) reply(cmd string, err error) error {
 func (s *SMTP) Deliver(ctx context.Context, name string, msg *Message) (refused []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.wait(ctx, msg.To); err != nil {
+	if err := s.Throttle.Wait(ctx, msg.To); err != nil {
 		return nil, err
 	}
 	c, err := s.clientLocked(ctx)
@@ -307,3 +327,63 @@ func (c *idleConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *idleConn) SetWriteDeadline(time.Time) error { return nil }
 
 var _ io.Closer = (*SMTP)(nil)
+
+// Pool sends over several connections to one relay at once, each an SMTP
+// of its own, sharing one Throttle: a concurrency limit that is also the
+// number of sessions the relay sees.
+type Pool struct {
+	free chan *SMTP
+	all  []*SMTP
+}
+
+// NewPool makes a pool of n connections (at least one) from a template;
+// the copies share its Throttle.
+func NewPool(n int, template *SMTP) *Pool {
+	n = max(n, 1)
+	p := &Pool{free: make(chan *SMTP, n)}
+	for range n {
+		s := &SMTP{Host: template.Host, Port: template.Port, Username: template.Username, Password: template.Password,
+			TLS: template.TLS, Timeout: template.Timeout, From: template.From, Throttle: template.Throttle, Log: template.Log}
+		p.all = append(p.all, s)
+		p.free <- s
+	}
+	return p
+}
+
+func (p *Pool) take(ctx context.Context) (*SMTP, error) {
+	select {
+	case s := <-p.free:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Deliver implements Transport on a free connection.
+func (p *Pool) Deliver(ctx context.Context, name string, msg *Message) ([]string, error) {
+	s, err := p.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { p.free <- s }()
+	return s.Deliver(ctx, name, msg)
+}
+
+// MaxSize is the relay's SIZE, asked on a free connection.
+func (p *Pool) MaxSize(ctx context.Context) (int64, error) {
+	s, err := p.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { p.free <- s }()
+	return s.MaxSize(ctx)
+}
+
+// Close ends every session.
+func (p *Pool) Close() error {
+	var errs []error
+	for _, s := range p.all {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}

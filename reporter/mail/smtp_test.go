@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/autoreporter/autoreporter/reporter"
 	"github.com/autoreporter/autoreporter/reporter/mail/smtptest"
+	"github.com/autoreporter/autoreporter/templates"
 )
 
 func relay(srv *smtptest.Strict) *SMTP {
@@ -140,4 +144,125 @@ func TestSMTPFaults(t *testing.T) {
 			t.Errorf("MaxSize %d %v", n, err)
 		}
 	})
+}
+
+// BenchmarkSendReports renders and sends reports of 100 events each, one
+// a b.N, through one reused connection to a real SMTP server on loopback:
+// go test -bench SendReports -benchtime 10000x ./reporter/mail
+func BenchmarkSendReports(b *testing.B) {
+	srv := smtptest.Start(b)
+	srv.Discard()
+	s := &SMTP{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: 5 * time.Second, From: "autoreporter@cert.example"}
+	defer s.Close()
+	bd, err := NewBuilder(templates.FS(""), "CERT-XX", "autoreporter@cert.example", "en", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &Mailer{Builder: bd, Transport: s, Limits: func(reporter.Report) Limits { return Limits{MaxBytes: 10 << 20} }}
+	rep, base := fixture("en")
+	evs := make([]reporter.Event, 100)
+	for i := range evs {
+		evs[i] = base[i%len(base)]
+		evs[i].IP = netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep.ID = int64(i + 1)
+		rep.Ref = fmt.Sprintf("CERT-XX#20261123-%04d", i+1)
+		rep.MessageID = fmt.Sprintf("<20261123T060000Z.%d@cert.example>", i+1)
+		rep.Contact.To = []string{fmt.Sprintf("abuse@isp%d.example", i%1000)}
+		if _, err := m.Send(ctx, rep, reporter.Events(evs), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if got := srv.Count(); got != b.N {
+		b.Fatalf("%d mails arrived, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// A pool sends over its connections at once, each kept for many mails.
+func TestPoolConnections(t *testing.T) {
+	srv := smtptest.StartStrict(t, smtptest.Faults{})
+	p := NewPool(3, relay(srv))
+	defer p.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Deliver(context.Background(), fmt.Sprint(i), message(t, fmt.Sprintf("abuse%d@isp.example", i)))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(srv.Messages()); n != 30 {
+		t.Errorf("%d mails arrived, want 30", n)
+	}
+	if c := srv.Conns(); c < 1 || c > 3 {
+		t.Errorf("%d connections for a pool of 3", c)
+	}
+	if m := srv.Malformed(); len(m) > 0 {
+		t.Errorf("the relay refused: %v", m)
+	}
+}
+
+// The connections of a pool share one throttle, so mail.smtp.rate caps
+// the pool, not each connection.
+func TestPoolSharesThrottle(t *testing.T) {
+	srv := smtptest.StartStrict(t, smtptest.Faults{})
+	tmpl := relay(srv)
+	tmpl.Throttle = NewThrottle(20, 0)
+	p := NewPool(3, tmpl)
+	defer p.Close()
+	for _, s := range p.all {
+		if s.Throttle != tmpl.Throttle {
+			t.Fatal("a connection of the pool has a throttle of its own")
+		}
+	}
+}
+
+// A throttle lets one mail a domain through at once and makes the next to
+// that domain wait (here past a deadline, which rate.Limiter says at once
+// rather than sleeping); another domain is not held up, until the total
+// cap is reached.
+func TestThrottle(t *testing.T) {
+	if NewThrottle(0, 0) != nil {
+		t.Error("no caps: a throttle")
+	}
+	th := NewThrottle(0, 1.0/3600) // one an hour a domain
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if err := th.Wait(short(), []string{"a@one.example"}); err != nil {
+		t.Fatalf("first mail: %v", err)
+	}
+	if err := th.Wait(short(), []string{"b@one.example"}); err == nil {
+		t.Error("a second mail to one.example within the hour went through")
+	}
+	th = NewThrottle(1.0/3600, 0)
+	if err := th.Wait(short(), []string{"a@one.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Wait(short(), []string{"a@two.example"}); err == nil {
+		t.Error("over the total cap: went through")
+	}
+	th = NewThrottle(0, 1.0/3600)
+	for _, to := range []string{"a@one.example", "a@two.example", "a@three.example"} {
+		if err := th.Wait(short(), []string{to}); err != nil {
+			t.Errorf("%s held up by another domain's cap: %v", to, err)
+		}
+	}
 }

@@ -255,3 +255,14 @@ func (d deliverStore) MarkAttempt(ctx context.Context, id int64, owner, cause st
 	}
 	return err
 }
+
+// Counter registers a counter read at scrape time, with constant labels
+// (a flow collector's totals, which it keeps itself).
+func (m *Metrics) Counter(name, help string, labels map[string]string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help, ConstLabels: labels}, read))
+}
+
+// GaugeWith registers a gauge read at scrape time, with constant labels.
+func (m *Metrics) GaugeWith(name, help string, labels map[string]string, read func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help, ConstLabels: labels}, read))
+}

@@ -32,6 +32,33 @@ type Server struct {
 	failNext int
 	failAt   int
 	delay    time.Duration
+	discard  bool
+	count    int
+	onData   func(n int)
+}
+
+// OnData calls fn with the count of accepted mails each time one has been
+// taken and kept, before the server answers 250: a test may kill the
+// sender there, when the mail has arrived and the sender cannot know.
+func (s *Server) OnData(fn func(n int)) {
+	s.mu.Lock()
+	s.onData = fn
+	s.mu.Unlock()
+}
+
+// Discard makes the server count the mails it accepts without keeping
+// them: a benchmark sends more than memory should hold.
+func (s *Server) Discard() {
+	s.mu.Lock()
+	s.discard = true
+	s.mu.Unlock()
+}
+
+// Count is how many mails the server accepted.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
 }
 
 // Delay makes the server wait this long before answering each DATA: a
@@ -131,7 +158,15 @@ func (x *session) Data(r io.Reader) error {
 	if len(x.msg.To) == 0 {
 		return errors.New("no recipients")
 	}
-	x.msg.Data = b
-	x.s.messages = append(x.s.messages, x.msg)
+	x.s.count++
+	if !x.s.discard {
+		x.msg.Data = b
+		x.s.messages = append(x.s.messages, x.msg)
+	}
+	if fn, n := x.s.onData, x.s.count; fn != nil {
+		x.s.mu.Unlock()
+		fn(n)
+		x.s.mu.Lock() // for the deferred Unlock
+	}
 	return nil
 }

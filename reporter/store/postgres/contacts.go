@@ -65,7 +65,7 @@ func (s *Store) Held(ctx context.Context) ([]reporter.HeldCount, error) {
 // Overrides implements reporter.Store, ordered by rule.
 func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at
+		SELECT cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at, names, max_events, sign
 		FROM contact_overrides ORDER BY rule COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("overrides: %w", err)
@@ -76,8 +76,11 @@ func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 		var o abuse.Override
 		var asn pgtype.Int8
 		if err := rows.Scan(&o.CIDR, &asn, &o.To, &o.Language, &o.Format, &o.Inhibit, at(&o.Until), &o.Note, &o.By,
-			at(&o.Set)); err != nil {
+			at(&o.Set), &o.Names, &o.MaxEvents, &o.Sign); err != nil {
 			return nil, fmt.Errorf("overrides: %w", err)
+		}
+		if len(o.Names) == 0 {
+			o.Names = nil
 		}
 		o.ASN, o.To, o.Origin = uint32(asn.Int64), addrs(o.To), "store"
 		out = append(out, o)
@@ -91,6 +94,10 @@ func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 // SetOverride implements reporter.Store: the override replaces the one for
 // its rule.
 func (s *Store) SetOverride(ctx context.Context, o abuse.Override) error {
+	names := map[string]string{} // NOT NULL: {} when none
+	for a, n := range o.Names {
+		names[text(a)] = text(n)
+	}
 	var cidr netip.Prefix // NULL unless the rule is by CIDR
 	var asn pgtype.Int8   // NULL unless the rule is by ASN
 	if o.CIDR.IsValid() {
@@ -99,13 +106,14 @@ func (s *Store) SetOverride(ctx context.Context, o abuse.Override) error {
 		asn = pgtype.Int8{Int64: int64(o.ASN), Valid: true}
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO contact_overrides (rule, cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		INSERT INTO contact_overrides (rule, cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at, names, max_events, sign)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (rule) DO UPDATE SET cidr = excluded.cidr, asn = excluded.asn, addrs = excluded.addrs,
 			language = excluded.language, format = excluded.format, inhibit = excluded.inhibit,
-			until = excluded.until, note = excluded.note, set_by = excluded.set_by, set_at = excluded.set_at`,
+			until = excluded.until, note = excluded.note, set_by = excluded.set_by, set_at = excluded.set_at,
+			names = excluded.names, max_events = excluded.max_events, sign = excluded.sign`,
 		o.Key(), cidr, asn, texts(o.To), text(o.Language), text(o.Format), o.Inhibit, maybe(o.Until), text(o.Note),
-		text(o.By), maybe(o.Set))
+		text(o.By), maybe(o.Set), names, o.MaxEvents, text(o.Sign))
 	if err != nil {
 		return fmt.Errorf("set override %s: %w", o.Key(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestHistoryPlans(t *testing.T) {
 	tests := []struct {
 		name string
 		q    reporter.HistoryQuery
-		want []string // indexes in the plan
+		want []string // indexes in the plan; a|b: either
 		// sorts says the plan may sort all it found: an address, a /24,
 		// one report or one day's reports have few events. Any other sort
 		// must be an Incremental Sort, within one report. (A small AS is
@@ -107,7 +108,10 @@ func TestHistoryPlans(t *testing.T) {
 		{"cidr", reporter.HistoryQuery{CIDR: netip.MustParsePrefix("10.0.7.0/24"), Limit: 1000}, []string{"events_ip", "report_events_event", "reports_pkey"}, true},
 		{"asn", reporter.HistoryQuery{ASN: 64500, Limit: 1000}, []string{"events_asn_report", "report_events_event", "reports_pkey"}, false},
 		{"asn-30d", reporter.HistoryQuery{ASN: 64500, Since: end.AddDate(0, 0, -30), Limit: 1000}, []string{"events_asn_report", "report_events_event", "reports_pkey"}, false},
-		{"asn-page", reporter.HistoryQuery{ASN: 64500, Limit: 1000, Before: deep}, []string{"events_asn_report", "report_events_event", "reports_pkey"}, false},
+		// Half the events are this AS's: from a cursor, walking all
+		// reported events back by report (events_report) finds a page
+		// as soon.
+		{"asn-page", reporter.HistoryQuery{ASN: 64500, Limit: 1000, Before: deep}, []string{"events_asn_report|events_report", "report_events_event", "reports_pkey"}, false},
 		{"ref", reporter.HistoryQuery{Ref: "CERT#4711", Limit: 1000}, []string{"reports_ref_key", "report_events_order", "events_pkey"}, true},
 		{"contact", reporter.HistoryQuery{Contact: "abuse@isp0.example", Limit: 1000}, []string{"report_events_order", "events_pkey"}, false},
 		{"day", reporter.HistoryQuery{Since: end.AddDate(0, 0, -100), Until: end.AddDate(0, 0, -99), Limit: 1000}, []string{"reports_created", "report_events_order", "events_pkey"}, true},
@@ -135,7 +139,7 @@ func TestHistoryPlans(t *testing.T) {
 				}
 			})
 			for _, w := range tt.want {
-				if !used[w] {
+				if !slices.ContainsFunc(strings.Split(w, "|"), func(ix string) bool { return used[ix] }) {
 					t.Errorf("plan does not use %s:\n%s", w, plan)
 				}
 			}

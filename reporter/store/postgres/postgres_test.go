@@ -245,3 +245,20 @@ func TestNegativeLimits(t *testing.T) {
 		t.Errorf("pending contacts: %v", err)
 	}
 }
+
+// BenchmarkPurge: compare with the SQLite store's, which runs the same
+// storetest.BenchPurge.
+func BenchmarkPurge(b *testing.B) {
+	storetest.BenchPurge(b, 0, func(b *testing.B) (reporter.Store, reporter.Store) {
+		dsn := pgtest.DSN(b)
+		var out [2]reporter.Store
+		for i := range out {
+			s, err := Open(context.Background(), dsn, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[i] = s
+		}
+		return out[0], out[1]
+	})
+}

@@ -114,6 +114,31 @@ func (s *Store) ReportEventsPage(ctx context.Context, reportID int64, after, lim
 	return out, nil
 }
 
+// EventsByID implements reporter.Store.
+func (s *Store) EventsByID(ctx context.Context, ids []int64) ([]reporter.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ANY($1) ORDER BY e.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("events by id: %w", err)
+	}
+	defer rows.Close()
+	out := make([]reporter.Event, 0, len(ids))
+	for rows.Next() {
+		var r eventRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("events by id: %w", err)
+		}
+		e, err := r.event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events by id: %w", err)
+	}
+	return out, nil
+}
+
 // ClaimReports implements reporter.DeliverStore: FOR UPDATE SKIP LOCKED,
 // so that two instances claiming at once take different reports. Uses
 // reports_pending.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -65,7 +66,7 @@ func (s *Store) Held(ctx context.Context) ([]reporter.HeldCount, error) {
 // Overrides implements reporter.Store.
 func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at
+		SELECT cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at, names, max_events, sign
 		FROM contact_overrides ORDER BY rule`)
 	if err != nil {
 		return nil, err
@@ -74,12 +75,18 @@ func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 	var out []abuse.Override
 	for rows.Next() {
 		var (
-			o              abuse.Override
-			cidr, addrs    string
-			asn, until, at int64
+			o                abuse.Override
+			cidr, addrs, nms string
+			asn, until, at   int64
 		)
-		if err := rows.Scan(&cidr, &asn, &addrs, &o.Language, &o.Format, &o.Inhibit, &until, &o.Note, &o.By, &at); err != nil {
+		if err := rows.Scan(&cidr, &asn, &addrs, &o.Language, &o.Format, &o.Inhibit, &until, &o.Note, &o.By, &at,
+			&nms, &o.MaxEvents, &o.Sign); err != nil {
 			return nil, err
+		}
+		if nms != "" {
+			if err := json.Unmarshal([]byte(nms), &o.Names); err != nil {
+				return nil, fmt.Errorf("override %s%d: names: %w", cidr, asn, err)
+			}
 		}
 		if cidr != "" {
 			if o.CIDR, err = netip.ParsePrefix(cidr); err != nil {
@@ -97,17 +104,27 @@ func (s *Store) Overrides(ctx context.Context) ([]abuse.Override, error) {
 
 // SetOverride implements reporter.Store.
 func (s *Store) SetOverride(ctx context.Context, o abuse.Override) error {
+	nms := ""
+	if len(o.Names) > 0 {
+		b, err := json.Marshal(o.Names) // a map of strings: no error
+		if err != nil {
+			return fmt.Errorf("set override %s: names: %w", o.Key(), err)
+		}
+		nms = string(b)
+	}
 	cidr := ""
 	if o.CIDR.IsValid() {
 		cidr = o.CIDR.Masked().String()
 	}
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO contact_overrides (rule, cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		INSERT INTO contact_overrides (rule, cidr, asn, addrs, language, format, inhibit, until, note, set_by, set_at, names, max_events, sign)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (rule) DO UPDATE SET cidr = excluded.cidr, asn = excluded.asn, addrs = excluded.addrs,
 			language = excluded.language, format = excluded.format, inhibit = excluded.inhibit,
-			until = excluded.until, note = excluded.note, set_by = excluded.set_by, set_at = excluded.set_at`,
-		o.Key(), cidr, int64(o.ASN), strings.Join(o.To, ","), o.Language, o.Format, o.Inhibit, us(o.Until), o.Note, o.By, us(o.Set))
+			until = excluded.until, note = excluded.note, set_by = excluded.set_by, set_at = excluded.set_at,
+			names = excluded.names, max_events = excluded.max_events, sign = excluded.sign`,
+		o.Key(), cidr, int64(o.ASN), strings.Join(o.To, ","), o.Language, o.Format, o.Inhibit, us(o.Until), o.Note, o.By, us(o.Set),
+		nms, o.MaxEvents, o.Sign)
 	if err != nil {
 		return fmt.Errorf("set override %s: %w", o.Key(), err)
 	}

@@ -50,3 +50,20 @@ func BenchmarkInsertEvents(b *testing.B) {
 		return s
 	})
 }
+
+// BenchmarkPurge: compare with the PostgreSQL store's, which runs the same
+// storetest.BenchPurge.
+func BenchmarkPurge(b *testing.B) {
+	storetest.BenchPurge(b, PurgePause, func(b *testing.B) (reporter.Store, reporter.Store) {
+		path := filepath.Join(b.TempDir(), "bench.db")
+		var out [2]reporter.Store
+		for i := range out {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out[i] = s
+		}
+		return out[0], out[1]
+	})
+}

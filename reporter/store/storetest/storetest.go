@@ -57,6 +57,13 @@ func Run(t *testing.T, open Open) {
 		{"Fetched", testFetched},
 		{"Overrides", testOverrides},
 		{"RDAPCache", testRDAPCache},
+		{"Purge", testPurge},
+		{"PurgeBigReport", testPurgeBigReport},
+		{"PurgeBookkeeping", testPurgeBookkeeping},
+		{"RDAPShared", testRDAPShared},
+		{"EventsByID", testEventsByID},
+		{"JobLog", testJobLog},
+		{"Watchlists", testWatchlists},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +83,10 @@ func Run(t *testing.T, open Open) {
 		{"Concurrent/RefsDoNotCollide", testConcurrentRefs},
 		{"Concurrent/DecideSameEvent", testConcurrentDecide},
 		{"Concurrent/ClaimReports", testConcurrentClaims},
+		{"Concurrent/PurgeInBatches", testConcurrentPurge},
+		{"Concurrent/RDAPSlots", testConcurrentRDAPSlots},
+		{"Concurrent/RDAPRate", testConcurrentRDAPRate},
+		{"Concurrent/JobLog", testConcurrentJobLog},
 	}
 	for _, tt := range concurrent {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +95,20 @@ func Run(t *testing.T, open Open) {
 			b := reopen(t)
 			closeAtEnd(t, b)
 			tt.fn(t, a, b)
+		})
+	}
+	// A handle, and handles opened later: an instance that restarts.
+	reopened := []struct {
+		name string
+		fn   func(t *testing.T, s reporter.Store, reopen Reopen)
+	}{
+		{"Reopen/RDAPPauseShared", testRDAPPauseShared},
+	}
+	for _, tt := range reopened {
+		t.Run(tt.name, func(t *testing.T) {
+			s, reopen := open(t)
+			closeAtEnd(t, s)
+			tt.fn(t, s, reopen)
 		})
 	}
 }
@@ -712,6 +737,8 @@ func testOverrides(t *testing.T, s reporter.Store) {
 		}
 	}
 	o.To = []string{"c@x.example"}
+	o.Names = map[string]string{"c@x.example": "Abuse \"Desk\" Ö"}
+	o.MaxEvents, o.Sign = 5000, "pgp-inline"
 	if err := s.SetOverride(ctx, o); err != nil {
 		t.Fatalf("replace: %v", err)
 	}
@@ -721,10 +748,12 @@ func testOverrides(t *testing.T, s reporter.Store) {
 	}
 	g := got[1] // ordered by rule: "asn 64500" < "cidr 192.0.2.0/24"
 	if g.CIDR != o.CIDR || fmt.Sprint(g.To) != "[c@x.example]" || g.Language != "sv" || g.Format != abuse.FormatInline ||
-		g.Note != "ticket 42" || g.By != "alice" || !g.Set.Equal(t0) || g.Origin != "store" || g.Inhibit || !g.Until.IsZero() {
+		g.Note != "ticket 42" || g.By != "alice" || !g.Set.Equal(t0) || g.Origin != "store" || g.Inhibit || !g.Until.IsZero() ||
+		g.Names["c@x.example"] != "Abuse \"Desk\" Ö" || len(g.Names) != 1 || g.MaxEvents != 5000 || g.Sign != "pgp-inline" {
 		t.Errorf("cidr override: %+v", g)
 	}
-	if g := got[0]; g.ASN != 64500 || !g.Inhibit || !g.Until.Equal(t0.Add(24*time.Hour)) || len(g.To) != 0 {
+	if g := got[0]; g.ASN != 64500 || !g.Inhibit || !g.Until.Equal(t0.Add(24*time.Hour)) || len(g.To) != 0 ||
+		g.Names != nil || g.MaxEvents != 0 || g.Sign != "" {
 		t.Errorf("asn override: %+v", g)
 	}
 	if ok, err := s.UnsetOverride(ctx, "asn 64500"); !ok || err != nil {
@@ -1237,4 +1266,49 @@ func testConcurrentClaims(t *testing.T, a, b reporter.Store) {
 	if len(seen) != 20 {
 		t.Errorf("%d reports claimed, want 20", len(seen))
 	}
+}
+
+func testEventsByID(t *testing.T, s reporter.Store) {
+	a := event("192.0.2.1", 3389, t0)
+	a.ASOrg, a.Country, a.Hostname = "ISP Oy", "FI", "host.example"
+	a.Extra = []reporter.Field{{Key: "tag", Value: "rdp"}}
+	var evs []reporter.Event
+	evs = append(evs, a)
+	for i := 2; i < 1203; i++ {
+		evs = append(evs, event(fmt.Sprintf("198.51.%d.%d", i/250, i%250), 80, t0))
+	}
+	cs := mustInsert(t, s, evs...)
+	var ids []int64
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	ids = append(ids, 1<<40, ids[0]) // one not stored, one twice
+	got, err := s.EventsByID(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("%d events, want %d", len(got), len(evs))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i-1].ID >= got[i].ID {
+			t.Fatalf("not in id order at %d", i)
+		}
+	}
+	g := byIPEvent(got, "192.0.2.1")
+	if g == nil || g.ASOrg != "ISP Oy" || g.Country != "FI" || g.Hostname != "host.example" || len(g.Extra) != 1 || g.Extra[0].Value != "rdp" {
+		t.Errorf("the event is not whole: %+v", g)
+	}
+	if got, err := s.EventsByID(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("no ids: %v %d", err, len(got))
+	}
+}
+
+func byIPEvent(evs []reporter.Event, ip string) *reporter.Event {
+	for i := range evs {
+		if evs[i].IP.String() == ip {
+			return &evs[i]
+		}
+	}
+	return nil
 }
