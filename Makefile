@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/autoreporter
 GOTESTFLAGS ?=
 
-.PHONY: build test bench bench-system lint demo fuzz clean
+.PHONY: build test bench bench-system bench-history lint demo fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN) ./cmd/autoreporter
@@ -38,6 +38,29 @@ bench:
 # to a PostgreSQL DSN to run it there too.
 bench-system: build
 	./examples/bench-system.sh
+
+# History at a national CERT's scale (issue 10): a store of HISTORY_EVENTS
+# events in HISTORY_REPORTS reports (examples/mkhistory), each history query
+# shape run HISTORY_N times, p50/p99/max printed. At the default 10M/1M a
+# store takes about 5 minutes to build on 2 cores and 7 GB (SQLite) or 9 GB
+# (PostgreSQL) of disk; it is kept and reused. PostgreSQL runs when
+# HISTORY_PG names a database of its own, e.g.
+#   createdb -h 127.0.0.1 -U postgres arhistory
+#   make bench-history HISTORY_PG=postgres://postgres@127.0.0.1/arhistory
+# Figures and plans: docs/history-performance.md.
+HISTORY_EVENTS ?= 10000000
+HISTORY_REPORTS ?= 1000000
+HISTORY_N ?= 1000
+HISTORY_DB ?= var/history/history.db
+HISTORY_PG ?=
+bench-history:
+	$(GO) build -o bin/mkhistory ./examples/mkhistory
+	./bin/mkhistory build -reuse -sqlite $(HISTORY_DB) -events $(HISTORY_EVENTS) -reports $(HISTORY_REPORTS)
+	./bin/mkhistory bench -sqlite $(HISTORY_DB) -n $(HISTORY_N)
+	if [ -n "$(HISTORY_PG)" ]; then \
+		./bin/mkhistory build -reuse -postgres "$(HISTORY_PG)" -events $(HISTORY_EVENTS) -reports $(HISTORY_REPORTS) && \
+		./bin/mkhistory bench -postgres "$(HISTORY_PG)" -n $(HISTORY_N); \
+	else echo "bench-history: set HISTORY_PG to a database's DSN for PostgreSQL"; fi
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzShadowserver$$' -fuzztime 300000x ./reporter/feed/shadowserver

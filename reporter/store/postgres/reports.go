@@ -274,12 +274,63 @@ func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]str
 	return out, nil
 }
 
-// History implements reporter.Store, newest report first. Every event of
-// a report is in state reported; the filter says so for the planner, as
-// the address and ASN indexes (events_ip, GiST with inet_ops, and
-// events_asn) hold reported events alone. A contact is an exact address
-// within the report's list (reports_contact, GIN).
+// History implements reporter.Store, newest report first, each report's
+// events in report order. See historySQL for the indexes it uses.
 func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
+	sql, args := historySQL(q)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	var out []reporter.HistoryRow
+	for rows.Next() {
+		// The event columns follow the report columns in one row.
+		var rr reportRow
+		var er eventRow
+		var seq int
+		if err := rows.Scan(append(append([]any{&seq}, rr.dest()...), er.dest()...)...); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		e, err := er.event()
+		if err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		rep := rr.report()
+		out = append(out, reporter.HistoryRow{Cursor: reporter.HistoryCursor{Report: rep.ID, Seq: seq}, Report: rep, Event: e})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	return out, nil
+}
+
+// historySQL is History's query for q, apart so that a test can ask
+// PostgreSQL for its plan (TestHistoryPlans).
+//
+// Rows come newest report first (ids grow with creation), each report's
+// in report order: keyset paging on (report id, re.seq). An address or AS
+// starts at the events; anything else walks the reports newest first
+// (reports_pkey, or reports_ref_key, reports_contact, reports_created) and
+// each one's events in order (report_events_order).
+//
+// An event is in one report, the one events.report_id names. From the
+// events, order and cursor are written on e.report_id, not r.id, so that
+// an AS's events come newest report first from events_asn_report (the AS,
+// then report_id) and the scan stops at the limit, sorting only within a
+// report (Incremental Sort) instead of every event the AS ever had. The
+// planner does not carry an order across r.id = re.report_id and
+// re.event_id = e.id; joining on e.report_id = re.report_id as well would
+// let it, but it then takes the two join clauses as independent and
+// expects a handful of rows, which makes it sort everything.
+//
+// Every event of a report is in state reported; the filter says so for
+// the planner, as the address and AS indexes (events_ip, GiST with
+// inet_ops, and events_asn_report) hold reported events alone. A contact
+// is an exact address within the report's list (reports_contact, GIN).
+// A cursor is also written as bounds (id <= $n) that index scans can
+// start from; the OR beside them cannot.
+func historySQL(q reporter.HistoryQuery) (string, []any) {
 	where := []string{"e.state = 'reported'"}
 	var args []any
 	arg := func(v any) string {
@@ -310,43 +361,29 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	if q.Ref != "" {
 		where = append(where, "r.ref = "+arg(text(q.Ref)))
 	}
-	if q.Before.Report != 0 {
-		where = append(where, fmt.Sprintf("(r.id < %s OR (r.id = %[1]s AND re.seq > %s))", arg(q.Before.Report), arg(q.Before.Seq)))
+	id := "r.id"
+	if q.IP.IsValid() || q.CIDR.IsValid() || q.ASN != 0 {
+		id = "e.report_id"
 	}
-	// Newest report first (ids grow with creation), each in report
-	// order: keyset paging on (r.id, re.seq), report_events_order.
+	if q.Before.Report != 0 {
+		b := arg(q.Before.Report)
+		where = append(where, fmt.Sprintf("%s <= %s AND (%[1]s < %[2]s OR re.seq > %s)", id, b, arg(q.Before.Seq)))
+		if id == "r.id" {
+			// The planner does not carry an inequality across
+			// r.id = re.report_id: without this bound a deep page
+			// merge-joins report_events_order from its newest end and
+			// skips millions of rows to reach the cursor.
+			where = append(where, "re.report_id <= "+b)
+		}
+	}
 	sql := `SELECT re.seq, ` + reportColumns + `, ` + eventColumns + ` FROM report_events re
 		JOIN reports r ON r.id = re.report_id JOIN events e ON e.id = re.event_id
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY r.id DESC, re.seq`
+		ORDER BY ` + id + ` DESC, re.seq`
 	if q.Limit > 0 {
 		sql += " LIMIT " + arg(q.Limit)
 	}
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	defer rows.Close()
-	var out []reporter.HistoryRow
-	for rows.Next() {
-		// The event columns follow the report columns in one row.
-		var rr reportRow
-		var er eventRow
-		var seq int
-		if err := rows.Scan(append(append([]any{&seq}, rr.dest()...), er.dest()...)...); err != nil {
-			return nil, fmt.Errorf("history: %w", err)
-		}
-		e, err := er.event()
-		if err != nil {
-			return nil, fmt.Errorf("history: %w", err)
-		}
-		rep := rr.report()
-		out = append(out, reporter.HistoryRow{Cursor: reporter.HistoryCursor{Report: rep.ID, Seq: seq}, Report: rep, Event: e})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
-	return out, nil
+	return sql, args
 }
 
 // unmapPrefix is a prefix as the events' addresses are kept: an IPv6

@@ -1012,25 +1012,36 @@ func historySQL(q reporter.HistoryQuery) (string, []any) {
 	if q.Ref != "" {
 		where = append(where, "r.ref = "+arg(q.Ref))
 	}
-	if q.Before.Report != 0 {
-		where = append(where, fmt.Sprintf("r.id <= %s AND (r.id < %[1]s OR re.seq > %s)", arg(q.Before.Report), arg(q.Before.Seq)))
-	}
-	// Newest report first (ids grow with creation), each in report
-	// order: keyset paging on (r.id, re.seq). An address or AS starts at
-	// the event (events_ip, events_asn, then report_events_event);
-	// anything else walks the reports newest first, and CROSS JOIN keeps
-	// it so: left to itself, SQLite without statistics starts a deep
+	// An address or AS starts at the event: events_ip, or
+	// events_asn_report, whose entries for one AS run in report order.
+	// Anything else walks the reports newest first (ids grow with
+	// creation), and CROSS JOIN keeps it so: left to itself, SQLite
+	// without statistics (the store never runs ANALYZE) starts a deep
 	// page at report_events and sorts every row below the cursor.
-	from := `report_events re JOIN reports r ON r.id = re.report_id`
-	if !q.IP.IsValid() && !q.CIDR.IsValid() && q.ASN == 0 {
-		from = `reports r CROSS JOIN report_events re ON re.report_id = r.id`
-	}
-	sqlText := `SELECT re.seq, ` + reportColumns + `, ` + eventColumns + ` FROM ` + from + `
+	fromEvents := q.IP.IsValid() || q.CIDR.IsValid() || q.ASN != 0
+	// Rows come newest report first, each report in report order: keyset
+	// paging on (report id, re.seq). An event is in one report, the one
+	// events.report_id names; from the events, the order and the cursor
+	// are written on e.report_id, so that an AS's rows come in order from
+	// events_asn_report and only each report's rows are sorted (SQLite
+	// does not carry an order across r.id = e.report_id), and the cursor
+	// bounds that index's range.
+	id := "r.id"
+	from := `reports r CROSS JOIN report_events re ON re.report_id = r.id
 		JOIN events e ON e.id = re.event_id`
+	if fromEvents {
+		id = "e.report_id"
+		from = `events e CROSS JOIN report_events re ON re.report_id = e.report_id AND re.event_id = e.id
+		CROSS JOIN reports r ON r.id = e.report_id`
+	}
+	if q.Before.Report != 0 {
+		where = append(where, fmt.Sprintf("%s <= %s AND (%[1]s < %[2]s OR re.seq > %s)", id, arg(q.Before.Report), arg(q.Before.Seq)))
+	}
+	sqlText := `SELECT re.seq, ` + reportColumns + `, ` + eventColumns + ` FROM ` + from
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlText += " ORDER BY r.id DESC, re.seq"
+	sqlText += " ORDER BY " + id + " DESC, re.seq"
 	if q.Limit > 0 {
 		sqlText += " LIMIT " + arg(q.Limit)
 	}
