@@ -277,7 +277,11 @@ func (s *Store) Requeue(ctx context.Context, ref string, since time.Time) ([]str
 // History implements reporter.Store, newest report first, each report's
 // events in report order. See historySQL for the indexes it uses.
 func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
-	sql, args := historySQL(q)
+	from, err := s.windowStart(ctx, q.Since)
+	if err != nil || from < 0 {
+		return nil, err
+	}
+	sql, args := historySQL(q, from)
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -305,7 +309,33 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 	return out, nil
 }
 
-// historySQL is History's query for q, apart so that a test can ask
+// windowStart is a lower bound on the ids of the reports created since
+// since: the first report created an hour before it (ids grow with
+// creation; the hour allows for instances whose clocks differ; the
+// reports of one pass share their creation time, so the least id of the
+// first), 0 for no
+// bound, -1 when no report was created since. With it as a value in the
+// query, the planner sees that walking an AS's events newest report first
+// reaches a 30-day window at once, and reads only the window instead of
+// every event of the AS (asn over 30 days at 10 M events: p99 148 ms
+// without). One row from reports_created.
+func (s *Store) windowStart(ctx context.Context, since time.Time) (int64, error) {
+	if since.IsZero() {
+		return 0, nil
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT id FROM reports WHERE created >= $1 ORDER BY created, id LIMIT 1`, since.Add(-time.Hour)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("history: the window's first report: %w", err)
+	}
+	return id, nil
+}
+
+// historySQL is History's query for q, from the report id from on (0: from
+// the first), apart so that a test can ask
 // PostgreSQL for its plan (TestHistoryPlans).
 //
 // Rows come newest report first (ids grow with creation), each report's
@@ -330,7 +360,7 @@ func (s *Store) History(ctx context.Context, q reporter.HistoryQuery) ([]reporte
 // is an exact address within the report's list (reports_contact, GIN).
 // A cursor is also written as bounds (id <= $n) that index scans can
 // start from; the OR beside them cannot.
-func historySQL(q reporter.HistoryQuery) (string, []any) {
+func historySQL(q reporter.HistoryQuery, from int64) (string, []any) {
 	where := []string{"e.state = 'reported'"}
 	var args []any
 	arg := func(v any) string {
@@ -364,6 +394,16 @@ func historySQL(q reporter.HistoryQuery) (string, []any) {
 	id := "r.id"
 	if q.IP.IsValid() || q.CIDR.IsValid() || q.ASN != 0 {
 		id = "e.report_id"
+	}
+	if from > 0 {
+		// On every table that holds the report id, as for the cursor
+		// below: the planner does not carry it across the joins. (An
+		// event is reported once: e.report_id is re.report_id.)
+		f := arg(from)
+		where = append(where, "r.id >= "+f, "re.report_id >= "+f)
+		if id != "r.id" {
+			where = append(where, id+" >= "+f)
+		}
 	}
 	if q.Before.Report != 0 {
 		b := arg(q.Before.Report)

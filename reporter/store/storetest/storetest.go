@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 		{"EventsByID", testEventsByID},
 		{"JobLog", testJobLog},
 		{"Watchlists", testWatchlists},
+		{"HistoryWindow", testHistoryWindow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1311,4 +1312,55 @@ func byIPEvent(evs []reporter.Event, ip string) *reporter.Event {
 		}
 	}
 	return nil
+}
+
+// A window (Since, Until) holds exactly the reports created in it, however
+// many share a creation time (the reports of one pass do), whatever the
+// store does to find the window fast.
+func testHistoryWindow(t *testing.T, s reporter.Store) {
+	passes := []time.Time{t0, t0.Add(2 * time.Hour), t0.Add(26 * time.Hour), t0.Add(50 * time.Hour)}
+	n := 0
+	for _, at := range passes {
+		var evs []reporter.Event
+		for range 5 {
+			evs = append(evs, event(fmt.Sprintf("192.0.%d.%d", n/200, n%200+1), 80, at))
+			n++
+		}
+		cs := mustInsert(t, s, evs...)
+		var vs []reporter.Verdict
+		for i, c := range cs {
+			vs = append(vs, send(c, contact(fmt.Sprintf("abuse%d@isp.example", i))))
+		}
+		if reps := plan(t, s, at, vs...); len(reps) != 5 {
+			t.Fatalf("pass at %s: %d reports", at, len(reps))
+		}
+	}
+	for _, tt := range []struct {
+		name         string
+		since, until time.Time
+		want         int
+	}{
+		{"all", time.Time{}, time.Time{}, 20},
+		{"from the second pass, to the minute", passes[1], time.Time{}, 15},
+		{"just after the second pass", passes[1].Add(time.Microsecond), time.Time{}, 10},
+		{"half an hour before the second pass", passes[1].Add(-30 * time.Minute), time.Time{}, 15},
+		{"the second pass alone", passes[1], passes[2], 5},
+		{"the last pass", passes[3], time.Time{}, 5},
+		{"after every pass", passes[3].Add(time.Second), time.Time{}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := s.History(ctx, reporter.HistoryQuery{Since: tt.since, Until: tt.until, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != tt.want {
+				t.Errorf("%d events, want %d", len(h), tt.want)
+			}
+			for _, r := range h {
+				if r.Report.Created.Before(tt.since) || (!tt.until.IsZero() && !r.Report.Created.Before(tt.until)) {
+					t.Errorf("report %s created %s, outside the window", r.Report.Ref, r.Report.Created)
+				}
+			}
+		})
+	}
 }
