@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/autoreporter/autoreporter/geo"
@@ -77,6 +78,11 @@ type Ingester struct {
 	Now          func() time.Time
 	// BatchSize is how many events go to the store at once.
 	BatchSize int
+	// Writers is how many batches may be on their way to the store while
+	// the file is read on: 0 stores each batch before the next row is
+	// read; 1 overlaps parsing with one batch's insert; more suit a store
+	// that takes batches side by side (PostgreSQL, one connection each).
+	Writers int
 	// LoggedRejects caps how many rejected rows of one file are logged one
 	// by one; the rest are counted and kept in the store.
 	LoggedRejects int
@@ -115,6 +121,7 @@ type ingestSink struct {
 	rejects []Reject
 	watch   *watchCollector // nil unless the feed is watched
 	ports   bool
+	writes  *batchWriter // nil when batches are stored in line
 }
 
 func (s *ingestSink) Keep(ip netip.Addr) bool {
@@ -188,13 +195,104 @@ func (s *ingestSink) flush() error {
 	if len(s.batch) == 0 {
 		return nil
 	}
+	if s.writes != nil {
+		next, err := s.writes.send(s.batch)
+		s.batch = next
+		return err
+	}
 	n, err := s.in.Store.InsertEvents(s.ctx, s.batch)
+	s.batch = s.batch[:0] // a batch the store refused stops the file; it is not tried again
 	if err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
 	s.stats.Stored += n
-	s.batch = s.batch[:0]
 	return nil
+}
+
+// batchWriter stores batches in goroutines of its own while the parser
+// reads on, so that on a file where every row is kept the store's time
+// and the parser's add up to the longer of the two instead of their sum.
+// A file is ingested only once every batch sent has been stored (wait),
+// so a crash still leaves the whole file to be read again, and what it
+// stored already is skipped as before. Batches are sorted by the store,
+// so two in flight at once lock the unique index's keys in one order and
+// never deadlock each other.
+type batchWriter struct {
+	store  EventWriter
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   chan []Event
+	free   chan []Event // batches stored, for the parser to fill again
+	mu     sync.Mutex
+	stored int
+	err    error
+	wg     sync.WaitGroup
+}
+
+func newBatchWriter(ctx context.Context, store EventWriter, writers, size int) *batchWriter {
+	w := &batchWriter{store: store, work: make(chan []Event), free: make(chan []Event, writers+1)}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	// One batch for each writer and one for the parser to fill meanwhile.
+	for range writers + 1 {
+		w.free <- make([]Event, 0, size)
+	}
+	w.wg.Add(writers)
+	for range writers {
+		go w.run()
+	}
+	return w
+}
+
+func (w *batchWriter) run() {
+	defer w.wg.Done()
+	for batch := range w.work {
+		n, err := w.store.InsertEvents(w.ctx, batch)
+		w.mu.Lock()
+		w.stored += n
+		if err != nil && w.err == nil {
+			w.err = fmt.Errorf("store events: %w", err)
+			w.cancel()
+		}
+		w.mu.Unlock()
+		clear(batch) // the events' strings and maps go with the batch
+		w.free <- batch[:0]
+	}
+}
+
+// send hands a full batch to a writer and returns an empty one to fill,
+// or the first error a writer met (the file stops there).
+func (w *batchWriter) send(batch []Event) ([]Event, error) {
+	select {
+	case w.work <- batch:
+	case <-w.ctx.Done():
+		return batch[:0], w.failed()
+	}
+	select {
+	case next := <-w.free:
+		return next, w.failed()
+	case <-w.ctx.Done():
+		return batch[:0:0], w.failed()
+	}
+}
+
+func (w *batchWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	return w.ctx.Err()
+}
+
+// wait lets every batch sent reach the store and returns how many events
+// were new and the first error.
+func (w *batchWriter) wait() (int, error) {
+	close(w.work)
+	w.wg.Wait()
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stored, w.err
 }
 
 // Ingest reads one file of a feed and stores the events inside the
@@ -211,9 +309,20 @@ func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Read
 			s.watch, s.ports = &watchCollector{}, ports
 		}
 	}
+	if in.Writers > 0 {
+		s.writes = newBatchWriter(ctx, in.Store, in.Writers, in.BatchSize)
+		s.batch = <-s.writes.free
+	}
 	err := p.Parse(ctx, r, file, s)
 	if ferr := s.flush(); err == nil {
 		err = ferr
+	}
+	if s.writes != nil {
+		n, werr := s.writes.wait()
+		s.stats.Stored += n
+		if err == nil {
+			err = werr
+		}
 	}
 	if err == nil && s.watch != nil {
 		if len(s.watch.entries) == 0 {

@@ -550,8 +550,9 @@ func (v *validator) validate() {
 		}
 		c.Store.DSN = Secret(dsn)
 	}
-	if c.Store.MaxConns < 0 {
-		v.add("store.max_conns", "must be 0 (the default, 4) or more")
+	if c.Store.MaxConns < 0 || c.Store.MaxConns == 1 {
+		// A job holds a connection for its lock while it works on another.
+		v.add("store.max_conns", "must be 0 (the default, 4) or at least 2: a job holds one connection for its lock and works on others")
 	}
 	c.RIPE.Snapshot = v.path(c.RIPE.Snapshot)
 	v.rdap()

@@ -114,6 +114,7 @@ func TestErrors(t *testing.T) {
 		{"empty password file", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, password_file: empty.txt}}"}, []string{"mail.smtp.password_file: ", "empty.txt is empty"}},
 		{"connections", [2]string{"mail: {mode: outbox, outbox: var/outbox}", "mail: {mode: smtp, smtp: {host: smtp.example, connections: 33}}"}, []string{"mail.smtp.connections: 33 must be from 1 to 32"}},
 		{"env secret missing", [2]string{"dsn: var/autoreporter.db", "dsn: \"${NO_SUCH_VAR}\""}, []string{"store.dsn: environment variable NO_SUCH_VAR is not set"}},
+		{"pool of one", [2]string{"driver: sqlite, dsn: var/autoreporter.db", "driver: postgres, dsn: \"host=db.example\", max_conns: 1"}, []string{"store.max_conns: must be 0 (the default, 4) or at least 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
