@@ -178,6 +178,16 @@ func (s *ingestSink) Event(e *Event) error {
 	}
 	e.Ingested = s.now
 	s.stats.Kept++
+	if c := cap(s.batch); len(s.batch) == c && c < s.in.BatchSize {
+		// A file with a few kept rows costs a small batch; a larger one
+		// grows its batch once, to the full size, instead of by doublings
+		// that leave their copies to the collector.
+		n := s.in.BatchSize
+		if c == 0 {
+			n = min(n, 1024)
+		}
+		s.batch = append(make([]Event, 0, n), s.batch...)
+	}
 	s.batch = append(s.batch, *e)
 	if len(s.batch) >= s.in.BatchSize {
 		return s.flush()
@@ -229,12 +239,13 @@ type batchWriter struct {
 	wg     sync.WaitGroup
 }
 
-func newBatchWriter(ctx context.Context, store EventWriter, writers, size int) *batchWriter {
+func newBatchWriter(ctx context.Context, store EventWriter, writers int) *batchWriter {
 	w := &batchWriter{store: store, work: make(chan []Event), free: make(chan []Event, writers+1)}
 	w.ctx, w.cancel = context.WithCancel(ctx)
-	// One batch for each writer and one for the parser to fill meanwhile.
+	// One batch for each writer and one for the parser to fill meanwhile;
+	// each grows as it is filled, so a small file costs little.
 	for range writers + 1 {
-		w.free <- make([]Event, 0, size)
+		w.free <- nil
 	}
 	w.wg.Add(writers)
 	for range writers {
@@ -310,7 +321,7 @@ func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Read
 		}
 	}
 	if in.Writers > 0 {
-		s.writes = newBatchWriter(ctx, in.Store, in.Writers, in.BatchSize)
+		s.writes = newBatchWriter(ctx, in.Store, in.Writers)
 		s.batch = <-s.writes.free
 	}
 	err := p.Parse(ctx, r, file, s)
