@@ -39,6 +39,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// runDaemon starts `autoreporter run` on config (the test binary is the
+// command) with its output in log; exited receives its end. The process is
+// killed when the test ends.
+func runDaemon(t *testing.T, config string, log *lockedBuffer) (cmd *exec.Cmd, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], "run", "--config", config, "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, done
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -103,15 +120,7 @@ feeds:
 	os.WriteFile(c, []byte(conf(feed("a", "/a.csv"))), 0o644)
 
 	var log lockedBuffer
-	cmd := exec.Command(os.Args[0], "run", "--config", c, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	cmd, exited := runDaemon(t, c, &log)
 
 	waitFor(t, "the first mail", &log, func() bool { return len(smtp.Messages()) == 1 })
 	get := func(path string) (int, string) {

@@ -186,15 +186,7 @@ flows:
 	os.WriteFile(c, []byte(conf), 0o644)
 
 	var log lockedBuffer
-	cmd := exec.Command(os.Args[0], "run", "--config", c, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	cmd, exited := runDaemon(t, c, &log)
 	waitFor(t, "the watchlists", &log, func() bool {
 		return strings.Count(log.String(), "msg=\"watchlist loaded\"") >= 4 && strings.Contains(log.String(), "indicators=2")
 	})

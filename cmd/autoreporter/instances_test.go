@@ -2,12 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/csv"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
 	nmail "net/mail"
 	"os"
 	"os/exec"
@@ -28,34 +23,9 @@ func csvAddresses(t *testing.T, raw []byte) (id string, ips []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(p.FileName(), ".csv") {
-			continue
-		}
-		b, _ := io.ReadAll(p)
-		dec, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\r", "", "\n", "").Replace(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(bytes.NewReader(dec)).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows[1:] {
-			ips = append(ips, r[1]+":"+r[2])
-		}
+	_, rows := csvRows(t, raw)
+	for _, r := range rows {
+		ips = append(ips, r[1]+":"+r[2])
 	}
 	return msg.Header.Get("Message-Id"), ips
 }
