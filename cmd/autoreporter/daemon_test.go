@@ -208,3 +208,71 @@ feeds:
 		t.Errorf("after the restart: %d mails, %d Message-IDs; want 2 and 2", len(smtp.Messages()), len(ids))
 	}
 }
+
+// SIGTERM while the daemon's report pass is sending, as an operator's stop
+// lands: within shutdown_grace the pass finishes, every mail is recorded,
+// the process exits 0 and a restart sends nothing; past the grace it exits
+// non-zero saying which job was cut short, and a restart sends the rest,
+// every Message-ID once but for the one that was on the wire.
+func TestSIGTERMMidPass(t *testing.T) {
+	for _, tt := range []struct {
+		name, grace string
+		cut         bool
+	}{{"within grace", "20s", false}, {"past grace", "100ms", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := setup(t)
+			smtp := smtptest.Start(t)
+			c := fourISPs(t, dir, smtp, "shutdown_grace: "+tt.grace+"\n")
+			smtp.Delay(300 * time.Millisecond)
+			proc := make(chan *os.Process, 1)
+			smtp.OnData(func(n int) {
+				if n == 2 { // the second of four mails has arrived, its 250 not yet sent
+					(<-proc).Signal(syscall.SIGTERM)
+				}
+			})
+			var log lockedBuffer
+			cmd, exited := runDaemon(t, c, &log)
+			proc <- cmd.Process
+			select {
+			case err := <-exited:
+				if tt.cut != (err != nil) {
+					t.Fatalf("exit: %v, want cut short %v:\n%s", err, tt.cut, log.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no exit after SIGTERM:\n%s", log.String())
+			}
+			if tt.cut != strings.Contains(log.String(), `job cut short" job=report`) {
+				t.Errorf("cut short %v, log:\n%s", tt.cut, log.String())
+			}
+			before := len(smtp.Messages())
+			if !tt.cut && before != 4 {
+				t.Errorf("%d mails before the stop, want all 4 within the grace", before)
+			}
+			smtp.OnData(nil)
+			smtp.Delay(0)
+			time.Sleep(1200 * time.Millisecond) // a claim left by the cut ends with its lease
+			if code, out, errs := cli("run", "--once", "--config", c); code != 0 {
+				t.Fatalf("restart: %d %s %s", code, out, errs)
+			}
+			if !tt.cut && len(smtp.Messages()) != before {
+				t.Errorf("the restart sent %d mails again", len(smtp.Messages())-before)
+			}
+			ids := map[string]int{}
+			for _, m := range smtp.Messages() {
+				id, _ := csvAddresses(t, m.Data)
+				ids[id]++
+			}
+			twice := 0
+			for id, n := range ids {
+				if n == 2 {
+					twice++
+				} else if n != 1 {
+					t.Errorf("%s arrived %d times", id, n)
+				}
+			}
+			if len(ids) != 4 || twice > 1 || (!tt.cut && twice > 0) {
+				t.Errorf("mails by Message-ID %v: want 4, each once (one may repeat only when cut short)", ids)
+			}
+		})
+	}
+}

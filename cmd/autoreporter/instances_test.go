@@ -181,14 +181,12 @@ func TestThreeInstancesOnePostgres(t *testing.T) {
 	}
 }
 
-// A process killed (SIGKILL) after the relay took a mail and before the
-// process could record it: the next run sends that mail once more, with
-// the same Message-ID and bytes, and every other mail exactly once.
-func TestKillBetweenDataAndRecord(t *testing.T) {
-	dir := setup(t)
-	smtp := smtptest.Start(t)
+// fourISPs writes a config that mails four ISPs by SMTP, with extra
+// appended, and a spool file with four events for each.
+func fourISPs(t *testing.T, dir string, smtp *smtptest.Server, extra string) (config string) {
+	t.Helper()
 	c := filepath.Join(dir, "config.yaml")
-	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "", 1) +
+	conf := strings.Replace(cfg, "contacts:\n  - {asn: 64500, to: [abuse@isp.example]}\n", "", 1) + extra +
 		fmt.Sprintf("mail: {mode: smtp, smtp: {host: %s, port: %d, tls: none}}\nreport: {claim_lease: 1s, backoff: 1s}\ncontacts:\n", smtp.Host, smtp.Port)
 	var b strings.Builder
 	b.WriteString("timestamp,ip,port,tag\n")
@@ -198,8 +196,22 @@ func TestKillBetweenDataAndRecord(t *testing.T) {
 			fmt.Fprintf(&b, "2026-11-23 01:00:00,192.0.2.%d,23,telnet\n", i*64+j*8)
 		}
 	}
-	os.WriteFile(c, []byte(conf), 0o644)
-	os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-k.csv"), []byte(b.String()), 0o644)
+	if err := os.WriteFile(c, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "spool", "2026-11-23-scan_telnet-k.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A process killed (SIGKILL) after the relay took a mail and before the
+// process could record it: the next run sends that mail once more, with
+// the same Message-ID and bytes, and every other mail exactly once.
+func TestKillBetweenDataAndRecord(t *testing.T) {
+	dir := setup(t)
+	smtp := smtptest.Start(t)
+	c := fourISPs(t, dir, smtp, "")
 	run := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "run", "--once", "--config", c)
 		cmd.Env = append(os.Environ(), "AUTOREPORTER_TEST_MAIN=1")
