@@ -246,6 +246,14 @@ func TestNegativeLimits(t *testing.T) {
 	}
 }
 
+// BenchmarkIngest: a report of 100,000 rows, all kept, through the
+// ingester; batch=20000/writers=2 is what the daemon gives PostgreSQL.
+func BenchmarkIngest(b *testing.B) {
+	storetest.BenchIngest(b, func(b *testing.B) reporter.Store {
+		return open(b, pgtest.DSN(b))
+	}, []storetest.IngestShape{{Batch: 10000}, {Batch: 20000, Writers: 1}, {Batch: 20000, Writers: 2}})
+}
+
 // BenchmarkPurge: compare with the SQLite store's, which runs the same
 // storetest.BenchPurge.
 func BenchmarkPurge(b *testing.B) {

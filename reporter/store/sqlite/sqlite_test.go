@@ -51,6 +51,19 @@ func BenchmarkInsertEvents(b *testing.B) {
 	})
 }
 
+// BenchmarkIngest: a report of 100,000 rows, all kept, through the
+// ingester; batch=50000/writers=1 is what the daemon gives SQLite.
+func BenchmarkIngest(b *testing.B) {
+	storetest.BenchIngest(b, func(b *testing.B) reporter.Store {
+		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}, []storetest.IngestShape{{Batch: 10000}, {Batch: 50000}, {Batch: 50000, Writers: 1}})
+}
+
 // BenchmarkPurge: compare with the PostgreSQL store's, which runs the same
 // storetest.BenchPurge.
 func BenchmarkPurge(b *testing.B) {
