@@ -234,6 +234,7 @@ type batchWriter struct {
 	stored int
 	err    error
 	wg     sync.WaitGroup
+	closed sync.Once
 }
 
 func newBatchWriter(ctx context.Context, store EventWriter, writers int) *batchWriter {
@@ -254,7 +255,7 @@ func newBatchWriter(ctx context.Context, store EventWriter, writers int) *batchW
 func (w *batchWriter) run() {
 	defer w.wg.Done()
 	for batch := range w.work {
-		n, err := w.store.InsertEvents(w.ctx, batch)
+		n, err := w.insert(batch)
 		w.mu.Lock()
 		w.stored += n
 		if err != nil && w.err == nil {
@@ -263,13 +264,32 @@ func (w *batchWriter) run() {
 		}
 		w.mu.Unlock()
 		clear(batch) // the events' strings and maps go with the batch
-		w.free <- batch[:0]
+		select {
+		case w.free <- batch[:0]:
+		default: // never the case while batches come from free alone
+		}
 	}
 }
 
+// insert stores a batch. A panic below it becomes the file's error, as it
+// would in the job that runs the ingest were the batch stored in line: on
+// a goroutine of its own it would end the process.
+func (w *batchWriter) insert(batch []Event) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return w.store.InsertEvents(w.ctx, batch)
+}
+
 // send hands a full batch to a writer and returns an empty one to fill,
-// or the first error a writer met (the file stops there).
+// or the first error a writer met (the file stops there). Once that error
+// is known nothing more is sent, whatever the parser does with it.
 func (w *batchWriter) send(batch []Event) ([]Event, error) {
+	if err := w.failed(); err != nil {
+		return batch[:0], err
+	}
 	select {
 	case w.work <- batch:
 	case <-w.ctx.Done():
@@ -279,7 +299,7 @@ func (w *batchWriter) send(batch []Event) ([]Event, error) {
 	case next := <-w.free:
 		return next, w.failed()
 	case <-w.ctx.Done():
-		return batch[:0:0], w.failed()
+		return nil, w.failed()
 	}
 }
 
@@ -293,9 +313,10 @@ func (w *batchWriter) failed() error {
 }
 
 // wait lets every batch sent reach the store and returns how many events
-// were new and the first error.
+// were new and the first error. It may be called again (a deferred call
+// after a panic in the parser ends the writers too).
 func (w *batchWriter) wait() (int, error) {
-	close(w.work)
+	w.closed.Do(func() { close(w.work) })
 	w.wg.Wait()
 	w.cancel()
 	w.mu.Lock()
@@ -319,6 +340,7 @@ func (in *Ingester) Ingest(ctx context.Context, feed string, p Parser, r io.Read
 	}
 	if in.Writers > 0 {
 		s.writes = newBatchWriter(ctx, in.Store, in.Writers)
+		defer s.writes.wait() // a panic in the parser leaves no writer behind
 		s.batch = <-s.writes.free
 	}
 	err := p.Parse(ctx, r, file, s)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -119,33 +121,100 @@ func TestIngestWritersStoreEveryEventOnce(t *testing.T) {
 }
 
 // A batch the store refuses stops the file with the store's error, whatever
-// the writers are doing, and Ingest returns without waiting on the rest.
+// the writers are doing: the third of many in the middle of the file, or
+// the last, which fails only after the parser is done, so that the error
+// comes from waiting for the writers. Nothing is sent after the error is
+// known, and the refused batch is not tried again.
 func TestIngestWritersStopAtTheFirstError(t *testing.T) {
-	for _, writers := range []int{0, 1, 2} {
-		t.Run(fmt.Sprint("writers=", writers), func(t *testing.T) {
-			st := &slowStore{events: map[string]int{}, failAt: 3}
-			in := &reporter.Ingester{Geo: fakeGeo{}, Constituency: inside{}, Store: st, Log: slog.New(slog.DiscardHandler),
-				Now: time.Now, BatchSize: 10, Writers: writers}
-			stats, err := in.Ingest(context.Background(), "scan", csvParser(), strings.NewReader(rows(100000)), "scan.csv")
-			if err == nil || !strings.Contains(err.Error(), "store events: disk full") || !strings.Contains(err.Error(), "scan.csv") {
-				t.Fatalf("err %v", err)
-			}
-			if st.batches > 3+writers+1 || stats.Stored >= stats.Kept {
-				t.Errorf("%d batches went to the store after the third failed; stats %+v", st.batches, stats)
-			}
-		})
+	for _, tt := range []struct {
+		rows, failAt int
+	}{{100000, 3}, {25, 3}} {
+		for _, writers := range []int{0, 1, 2} {
+			t.Run(fmt.Sprintf("rows=%d/writers=%d", tt.rows, writers), func(t *testing.T) {
+				st := &slowStore{events: map[string]int{}, failAt: tt.failAt}
+				in := &reporter.Ingester{Geo: fakeGeo{}, Constituency: inside{}, Store: st, Log: slog.New(slog.DiscardHandler),
+					Now: time.Now, BatchSize: 10, Writers: writers}
+				stats, err := in.Ingest(context.Background(), "scan", csvParser(), strings.NewReader(rows(tt.rows)), "scan.csv")
+				if err == nil || !strings.Contains(err.Error(), "store events: disk full") || !strings.Contains(err.Error(), "scan.csv") {
+					t.Fatalf("err %v", err)
+				}
+				if st.batches > tt.failAt+writers || stats.Stored >= stats.Kept || stats.Stored != len(st.events) {
+					t.Errorf("%d batches went to the store, the %dth refused; stats %+v, %d stored", st.batches, tt.failAt, stats, len(st.events))
+				}
+			})
+		}
 	}
 }
 
-// A cancelled context stops the file and its writers.
+// A cancelled context stops the file and its writers while batches are
+// on their way.
 func TestIngestWritersCancelled(t *testing.T) {
 	st := &slowStore{events: map[string]int{}}
 	in := &reporter.Ingester{Geo: fakeGeo{}, Constituency: inside{}, Store: st, Log: slog.New(slog.DiscardHandler),
 		Now: time.Now, BatchSize: 10, Writers: 2}
+	file := rows(1000000)
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	_, err := in.Ingest(ctx, "scan", csvParser(), strings.NewReader(rows(1000000)), "scan.csv")
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	stats, err := in.Ingest(ctx, "scan", csvParser(), strings.NewReader(file), "scan.csv")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if st.batches == 0 || stats.Kept == 0 || stats.Kept == 990000 {
+		t.Errorf("cancelled before or after the file, not while it was read: %d batches, stats %+v (%v)", st.batches, stats, time.Since(start))
+	}
+}
+
+// panicStore's InsertEvents panics.
+type panicStore struct{ slowStore }
+
+func (*panicStore) InsertEvents(context.Context, []reporter.Event) (int, error) { panic("store bug") }
+
+// A panic below a writer becomes the file's error instead of ending the
+// process (no job's recover sees a goroutine of the ingester's own).
+func TestIngestWriterPanic(t *testing.T) {
+	in := &reporter.Ingester{Geo: fakeGeo{}, Constituency: inside{}, Store: &panicStore{}, Log: slog.New(slog.DiscardHandler),
+		Now: time.Now, BatchSize: 10, Writers: 2}
+	_, err := in.Ingest(context.Background(), "scan", csvParser(), strings.NewReader(rows(100)), "scan.csv")
+	if err == nil || !strings.Contains(err.Error(), "panic: store bug") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// stubborn is a parser that goes on handing events to the sink after it
+// was told the store failed.
+type stubborn struct{ n int }
+
+func (p stubborn) Parse(_ context.Context, _ io.Reader, _ string, sink reporter.Sink) error {
+	var first error
+	for i := range p.n {
+		e := reporter.Event{IP: netip.AddrFrom4([4]byte{192, 0, 2, byte(i%250 + 1)}), Hostname: fmt.Sprintf("h%d", i), Time: time.Now()}
+		if err := sink.Event(&e); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Such a parser neither hangs the ingest nor gets more batches stored.
+func TestIngestWritersAfterTheErrorSendNothing(t *testing.T) {
+	st := &slowStore{events: map[string]int{}, failAt: 2}
+	in := &reporter.Ingester{Geo: fakeGeo{}, Constituency: inside{}, Store: st, Log: slog.New(slog.DiscardHandler),
+		Now: time.Now, BatchSize: 10, Writers: 2}
+	done := make(chan error, 1)
+	go func() {
+		_, err := in.Ingest(context.Background(), "scan", stubborn{n: 2000}, strings.NewReader(""), "scan.csv")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("err %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ingest hangs")
+	}
+	if st.batches > 2+2 {
+		t.Errorf("%d batches went to the store after the second was refused", st.batches)
 	}
 }

@@ -550,7 +550,7 @@ func (v *validator) validate() {
 		}
 		c.Store.DSN = Secret(dsn)
 	}
-	if c.Store.MaxConns < 0 || c.Store.MaxConns == 1 {
+	if c.Store.MaxConns < 0 || (c.Store.MaxConns == 1 && c.Store.Driver == "postgres") {
 		// A job holds a connection for its lock while it works on another.
 		v.add("store.max_conns", "must be 0 (the default, 4) or at least 2: a job holds one connection for its lock and works on others")
 	}
