@@ -196,7 +196,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*Daemon, error) 
 		Geo: d.geo, Constituency: d.geo, Store: d.metrics.EventWriter(d.store),
 		Log: d.log, Now: d.now, LoggedRejects: 10,
 	}
-	d.ingester.BatchSize, d.ingester.Writers = ingestBatches(cfg.Store)
+	pool := 0
+	if p, ok := d.store.(interface{ MaxConns() int }); ok {
+		pool = p.MaxConns()
+	}
+	d.ingester.BatchSize, d.ingester.Writers = ingestBatches(cfg.Store.Driver, pool)
 	if watched := cfg.WatchedFeeds(); len(watched) > 0 {
 		d.ingester.Watch = &reporter.IngestWatch{Store: d.store, Feeds: watched}
 	}
@@ -825,14 +829,11 @@ func instanceName() string {
 //   - PostgreSQL spends its time in the server, our process waiting: two
 //     batches at once, each on a connection of its own, 28 s -> 16 s at
 //     20,000 a batch; a third or fourth gains nothing on two cores. The
-//     job's lock holds one connection of the pool, so a pool of two
+//     job's lock holds one connection of the pool (pool), so a pool of two
 //     leaves room for one writer.
-func ingestBatches(st config.Store) (size, writers int) {
-	if st.Driver == "postgres" {
-		if st.MaxConns == 2 {
-			return 20000, 1
-		}
-		return 20000, 2
+func ingestBatches(driver string, pool int) (size, writers int) {
+	if driver == "postgres" {
+		return 20000, max(1, min(2, pool-1))
 	}
 	return 50000, 1
 }

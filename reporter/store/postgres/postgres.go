@@ -67,6 +67,9 @@ type Store struct {
 
 var _ reporter.Store = (*Store)(nil)
 
+// MaxConns is the size of the store's connection pool.
+func (s *Store) MaxConns() int { return int(s.pool.Config().MaxConns) }
+
 // errNotFound is returned when a report to mark does not exist.
 var errNotFound = errors.New("not found")
 
@@ -88,6 +91,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	if opt.MaxConns > 0 {
 		cfg.MaxConns = opt.MaxConns
+	}
+	if cfg.MaxConns < 2 {
+		// A job's lock (TryLock) holds a connection while the job works on
+		// others: with one, the job would wait for itself forever.
+		return nil, fmt.Errorf("postgres: a pool of %d connection (pool_max_conns or store.max_conns): at least 2 are needed, one held by a job's lock", cfg.MaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

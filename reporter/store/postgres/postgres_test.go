@@ -270,3 +270,32 @@ func BenchmarkPurge(b *testing.B) {
 		return out[0], out[1]
 	})
 }
+
+// A pool of one connection is refused at Open, whether the DSN or the
+// options set it: a job's lock would hold the only connection while the job
+// waited for another.
+func TestPoolOfOneRefused(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	sep := " " // keyword=value pairs
+	if strings.Contains(dsn, "://") {
+		sep = "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+	}
+	for name, try := range map[string]func() (*Store, error){
+		"dsn":     func() (*Store, error) { return Open(context.Background(), dsn+sep+"pool_max_conns=1", Options{}) },
+		"options": func() (*Store, error) { return Open(context.Background(), dsn, Options{MaxConns: 1}) },
+	} {
+		s, err := try()
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: a pool of one was opened", name)
+		} else if !strings.Contains(err.Error(), "a pool of 1 connection") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if s := open(t, dsn+sep+"pool_max_conns=3"); s.MaxConns() != 3 {
+		t.Errorf("pool of %d, want 3", s.MaxConns())
+	}
+}
