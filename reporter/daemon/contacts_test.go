@@ -70,7 +70,7 @@ func TestRDAPPendingContacts(t *testing.T) {
 		t.Errorf("after RDAP answered: %v", got)
 	}
 	d := w.open(t, daemon.Options{})
-	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "abuse@cable.example"})
+	h, err := d.Store().History(context.Background(), reporter.HistoryQuery{Contact: "abuse@cable.example"})
 	if err != nil || len(h) != 1 || !strings.HasPrefix(h[0].Event.Contact.Source, "rdap 100.70.0.0 - 100.70.255.255 100.70.0.0-100.70.255.255 (abuse AR12345-RIPE") {
 		t.Fatalf("history: %v %+v", err, h)
 	}
@@ -94,7 +94,7 @@ func TestRDAPPendingContacts(t *testing.T) {
 	if c := s.Report.Contacts; c.Stale != 1 || c.Failed != 1 || waiting(s) != 0 {
 		t.Errorf("expired answer, server down: %+v", c)
 	}
-	h, _ = d.History(context.Background(), reporter.HistoryQuery{IP: netip.MustParseAddr("100.70.2.2")})
+	h, _ = d.Store().History(context.Background(), reporter.HistoryQuery{IP: netip.MustParseAddr("100.70.2.2")})
 	if len(h) != 1 || h[0].Report.Contact.Key() != "abuse@cable.example" || !strings.Contains(h[0].Event.Contact.Source, "stale since 2026-11-30") {
 		t.Errorf("stale answer in history: %+v", h)
 	}
@@ -122,7 +122,7 @@ func TestRDAPMaxWait(t *testing.T) {
 		t.Errorf("fallback after max_wait: %v", got)
 	}
 	d := w.open(t, daemon.Options{})
-	h, _ := d.History(context.Background(), reporter.HistoryQuery{Contact: "soc@cert.example"})
+	h, _ := d.Store().History(context.Background(), reporter.HistoryQuery{Contact: "soc@cert.example"})
 	if len(h) != 1 || h[0].Event.Contact.Source != "fallback (no RDAP answer in 7h0m0s)" || !h[0].Report.Contact.Fallback {
 		t.Errorf("history: %+v", h)
 	}

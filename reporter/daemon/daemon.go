@@ -362,14 +362,10 @@ type FileResult struct {
 	Err   error
 }
 
-// IngestFile ingests one file as the named feed. The feed's state is
-// kept by RecordFiles, once for all the files given together.
-func (d *Daemon) IngestFile(ctx context.Context, feed, path string) FileResult {
-	return d.IngestFileProgress(ctx, feed, path, nil)
-}
-
-// IngestFileProgress is IngestFile that tells progress how many bytes of
-// the file (as stored, compressed or not) it has read, of how many.
+// IngestFileProgress ingests one file as the named feed and tells
+// progress, when not nil, how many bytes of the file (as stored,
+// compressed or not) it has read, of how many. The feed's state is kept by
+// RecordFiles, once for all the files given together.
 func (d *Daemon) IngestFileProgress(ctx context.Context, feed, path string, progress func(done, total int64)) FileResult {
 	res := FileResult{Feed: feed, File: path}
 	p, ok := d.parsers[feed]
@@ -746,11 +742,6 @@ func (d *Daemon) Lookup(ctx context.Context, ip netip.Addr) (Lookup, error) {
 	return l, nil
 }
 
-// History queries what was reported.
-func (d *Daemon) History(ctx context.Context, q reporter.HistoryQuery) ([]reporter.HistoryRow, error) {
-	return d.store.History(ctx, q)
-}
-
 // Config is the daemon's config.
 func (d *Daemon) Config() *config.Config { return d.cfg }
 
@@ -761,14 +752,10 @@ type ResendResult struct {
 	Deliver  reporter.DeliverStats
 }
 
-// Resend makes reports pending again, the ones named by ref (failed or
-// sent) or, with no refs, every report that failed since since, and
-// delivers what is due now. A resent report keeps its Message-ID and bytes.
-func (d *Daemon) Resend(ctx context.Context, refs []string, since time.Time) (ResendResult, error) {
-	return d.ResendProgress(ctx, refs, since, nil)
-}
-
-// ResendProgress is Resend that tells progress, after each report it
+// ResendProgress makes reports pending again, the ones named by ref
+// (failed or sent) or, with no refs, every report that failed since since,
+// and delivers what is due now. A resent report keeps its Message-ID and
+// bytes. It tells progress, when not nil, after each report it
 // sent or failed to send, how many it has done of how many. Reports that
 // fell due meanwhile are sent too, so the total grows to meet them.
 func (d *Daemon) ResendProgress(ctx context.Context, refs []string, since time.Time, progress func(done, total int)) (ResendResult, error) {

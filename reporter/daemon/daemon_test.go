@@ -283,7 +283,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// History knows what went where.
 	d := w.open(t, daemon.Options{})
-	h, err := d.History(context.Background(), reporter.HistoryQuery{Contact: "noc@isp-two.example"})
+	h, err := d.Store().History(context.Background(), reporter.HistoryQuery{Contact: "noc@isp-two.example"})
 	if err != nil || len(h) != 2 || h[0].Report.State != reporter.ReportSent {
 		t.Errorf("history: %v %+v", err, h)
 	}
@@ -1019,7 +1019,7 @@ func TestRetention(t *testing.T) {
 	if err != nil || dry.Removed.Reports != len(want) || dry.Removed.Events != stored || !dry.Before.Equal(w.now.Add(-48*time.Hour)) {
 		t.Fatalf("dry run: %+v (%v), want %d reports and %d events before %v", dry, err, len(want), stored, w.now.Add(-48*time.Hour))
 	}
-	if h, err := d.History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != stored {
+	if h, err := d.Store().History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != stored {
 		t.Fatalf("a dry run removed something: %d rows (%v)", len(h), err)
 	}
 	res, err := d.Purge(ctx, false)
@@ -1029,7 +1029,7 @@ func TestRetention(t *testing.T) {
 	if res.Batches < stored/2 {
 		t.Errorf("%d batches of at most 2 rows removed %d events", res.Batches, stored)
 	}
-	if h, err := d.History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != 0 {
+	if h, err := d.Store().History(ctx, reporter.HistoryQuery{}); err != nil || len(h) != 0 {
 		t.Errorf("history after the purge: %d rows (%v)", len(h), err)
 	}
 }

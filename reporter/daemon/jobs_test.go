@@ -178,7 +178,7 @@ func TestResendProgress(t *testing.T) {
 	w.drop(t)
 	w.runOnce(t)
 	d := w.open(t, daemon.Options{})
-	rows, err := d.History(context.Background(), reporter.HistoryQuery{})
+	rows, err := d.Store().History(context.Background(), reporter.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
