@@ -43,17 +43,21 @@ func checkTemplates(version uint16, p []byte) error {
 				body = rest
 			}
 		case version == 9 && id == 1: // options templates, lengths in bytes
+			// Read as goflow2 reads them: scope and option lengths are
+			// divided by 4 (a length that is no multiple of 4 loses its
+			// rest, it does not refuse the template), and what its fields
+			// sum to is the record's size.
 			for len(body) >= 6 {
 				tid := binary.BigEndian.Uint16(body)
 				scope, opts := int(binary.BigEndian.Uint16(body[2:])), int(binary.BigEndian.Uint16(body[4:]))
-				body = body[6:]
-				if scope%4 != 0 || opts%4 != 0 || scope+opts > len(body) {
+				size, rest, ok := fieldsLen(9, body[6:], scope/4+opts/4)
+				if !ok {
 					return nil
 				}
-				if size, _, _ := fieldsLen(9, body, (scope+opts)/4); size == 0 {
+				if size == 0 {
 					return fmt.Errorf("options template %d: records of 0 bytes", tid)
 				}
-				body = body[scope+opts:]
+				body = rest
 			}
 		case version == 10 && id == 3: // options templates, counts of fields
 			for len(body) >= 6 {

@@ -21,6 +21,8 @@ func TestCheckTemplates(t *testing.T) {
 		{"ipfix templates", 10, ipfix(at, 1, append([]be{ipfixTemplates()}, ipfixSampling(100)...)...), ""},
 		{"v9 template of a 0-length field", 9, netflowV9(at, 1, set(0, templateBody(256, [][2]uint16{{ieSrcV4, 0}})), set(256, be{}.u32(1))), "template 256: records of 0 bytes"},
 		{"v9 options template of 0-length fields", 9, netflowV9(at, 1, set(1, be{}.u16(257).u16(4).u16(4).u16(1).u16(0).u16(ieSampling).u16(0))), "options template 257"},
+		// goflow2 divides the lengths by 4: a scope of 6 bytes is one field.
+		{"v9 options template of odd lengths", 9, netflowV9(at, 1, set(1, be{}.u16(257).u16(6).u16(4).u16(1).u16(0).u16(ieSampling).u16(0))), "options template 257"},
 		{"ipfix template withdrawal", 10, ipfix(at, 1, set(2, templateBody(300, nil))), "template 300: records of 0 bytes"},
 		{"ipfix options template of 0-length fields", 10, ipfix(at, 1, set(3, be{}.u16(302).u16(2).u16(1).u16(149).u16(0).u16(ieSamplingPI).u16(0))), "options template 302"},
 		{"ipfix variable-length field", 10, ipfix(at, 1, set(2, templateBody(303, [][2]uint16{{ieSrcV4, 65535}}))), ""},
