@@ -120,19 +120,7 @@ func TestErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeTree(t)
 			os.WriteFile(filepath.Join(dir, "empty.txt"), []byte("\n"), 0o600)
-			src := strings.Replace(issueConfig, tt.replace[0], tt.replace[1], 1)
-			if src == issueConfig {
-				t.Fatalf("replacement %q not found", tt.replace[0])
-			}
-			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			checkErrors(t, issueConfig, tt.replace, dir, tt.want)
 		})
 	}
 }
@@ -441,5 +429,24 @@ func TestFeedSettleAndMaxAge(t *testing.T) {
 				t.Errorf("settle %v, max_age %v; want %v, %v", f.Settle.Duration(), f.MaxAge.Duration(), tt.settle, tt.maxAge)
 			}
 		})
+	}
+}
+
+// checkErrors parses base with replace[0] replaced by replace[1], as the
+// config file of dir, and checks that it fails with every text of want.
+func checkErrors(t *testing.T, base string, replace [2]string, dir string, want []string) {
+	t.Helper()
+	src := strings.Replace(base, replace[0], replace[1], 1)
+	if src == base {
+		t.Fatalf("replacement %q not found", replace[0])
+	}
+	_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
 	}
 }

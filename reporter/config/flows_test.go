@@ -54,19 +54,7 @@ func TestFlows(t *testing.T) {
 		{"unknown key", [2]string{"window: 1h", "windw: 1h"}, []string{"flows[0].windw: unknown key"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			src := strings.Replace(flowsConfig, tt.replace[0], tt.replace[1], 1)
-			if src == flowsConfig {
-				t.Fatalf("replacement %q not found", tt.replace[0])
-			}
-			_, err := Parse([]byte(src), filepath.Join(dir, "config.yaml"), noEnv)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			checkErrors(t, flowsConfig, tt.replace, dir, tt.want)
 		})
 	}
 }
